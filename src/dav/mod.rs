@@ -1,0 +1,1 @@
+//! WebDAV core: protocol only (XML requests, multistatus, preconditions). No CRM here.
