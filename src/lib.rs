@@ -3,4 +3,8 @@
 //! Dependency direction (see DESIGN.md): `http -> dav -> {caldav, carddav} -> crm <- mapping`,
 //! `crm -> store`. `dav` knows nothing of the CRM; `crm` knows nothing of HTTP or XML.
 
+pub mod config;
+pub mod crm;
 pub mod dav;
+pub mod http;
+pub mod store;

@@ -1,1 +1,315 @@
-fn main() {}
+//! The `crmdav` command: serve, migrate, demo data, reps and tokens.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+
+use crmdav::config::Config;
+use crmdav::crm::credentials::{self, TokenKind};
+use crmdav::crm::{demo, reps};
+use crmdav::http;
+use crmdav::store::Store;
+
+#[derive(Parser)]
+#[command(
+    name = "crmdav",
+    version,
+    about = "CalDAV/CardDAV bridge for a CRM database"
+)]
+struct Cli {
+    /// TOML configuration file (CRMDAV_* environment variables override it).
+    #[arg(long, global = true, env = "CRMDAV_CONFIG")]
+    config: Option<PathBuf>,
+    /// Database URL: sqlite://PATH or postgres://USER@HOST/DB.
+    #[arg(long, global = true)]
+    database: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (default: 127.0.0.1:5232 over ./data/crmdav.sqlite3).
+    Serve {
+        /// Address to listen on.
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+        /// Load the demo CRM first (only into an empty database) and print the demo logins.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Create or upgrade the database schema.
+    Migrate,
+    /// Load the demo CRM into an empty database.
+    Demo {
+        /// Number of clients (activities scale with it: ten per client).
+        #[arg(long, default_value_t = demo::DemoSize::FULL.clients)]
+        clients: usize,
+        #[arg(long, default_value_t = demo::DemoSize::FULL.seed)]
+        seed: u64,
+    },
+    /// Manage reps, managers and admins.
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
+    /// Manage per-device app tokens and feed tokens.
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserAction {
+    /// Add a rep; the password is read from CRMDAV_PASSWORD or the --password flag.
+    Add {
+        login: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long, default_value = "")]
+        email: String,
+        #[arg(long, default_value = "rep", value_parser = ["rep", "manager", "admin"])]
+        role: String,
+        #[arg(long, env = "CRMDAV_PASSWORD", hide_env_values = true)]
+        password: String,
+    },
+    /// Set a new password.
+    Passwd {
+        login: String,
+        #[arg(long, env = "CRMDAV_PASSWORD", hide_env_values = true)]
+        password: String,
+    },
+    /// List reps.
+    List,
+    /// Disable a rep: every credential stops working at once.
+    Disable { login: String },
+    /// Enable a disabled rep again.
+    Enable { login: String },
+}
+
+#[derive(Subcommand)]
+enum TokenAction {
+    /// Create a token; it is printed once.
+    Add {
+        login: String,
+        /// What the token is for, e.g. "Alice's iPhone".
+        #[arg(long, default_value = "")]
+        label: String,
+        /// A feed token (read-only subscription URLs) instead of an app token.
+        #[arg(long)]
+        feed: bool,
+    },
+    /// List tokens (of one rep, or all).
+    List { login: Option<String> },
+    /// Revoke a token by id: it stops working at once.
+    Revoke { id: i64 },
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let mut config = Config::load(cli.config.as_deref())?;
+    if let Some(database) = cli.database {
+        config.database = database;
+    }
+    init_logging(&config.log_format);
+    let store = Store::open(&config.database).await?;
+    match cli.command {
+        Command::Serve {
+            listen,
+            demo: load_demo,
+        } => {
+            if let Some(listen) = listen {
+                config.listen = listen;
+            }
+            if load_demo {
+                load_demo_data(&store, demo::DemoSize::FULL).await?;
+            }
+            serve(config, store.clone()).await?;
+        }
+        Command::Migrate => println!(
+            "database is up to date: {}",
+            crmdav::store::redact(&config.database)
+        ),
+        Command::Demo { clients, seed } => {
+            load_demo_data(
+                &store,
+                demo::DemoSize {
+                    clients,
+                    activities: clients * 10,
+                    seed,
+                },
+            )
+            .await?;
+        }
+        Command::User { action } => user(&store, action).await?,
+        Command::Token { action } => token(&store, action).await?,
+    }
+    store.close().await;
+    Ok(())
+}
+
+async fn serve(config: Config, store: Store) -> Result<()> {
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let state = http::AppState::new(config, store);
+    let server = http::start(state).await?;
+    println!(
+        "crmdav listening on {scheme}://{}/ (CalDAV and CardDAV at /dav/)",
+        server.addr
+    );
+    let stop = server.stopper();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        let _ = stop.send(true);
+    });
+    server.wait().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+async fn load_demo_data(store: &Store, size: demo::DemoSize) -> Result<()> {
+    let summary = demo::load(store, size)
+        .await
+        .context("cannot load demo data")?;
+    if summary.loaded {
+        println!(
+            "demo CRM loaded: {} clients, {} contacts, {} activities, {} notes",
+            summary.clients, summary.contacts, summary.activities, summary.notes
+        );
+    } else {
+        println!("database already holds CRM data: demo data not loaded again");
+    }
+    println!(
+        "demo logins (password \"{}\"): {}",
+        demo::DEMO_PASSWORD,
+        demo::DEMO_REPS
+            .iter()
+            .map(|(login, _, role)| format!("{login} ({role})"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(())
+}
+
+async fn user(store: &Store, action: UserAction) -> Result<()> {
+    match action {
+        UserAction::Add {
+            login,
+            name,
+            email,
+            role,
+            password,
+        } => {
+            let rep = reps::add(
+                store,
+                &login,
+                name.as_deref().unwrap_or(&login),
+                &email,
+                &role,
+                &password,
+            )
+            .await?;
+            println!("added {} ({}) with id {}", rep.login, rep.role, rep.id);
+        }
+        UserAction::Passwd { login, password } => {
+            reps::set_password(store, &login, &password).await?;
+            println!("password of {login} changed");
+        }
+        UserAction::List => {
+            println!("{:<20} {:<8} {:<7} {}", "LOGIN", "ROLE", "ACTIVE", "NAME");
+            for rep in reps::list(store).await? {
+                println!(
+                    "{:<20} {:<8} {:<7} {}",
+                    rep.login,
+                    rep.role,
+                    if rep.active { "yes" } else { "no" },
+                    rep.display_name
+                );
+            }
+        }
+        UserAction::Disable { login } => {
+            reps::set_active(store, &login, false).await?;
+            println!("{login} disabled");
+        }
+        UserAction::Enable { login } => {
+            reps::set_active(store, &login, true).await?;
+            println!("{login} enabled");
+        }
+    }
+    Ok(())
+}
+
+async fn token(store: &Store, action: TokenAction) -> Result<()> {
+    match action {
+        TokenAction::Add { login, label, feed } => {
+            let kind = if feed {
+                TokenKind::Feed
+            } else {
+                TokenKind::App
+            };
+            let (id, secret) = credentials::create_token(store, &login, kind, &label).await?;
+            println!("{} {id} for {login}: {secret}", kind.as_str());
+            println!("(shown once; revoke with `crmdav token revoke {id}`)");
+        }
+        TokenAction::List { login } => {
+            println!(
+                "{:<6} {:<16} {:<11} {:<21} {:<21} {}",
+                "ID", "LOGIN", "KIND", "LAST USED", "REVOKED", "LABEL"
+            );
+            for t in credentials::list_tokens(store, login.as_deref()).await? {
+                let when = |ts: Option<crmdav::store::Ts>| {
+                    ts.map(|t| t.0.format("%Y-%m-%d %H:%M:%S").to_string())
+                        .unwrap_or_else(|| "-".into())
+                };
+                println!(
+                    "{:<6} {:<16} {:<11} {:<21} {:<21} {}",
+                    t.id,
+                    t.login,
+                    t.kind,
+                    when(t.last_used_at),
+                    when(t.revoked_at),
+                    t.label
+                );
+            }
+        }
+        TokenAction::Revoke { id } => {
+            credentials::revoke_token(store, id).await?;
+            println!("token {id} revoked");
+        }
+    }
+    Ok(())
+}
+
+fn init_logging(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CRMDAV_LOG")
+        .unwrap_or_else(|_| "info,sqlx=warn".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

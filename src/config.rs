@@ -1,0 +1,224 @@
+//! One configuration struct, read from a TOML file and then from `CRMDAV_*` environment variables
+//! (environment wins), then from command-line flags (flags win).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// `sqlite://PATH` or `postgres://USER@HOST/DB`.
+    pub database: String,
+    /// Allow HTTP Basic credentials over plain HTTP on a non-loopback address (behind a TLS proxy).
+    pub allow_insecure_auth: bool,
+    /// Largest request body accepted, in bytes (413 above).
+    pub max_body_bytes: usize,
+    /// `text` or `json` request logs.
+    pub log_format: String,
+    pub tls: Option<TlsConfig>,
+    pub auth: AuthConfig,
+    pub calendar: CalendarConfig,
+    pub feeds: FeedConfig,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Failed logins allowed per login (and per client address) within `throttle_window_secs`.
+    pub max_failures: u32,
+    pub throttle_window_secs: u64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CalendarConfig {
+    /// A VEVENT carrying this category completes its activity.
+    pub done_category: String,
+    /// Shortest note (in characters, trimmed) that may complete an activity.
+    pub min_note_chars: usize,
+    /// Most recurrence instances expanded for one object before the server refuses the query.
+    pub max_instances: usize,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FeedConfig {
+    pub days_back: i64,
+    pub days_ahead: i64,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            listen: "127.0.0.1:5232".parse().expect("valid default address"),
+            database: "sqlite://data/crmdav.sqlite3".into(),
+            allow_insecure_auth: false,
+            max_body_bytes: 4 * 1024 * 1024,
+            log_format: "text".into(),
+            tls: None,
+            auth: AuthConfig::default(),
+            calendar: CalendarConfig::default(),
+            feeds: FeedConfig::default(),
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> AuthConfig {
+        AuthConfig {
+            max_failures: 5,
+            throttle_window_secs: 300,
+        }
+    }
+}
+
+impl Default for CalendarConfig {
+    fn default() -> CalendarConfig {
+        CalendarConfig {
+            done_category: "Completed".into(),
+            min_note_chars: 3,
+            max_instances: 3000,
+        }
+    }
+}
+
+impl Default for FeedConfig {
+    fn default() -> FeedConfig {
+        FeedConfig {
+            days_back: 90,
+            days_ahead: 365,
+        }
+    }
+}
+
+impl Config {
+    /// Reads `file` (if given), then applies the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Config> {
+        let mut config = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read config file {}", path.display()))?;
+                toml::from_str(&text)
+                    .with_context(|| format!("invalid config file {}", path.display()))?
+            }
+            None => Config::default(),
+        };
+        config.apply_env(|name| std::env::var(name).ok())?;
+        Ok(config)
+    }
+
+    /// Applies `CRMDAV_*` overrides read through `var`.
+    pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<()> {
+        fn parse<T: std::str::FromStr>(name: &str, value: &str) -> Result<T>
+        where
+            T::Err: std::fmt::Display,
+        {
+            value
+                .parse()
+                .map_err(|e| anyhow::anyhow!("invalid {name}={value:?}: {e}"))
+        }
+        if let Some(v) = var("CRMDAV_LISTEN") {
+            self.listen = parse("CRMDAV_LISTEN", &v)?;
+        }
+        if let Some(v) = var("CRMDAV_DATABASE") {
+            self.database = v;
+        }
+        if let Some(v) = var("CRMDAV_ALLOW_INSECURE_AUTH") {
+            self.allow_insecure_auth = parse("CRMDAV_ALLOW_INSECURE_AUTH", &v)?;
+        }
+        if let Some(v) = var("CRMDAV_MAX_BODY_BYTES") {
+            self.max_body_bytes = parse("CRMDAV_MAX_BODY_BYTES", &v)?;
+        }
+        if let Some(v) = var("CRMDAV_LOG_FORMAT") {
+            self.log_format = v;
+        }
+        match (var("CRMDAV_TLS_CERT"), var("CRMDAV_TLS_KEY")) {
+            (Some(cert), Some(key)) => {
+                self.tls = Some(TlsConfig {
+                    cert: cert.into(),
+                    key: key.into(),
+                })
+            }
+            (None, None) => {}
+            _ => bail!("CRMDAV_TLS_CERT and CRMDAV_TLS_KEY must be set together"),
+        }
+        if let Some(v) = var("CRMDAV_AUTH_MAX_FAILURES") {
+            self.auth.max_failures = parse("CRMDAV_AUTH_MAX_FAILURES", &v)?;
+        }
+        if let Some(v) = var("CRMDAV_DONE_CATEGORY") {
+            self.calendar.done_category = v;
+        }
+        if let Some(v) = var("CRMDAV_MIN_NOTE_CHARS") {
+            self.calendar.min_note_chars = parse("CRMDAV_MIN_NOTE_CHARS", &v)?;
+        }
+        Ok(())
+    }
+
+    /// Basic auth sends the password in clear: refuse it on a public plain-HTTP listener.
+    pub fn check_transport_security(&self) -> Result<()> {
+        if self.tls.is_none() && !self.listen.ip().is_loopback() && !self.allow_insecure_auth {
+            bail!(
+                "refusing to serve HTTP Basic auth in clear text on {}: set tls.cert and tls.key, \
+                 listen on a loopback address, or set allow_insecure_auth = true behind a TLS proxy",
+                self.listen
+            );
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_overrides_file_values() {
+        let mut config: Config =
+            toml::from_str("listen = \"127.0.0.1:9000\"\n[calendar]\ndone_category = \"Done\"\n")
+                .unwrap();
+        assert_eq!(config.listen.port(), 9000);
+        assert_eq!(config.calendar.done_category, "Done");
+        config
+            .apply_env(|name| match name {
+                "CRMDAV_LISTEN" => Some("127.0.0.1:9100".into()),
+                "CRMDAV_DATABASE" => Some("postgres://postgres@127.0.0.1/x".into()),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(config.listen.port(), 9100);
+        assert!(config.database.starts_with("postgres://"));
+    }
+
+    #[test]
+    fn rejects_unknown_keys_and_half_tls() {
+        assert!(toml::from_str::<Config>("lisen = \"x\"").is_err());
+        let mut config = Config::default();
+        assert!(
+            config
+                .apply_env(|name| (name == "CRMDAV_TLS_CERT").then(|| "c.pem".into()))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn clear_text_auth_only_on_loopback() {
+        let mut config = Config::default();
+        assert!(config.check_transport_security().is_ok());
+        config.listen = "0.0.0.0:5232".parse().unwrap();
+        assert!(config.check_transport_security().is_err());
+        config.allow_insecure_auth = true;
+        assert!(config.check_transport_security().is_ok());
+    }
+}

@@ -1,0 +1,32 @@
+//! HTTP: listener (TCP or TLS), limits, authentication, routing and request logs.
+
+pub mod auth;
+pub mod response;
+mod routes;
+mod server;
+
+pub use response::{Reply, reply};
+pub use server::{RunningServer, start};
+
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::store::Store;
+
+/// What every request handler can reach.
+pub struct AppState {
+    pub config: Config,
+    pub store: Store,
+    pub auth: auth::Authenticator,
+}
+
+impl AppState {
+    pub fn new(config: Config, store: Store) -> Arc<AppState> {
+        let auth = auth::Authenticator::new(config.auth.clone());
+        Arc::new(AppState {
+            config,
+            store,
+            auth,
+        })
+    }
+}

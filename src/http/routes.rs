@@ -1,0 +1,172 @@
+//! Routing: which part of the server answers a request, after limits and authentication.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::{HeaderValue, Method, StatusCode, header};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+
+use super::AppState;
+use super::auth::AuthOutcome;
+use super::response::{self, Reply};
+use crate::crm::credentials::Authenticated;
+
+/// A request whose body has been read (within the size limit) and whose sender is known.
+pub struct Request {
+    pub method: Method,
+    pub path: String,
+    pub headers: http::HeaderMap,
+    pub body: Bytes,
+    pub user: Authenticated,
+}
+
+impl Request {
+    pub fn header(&self, name: impl header::AsHeaderName) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn user_agent(&self) -> &str {
+        self.header(header::USER_AGENT).unwrap_or("")
+    }
+}
+
+pub async fn handle(
+    state: Arc<AppState>,
+    peer: SocketAddr,
+    request: http::Request<Incoming>,
+) -> Result<Reply, Infallible> {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let mut login = String::new();
+    let mut reply = route(&state, peer, request, &mut login).await;
+    reply.headers_mut().insert(
+        header::SERVER,
+        HeaderValue::from_static(concat!("crmdav/", env!("CARGO_PKG_VERSION"))),
+    );
+    let status = reply.status().as_u16();
+    let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+    tracing::info!(target: "crmdav::request", %method, %path, status, duration_ms, rep = %login, "request");
+    Ok(reply)
+}
+
+async fn route(
+    state: &Arc<AppState>,
+    peer: SocketAddr,
+    request: http::Request<Incoming>,
+    login: &mut String,
+) -> Reply {
+    let path = request.uri().path().to_string();
+    let method = request.method().clone();
+    match (method.clone(), path.as_str()) {
+        (Method::GET | Method::HEAD, "/healthz") => return healthz(state).await,
+        (_, "/.well-known/caldav" | "/.well-known/carddav") => {
+            // RFC 6764 section 5: point clients at the context path; they then ask it for their principal.
+            return response::redirect(StatusCode::MOVED_PERMANENTLY, "/dav/");
+        }
+        (Method::OPTIONS, _) => return options(),
+        _ => {}
+    }
+    let authorization = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let user = match state
+        .auth
+        .authenticate(&state.store, authorization.as_deref(), peer.ip())
+        .await
+    {
+        Ok(AuthOutcome::Ok(user)) => user,
+        Ok(AuthOutcome::Denied) => return response::unauthorized(),
+        Ok(AuthOutcome::Throttled(wait)) => return response::too_many_attempts(wait),
+        Err(e) => return internal_error(e),
+    };
+    *login = user.rep.login.clone();
+    let (parts, body) = request.into_parts();
+    if let Some(length) = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        && length > state.config.max_body_bytes as u64
+    {
+        return too_large(state.config.max_body_bytes);
+    }
+    let body = match Limited::new(body, state.config.max_body_bytes)
+        .collect()
+        .await
+    {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            return too_large(state.config.max_body_bytes);
+        }
+        Err(e) => {
+            return response::text(
+                StatusCode::BAD_REQUEST,
+                format!("cannot read request body: {e}"),
+            );
+        }
+    };
+    let request = Request {
+        method,
+        path,
+        headers: parts.headers,
+        body,
+        user,
+    };
+    dispatch(state, request).await
+}
+
+async fn dispatch(_state: &Arc<AppState>, request: Request) -> Reply {
+    response::text(
+        StatusCode::NOT_FOUND,
+        format!("no resource at {}", request.path),
+    )
+}
+
+async fn healthz(state: &AppState) -> Reply {
+    match state.store.current_seq().await {
+        Ok(_) => response::text(StatusCode::OK, "ok"),
+        Err(e) => response::text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("database unavailable: {e}"),
+        ),
+    }
+}
+
+/// OPTIONS needs no authentication: clients probe capabilities before they log in.
+fn options() -> Reply {
+    let mut reply = response::empty(StatusCode::OK);
+    let headers = reply.headers_mut();
+    headers.insert(
+        "DAV",
+        HeaderValue::from_static(
+            "1, 3, access-control, calendar-access, addressbook, extended-mkcol",
+        ),
+    );
+    headers.insert(
+        header::ALLOW,
+        HeaderValue::from_static("OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, REPORT"),
+    );
+    reply
+}
+
+fn too_large(limit: usize) -> Reply {
+    response::text(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("request body larger than the limit of {limit} bytes"),
+    )
+}
+
+pub fn internal_error(error: impl std::fmt::Display) -> Reply {
+    tracing::error!(error = %error, "request failed");
+    response::text(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal server error; the request was not applied",
+    )
+}

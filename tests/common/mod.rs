@@ -1,0 +1,235 @@
+//! Test harness: a real crmdav server on an ephemeral loopback port, over a fresh SQLite file or
+//! a fresh PostgreSQL database (created for the test, dropped after it), spoken to over HTTP.
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use crmdav::config::Config;
+use crmdav::crm::demo::{self, DemoSize};
+use crmdav::http::{self, RunningServer};
+use crmdav::store::Store;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The PostgreSQL server the storage tests run on (`CRMDAV_TEST_PG` overrides).
+pub fn postgres_admin_url() -> String {
+    std::env::var("CRMDAV_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+pub struct TestDb {
+    pub url: String,
+    pub store: Store,
+    _dir: Option<tempfile::TempDir>,
+    pg_name: Option<String>,
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+impl TestDb {
+    pub async fn new(backend: Backend) -> TestDb {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}/crm.sqlite3", dir.path().display());
+                let store = Store::open(&url).await.expect("open SQLite");
+                TestDb {
+                    url,
+                    store,
+                    _dir: Some(dir),
+                    pg_name: None,
+                }
+            }
+            Backend::Postgres => {
+                let name = format!(
+                    "crmdav_test_{}_{}_{}",
+                    std::process::id(),
+                    COUNTER.fetch_add(1, Ordering::SeqCst),
+                    chrono::Utc::now().timestamp_micros() % 1_000_000
+                );
+                let admin = postgres_admin_url();
+                let admin_store = Store::connect(&admin).await.unwrap_or_else(|e| {
+                    panic!("PostgreSQL is required for the storage tests and is not reachable at {admin}: {e:#}")
+                });
+                crmdav::on_db!(admin_store, write, |pool| {
+                    sqlx::query(&format!("CREATE DATABASE {name}"))
+                        .execute(pool)
+                        .await
+                        .expect("create test database");
+                });
+                admin_store.close().await;
+                let url = replace_database(&admin, &name);
+                let store = Store::open(&url)
+                    .await
+                    .expect("open PostgreSQL test database");
+                TestDb {
+                    url,
+                    store,
+                    _dir: None,
+                    pg_name: Some(name),
+                }
+            }
+        }
+    }
+
+    /// Runs one SQL statement, as another program writing the CRM tables would.
+    pub async fn exec(&self, sql: &str) -> u64 {
+        crmdav::on_db!(self.store, write, |pool| sqlx::query(sql)
+            .execute(pool)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .rows_affected())
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        crmdav::on_db!(self.store, read, |pool| sqlx::query_scalar::<_, i64>(sql)
+            .fetch_one(pool)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}")))
+    }
+
+    pub async fn text(&self, sql: &str) -> Option<String> {
+        crmdav::on_db!(self.store, read, |pool| sqlx::query_scalar::<
+            _,
+            Option<String>,
+        >(sql)
+        .fetch_optional(pool)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .flatten())
+    }
+}
+
+fn replace_database(url: &str, name: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let base = base.rsplit_once('/').map_or(base, |(head, _)| head);
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some(name) = self.pg_name.take() else {
+            return;
+        };
+        let admin = postgres_admin_url();
+        // Drop runs inside the test's runtime: use a thread with its own runtime.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async {
+                if let Ok(store) = Store::connect(&admin).await {
+                    crmdav::on_db!(store, write, |pool| {
+                        let _ =
+                            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                                .execute(pool)
+                                .await;
+                    });
+                    store.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+pub struct TestServer {
+    pub db: TestDb,
+    pub base: String,
+    pub http: reqwest::Client,
+    server: Option<RunningServer>,
+}
+
+impl TestServer {
+    /// A server over an empty CRM (schema only).
+    pub async fn empty(backend: Backend) -> TestServer {
+        TestServer::with_config(backend, Config::default(), None).await
+    }
+
+    /// A server over the small demo CRM (reps alice, bob, carol, admin; password "demo").
+    pub async fn demo(backend: Backend) -> TestServer {
+        TestServer::with_config(backend, Config::default(), Some(DemoSize::SMALL)).await
+    }
+
+    pub async fn with_config(
+        backend: Backend,
+        mut config: Config,
+        demo_size: Option<DemoSize>,
+    ) -> TestServer {
+        let db = TestDb::new(backend).await;
+        if let Some(size) = demo_size {
+            demo::load(&db.store, size).await.expect("load demo data");
+        }
+        config.listen = "127.0.0.1:0".parse().unwrap();
+        config.database = db.url.clone();
+        let server = http::start(http::AppState::new(config, db.store.clone()))
+            .await
+            .expect("start server");
+        let base = format!("http://{}", server.addr);
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        TestServer {
+            db,
+            base,
+            http,
+            server: Some(server),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// A request as `login` with password "demo".
+    pub fn as_user(&self, method: &str, path: &str, login: &str) -> reqwest::RequestBuilder {
+        self.request(method, path).basic_auth(login, Some("demo"))
+    }
+
+    pub fn request(&self, method: &str, path: &str) -> reqwest::RequestBuilder {
+        self.http.request(
+            reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+            self.url(path),
+        )
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(server) = self.server.take() {
+            server.shutdown().await;
+        }
+    }
+}
+
+/// Declares each listed `async fn name(backend: Backend)` as two tests, one per database.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
