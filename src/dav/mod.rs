@@ -1,1 +1,8 @@
 //! WebDAV core: protocol only (XML requests, multistatus, preconditions). No CRM here.
+
+pub mod error;
+pub mod filter;
+pub mod multistatus;
+pub mod names;
+pub mod request;
+mod tree;
