@@ -3,8 +3,10 @@
 //! Dependency direction (see DESIGN.md): `http -> dav -> {caldav, carddav} -> crm <- mapping`,
 //! `crm -> store`. `dav` knows nothing of the CRM; `crm` knows nothing of HTTP or XML.
 
+pub mod carddav;
 pub mod config;
 pub mod crm;
 pub mod dav;
 pub mod http;
+pub mod mapping;
 pub mod store;

@@ -16,44 +16,33 @@ async fn migrations_apply_and_are_idempotent(backend: Backend) {
         "contacts",
         "activities",
         "notes",
-        "visibility_rules",
-        "change_log",
         "collections",
         "collection_members",
         "audit_log",
     ] {
-        assert_eq!(
-            db.count(&format!("SELECT COUNT(*) FROM {table}")).await,
-            0,
-            "{table} exists and is empty"
-        );
+        assert_eq!(db.count(&format!("SELECT COUNT(*) FROM {table}")).await, 0, "{table} exists and is empty");
     }
-    db.store
-        .migrate()
-        .await
-        .expect("second migration run is a no-op");
-    assert_eq!(db.count("SELECT COUNT(*) FROM _sqlx_migrations").await, 2);
+    // The default visibility rule is part of the schema: reps see the prospects and active clients they manage.
+    assert_eq!(db.count("SELECT COUNT(*) FROM visibility_rules WHERE effect = 'allow' AND rep_id IS NULL").await, 1);
+    let migrations = db.count("SELECT COUNT(*) FROM _sqlx_migrations").await;
+    assert_eq!(migrations, 3);
+    db.store.migrate().await.expect("second migration run is a no-op");
+    assert_eq!(db.count("SELECT COUNT(*) FROM _sqlx_migrations").await, migrations);
+    assert_eq!(db.count("SELECT COUNT(*) FROM visibility_rules").await, 1);
 }
 
 async fn raw_sql_changes_reach_the_change_log(backend: Backend) {
     let db = TestDb::new(backend).await;
     let before = db.store.current_seq().await.unwrap();
     db.exec("INSERT INTO clients (code, name, status) VALUES ('RAW1', 'Inserted by another program', 'active')").await;
-    db.exec("UPDATE clients SET category = 'Retail' WHERE code = 'RAW1'")
-        .await;
+    db.exec("UPDATE clients SET category = 'Retail' WHERE code = 'RAW1'").await;
     db.exec("INSERT INTO contacts (uid, href, client_id, first_name) SELECT 'u-raw', 'u-raw.vcf', id, 'Ann' FROM clients WHERE code = 'RAW1'").await;
     db.exec("DELETE FROM contacts WHERE uid = 'u-raw'").await;
     let after = db.store.current_seq().await.unwrap();
     assert_eq!(after - before, 4, "one change_log row per changed row");
-    let ops = db
-        .text("SELECT op FROM change_log WHERE entity = 'clients' ORDER BY seq DESC LIMIT 1")
-        .await;
+    let ops = db.text("SELECT op FROM change_log WHERE entity = 'clients' ORDER BY seq DESC LIMIT 1").await;
     assert_eq!(ops.as_deref(), Some("update"));
-    assert_eq!(
-        db.count("SELECT COUNT(*) FROM change_log WHERE entity = 'contacts' AND op = 'delete'")
-            .await,
-        1
-    );
+    assert_eq!(db.count("SELECT COUNT(*) FROM change_log WHERE entity = 'contacts' AND op = 'delete'").await, 1);
 }
 
 async fn health_answers_with_and_without_credentials(backend: Backend) {
@@ -61,11 +50,7 @@ async fn health_answers_with_and_without_credentials(backend: Backend) {
     let plain = server.request("GET", "/healthz").send().await.unwrap();
     assert_eq!(plain.status(), 200);
     assert_eq!(plain.text().await.unwrap().trim(), "ok");
-    let authed = server
-        .as_user("GET", "/healthz", "alice")
-        .send()
-        .await
-        .unwrap();
+    let authed = server.as_user("GET", "/healthz", "alice").send().await.unwrap();
     assert_eq!(authed.status(), 200);
     server.stop().await;
 }
@@ -74,98 +59,41 @@ async fn wrong_password_is_401_and_repeated_failures_are_throttled(backend: Back
     let server = TestServer::demo(backend).await;
     let none = server.request("PROPFIND", "/dav/").send().await.unwrap();
     assert_eq!(none.status(), 401);
-    assert!(
-        none.headers()["www-authenticate"]
-            .to_str()
-            .unwrap()
-            .starts_with("Basic realm=\"crmdav\"")
-    );
-    let good = server
-        .as_user("PROPFIND", "/dav/", "alice")
-        .send()
-        .await
-        .unwrap();
+    assert!(none.headers()["www-authenticate"].to_str().unwrap().starts_with("Basic realm=\"crmdav\""));
+    let good = server.as_user("PROPFIND", "/dav/", "alice").send().await.unwrap();
     assert_ne!(good.status(), 401);
 
     for attempt in 1..=5 {
-        let wrong = server
-            .request("PROPFIND", "/dav/")
-            .basic_auth("bob", Some("wrong"))
-            .send()
-            .await
-            .unwrap();
+        let wrong = server.request("PROPFIND", "/dav/").basic_auth("bob", Some("wrong")).send().await.unwrap();
         assert_eq!(wrong.status(), 401, "attempt {attempt}");
     }
     // Past the limit even the right password is refused until the window ends.
-    let throttled = server
-        .request("PROPFIND", "/dav/")
-        .basic_auth("bob", Some("demo"))
-        .send()
-        .await
-        .unwrap();
+    let throttled = server.request("PROPFIND", "/dav/").basic_auth("bob", Some("demo")).send().await.unwrap();
     assert_eq!(throttled.status(), 429);
     assert!(throttled.headers().contains_key("retry-after"));
     // Throttling is per login (and per address): a login that did not fail is throttled by address only
     // once the address itself failed too often, which it did here.
-    let unknown = server
-        .request("PROPFIND", "/dav/")
-        .basic_auth("nobody", Some("x"))
-        .send()
-        .await
-        .unwrap();
+    let unknown = server.request("PROPFIND", "/dav/").basic_auth("nobody", Some("x")).send().await.unwrap();
     assert_eq!(unknown.status(), 429, "the client address is throttled too");
     server.stop().await;
 }
 
 async fn app_tokens_work_and_revocation_is_immediate(backend: Backend) {
     let server = TestServer::demo(backend).await;
-    let (id, token) = credentials::create_token(&server.db.store, "alice", TokenKind::App, "phone")
-        .await
-        .unwrap();
-    let ok = server
-        .request("PROPFIND", "/dav/")
-        .basic_auth("alice", Some(&token))
-        .send()
-        .await
-        .unwrap();
+    let (id, token) = credentials::create_token(&server.db.store, "alice", TokenKind::App, "phone").await.unwrap();
+    let ok = server.request("PROPFIND", "/dav/").basic_auth("alice", Some(&token)).send().await.unwrap();
     assert_ne!(ok.status(), 401);
     // The token belongs to alice: it does not open bob's account.
-    let other = server
-        .request("PROPFIND", "/dav/")
-        .basic_auth("bob", Some(&token))
-        .send()
-        .await
-        .unwrap();
+    let other = server.request("PROPFIND", "/dav/").basic_auth("bob", Some(&token)).send().await.unwrap();
     assert_eq!(other.status(), 401);
-    credentials::revoke_token(&server.db.store, id)
-        .await
-        .unwrap();
-    let revoked = server
-        .request("PROPFIND", "/dav/")
-        .basic_auth("alice", Some(&token))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        revoked.status(),
-        401,
-        "a revoked token is refused on the very next request"
-    );
+    credentials::revoke_token(&server.db.store, id).await.unwrap();
+    let revoked = server.request("PROPFIND", "/dav/").basic_auth("alice", Some(&token)).send().await.unwrap();
+    assert_eq!(revoked.status(), 401, "a revoked token is refused on the very next request");
     // Disabling a rep cuts off a cached password too.
-    let before = server
-        .as_user("PROPFIND", "/dav/", "carol")
-        .send()
-        .await
-        .unwrap();
+    let before = server.as_user("PROPFIND", "/dav/", "carol").send().await.unwrap();
     assert_ne!(before.status(), 401);
-    crmdav::crm::reps::set_active(&server.db.store, "carol", false)
-        .await
-        .unwrap();
-    let after = server
-        .as_user("PROPFIND", "/dav/", "carol")
-        .send()
-        .await
-        .unwrap();
+    crmdav::crm::reps::set_active(&server.db.store, "carol", false).await.unwrap();
+    let after = server.as_user("PROPFIND", "/dav/", "carol").send().await.unwrap();
     assert_eq!(after.status(), 401);
     server.stop().await;
 }
@@ -174,35 +102,20 @@ async fn demo_data_has_its_sizes_and_loads_once(backend: Backend) {
     let db = TestDb::new(backend).await;
     let summary = demo::load(&db.store, DemoSize::SMALL).await.unwrap();
     assert!(summary.loaded);
-    assert_eq!(
-        db.count("SELECT COUNT(*) FROM clients").await,
-        DemoSize::SMALL.clients as i64
-    );
-    assert_eq!(
-        db.count("SELECT COUNT(*) FROM activities").await,
-        DemoSize::SMALL.activities as i64
-    );
+    assert_eq!(db.count("SELECT COUNT(*) FROM clients").await, DemoSize::SMALL.clients as i64);
+    assert_eq!(db.count("SELECT COUNT(*) FROM activities").await, DemoSize::SMALL.activities as i64);
     assert_eq!(db.count("SELECT COUNT(*) FROM reps").await, 4);
-    assert_eq!(
-        db.count("SELECT COUNT(*) FROM contacts").await,
-        summary.contacts as i64
-    );
+    assert_eq!(db.count("SELECT COUNT(*) FROM contacts").await, summary.contacts as i64);
     assert!(db.count("SELECT COUNT(*) FROM notes").await > 0);
     assert!(
-        db.count("SELECT COUNT(*) FROM activities WHERE recurring = TRUE")
-            .await
-            >= 1
+        db.count("SELECT COUNT(*) FROM activities WHERE recurring = TRUE").await >= 1
             || DemoSize::SMALL.activities < 100
     );
     let again = demo::load(&db.store, DemoSize::SMALL).await.unwrap();
     assert!(!again.loaded, "loading twice does not duplicate");
-    assert_eq!(
-        db.count("SELECT COUNT(*) FROM clients").await,
-        DemoSize::SMALL.clients as i64
-    );
+    assert_eq!(db.count("SELECT COUNT(*) FROM clients").await, DemoSize::SMALL.clients as i64);
     // New rows after an explicit-id load get fresh ids (PostgreSQL identity sequences moved on).
-    db.exec("INSERT INTO clients (code, name) VALUES ('NEW1', 'After the demo')")
-        .await;
+    db.exec("INSERT INTO clients (code, name) VALUES ('NEW1', 'After the demo')").await;
 }
 
 on_both_databases!(
@@ -217,10 +130,11 @@ on_both_databases!(
 #[tokio::test]
 async fn same_seed_gives_identical_databases() {
     let dump = |db: TestDb| async move {
-        let clients = db.text("SELECT group_concat(code || name || status || territory || sales_ytd_cents, '|') FROM clients").await;
-        let activities = db
-            .text("SELECT group_concat(uid || subject || start_at || status, '|') FROM activities")
+        let clients = db
+            .text("SELECT group_concat(code || name || status || territory || sales_ytd_cents, '|') FROM clients")
             .await;
+        let activities =
+            db.text("SELECT group_concat(uid || subject || start_at || status, '|') FROM activities").await;
         (clients, activities)
     };
     let a = TestDb::new(Backend::Sqlite).await;
@@ -238,10 +152,7 @@ async fn serves_https_with_the_configured_certificate() {
     std::fs::write(&cert_path, cert.cert.pem()).unwrap();
     std::fs::write(&key_path, cert.key_pair.serialize_pem()).unwrap();
     let mut config = crmdav::config::Config::default();
-    config.tls = Some(crmdav::config::TlsConfig {
-        cert: cert_path,
-        key: key_path,
-    });
+    config.tls = Some(crmdav::config::TlsConfig { cert: cert_path, key: key_path });
     let server = TestServer::with_config(Backend::Sqlite, config, None).await;
     let port = server.base.rsplit(':').next().unwrap().to_string();
     let client = reqwest::Client::builder()
@@ -249,19 +160,10 @@ async fn serves_https_with_the_configured_certificate() {
         .resolve("localhost", format!("127.0.0.1:{port}").parse().unwrap())
         .build()
         .unwrap();
-    let response = client
-        .get(format!("https://localhost:{port}/healthz"))
-        .send()
-        .await
-        .unwrap();
+    let response = client.get(format!("https://localhost:{port}/healthz")).send().await.unwrap();
     assert_eq!(response.status(), 200);
     // Plain HTTP on the TLS port does not get an answer.
-    assert!(
-        reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
-            .await
-            .map(|r| r.status() != 200)
-            .unwrap_or(true)
-    );
+    assert!(reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await.map(|r| r.status() != 200).unwrap_or(true));
     server.stop().await;
 }
 

@@ -75,11 +75,7 @@ pub fn hash_password(password: &str) -> Result<String> {
 }
 
 fn verify_password(password: &str, phc: &str) -> bool {
-    PasswordHash::new(phc).is_ok_and(|hash| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), &hash)
-            .is_ok()
-    })
+    PasswordHash::new(phc).is_ok_and(|hash| Argon2::default().verify_password(password.as_bytes(), &hash).is_ok())
 }
 
 pub fn token_hash(token: &str) -> String {
@@ -90,10 +86,7 @@ pub fn token_hash(token: &str) -> String {
 fn new_token() -> String {
     let mut secret = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut secret);
-    format!(
-        "{TOKEN_PREFIX}{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret)
-    )
+    format!("{TOKEN_PREFIX}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret))
 }
 
 #[derive(sqlx::FromRow)]
@@ -128,9 +121,7 @@ pub async fn verify(store: &Store, login: &str, secret: &str) -> Result<Option<A
             // argon2 is CPU-bound by design: keep it off the async workers.
             let secret = secret.to_string();
             tokio::task::spawn_blocking(move || {
-                rows.into_iter()
-                    .filter(|row| verify_password(&secret, &row.secret_hash))
-                    .collect()
+                rows.into_iter().filter(|row| verify_password(&secret, &row.secret_hash)).collect()
             })
             .await?
         }
@@ -141,10 +132,7 @@ pub async fn verify(store: &Store, login: &str, secret: &str) -> Result<Option<A
             Vec::new()
         }
     };
-    Ok(rep.zip(candidates.first()).map(|(rep, row)| Authenticated {
-        rep,
-        credential_id: row.id,
-    }))
+    Ok(rep.zip(candidates.first()).map(|(rep, row)| Authenticated { rep, credential_id: row.id }))
 }
 
 /// Re-checks a credential proven earlier (cached): still unrevoked and its rep still active.
@@ -173,22 +161,19 @@ pub async fn touch(store: &Store, credential_id: i64) -> Result<()> {
 }
 
 /// Creates a token; the secret is returned once and never stored.
-pub async fn create_token(
-    store: &Store,
-    login: &str,
-    kind: TokenKind,
-    label: &str,
-) -> Result<(i64, String)> {
+pub async fn create_token(store: &Store, login: &str, kind: TokenKind, label: &str) -> Result<(i64, String)> {
     let rep = reps::get(store, login).await?;
     let token = new_token();
     let id: i64 = on_db!(store, write, |pool| {
-        sqlx::query_scalar("INSERT INTO credentials (rep_id, kind, label, secret_hash) VALUES ($1, $2, $3, $4) RETURNING id")
-            .bind(rep.id)
-            .bind(kind.as_str())
-            .bind(label)
-            .bind(token_hash(&token))
-            .fetch_one(pool)
-            .await?
+        sqlx::query_scalar(
+            "INSERT INTO credentials (rep_id, kind, label, secret_hash) VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(rep.id)
+        .bind(kind.as_str())
+        .bind(label)
+        .bind(token_hash(&token))
+        .fetch_one(pool)
+        .await?
     });
     Ok((id, token))
 }
@@ -224,12 +209,14 @@ pub async fn list_tokens(store: &Store, login: Option<&str>) -> Result<Vec<Crede
 
 pub async fn revoke_token(store: &Store, id: i64) -> Result<()> {
     let changed = on_db!(store, write, |pool| {
-        sqlx::query("UPDATE credentials SET revoked_at = $2 WHERE id = $1 AND kind <> 'password' AND revoked_at IS NULL")
-            .bind(id)
-            .bind(Ts::now())
-            .execute(pool)
-            .await?
-            .rows_affected()
+        sqlx::query(
+            "UPDATE credentials SET revoked_at = $2 WHERE id = $1 AND kind <> 'password' AND revoked_at IS NULL",
+        )
+        .bind(id)
+        .bind(Ts::now())
+        .execute(pool)
+        .await?
+        .rows_affected()
     });
     if changed == 0 {
         bail!("no active token with id {id}");
@@ -238,7 +225,8 @@ pub async fn revoke_token(store: &Store, id: i64) -> Result<()> {
 }
 
 /// An argon2 hash of a random password, verified against when the login is unknown.
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$8Sx3QYxP8aDqQmXtlK6W6mI8b5a7f7yq0y8u8n2QK7E";
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$8Sx3QYxP8aDqQmXtlK6W6mI8b5a7f7yq0y8u8n2QK7E";
 
 #[cfg(test)]
 mod tests {

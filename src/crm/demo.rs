@@ -29,16 +29,8 @@ pub struct DemoSize {
 }
 
 impl DemoSize {
-    pub const FULL: DemoSize = DemoSize {
-        clients: 2_000,
-        activities: 20_000,
-        seed: 42,
-    };
-    pub const SMALL: DemoSize = DemoSize {
-        clients: 40,
-        activities: 300,
-        seed: 7,
-    };
+    pub const FULL: DemoSize = DemoSize { clients: 2_000, activities: 20_000, seed: 42 };
+    pub const SMALL: DemoSize = DemoSize { clients: 40, activities: 300, seed: 7 };
 }
 
 /// Activities are spread over two years around this day: 18 months back, 6 months ahead.
@@ -100,17 +92,8 @@ const NAME_TAILS: &[&str] = &[
     "Labs",
     "Wholesale",
 ];
-const LEGAL_FORMS: &[&str] = &[
-    "GmbH", "AG", "Ltd", "SA", "SARL", "BV", "Inc.", "& Co. KG", "SpA", "Oy",
-];
-const CATEGORIES: &[&str] = &[
-    "Key account",
-    "Retail",
-    "Wholesale",
-    "Industry",
-    "Public sector",
-    "Healthcare",
-];
+const LEGAL_FORMS: &[&str] = &["GmbH", "AG", "Ltd", "SA", "SARL", "BV", "Inc.", "& Co. KG", "SpA", "Oy"];
+const CATEGORIES: &[&str] = &["Key account", "Retail", "Wholesale", "Industry", "Public sector", "Healthcare"];
 const TERRITORIES: &[&str] = &["North", "South", "East", "West", "Central"];
 const CITIES: &[(&str, &str, &str)] = &[
     ("Hamburg", "20095", "Germany"),
@@ -124,19 +107,11 @@ const CITIES: &[(&str, &str, &str)] = &[
     ("Helsinki", "00100", "Finland"),
     ("Barcelona", "08002", "Spain"),
 ];
-const STREETS: &[&str] = &[
-    "Hauptstrasse",
-    "Market Street",
-    "Rue de la Gare",
-    "Via Roma",
-    "Industrieweg",
-    "Harbour Road",
-    "Lindenallee",
-];
+const STREETS: &[&str] =
+    &["Hauptstrasse", "Market Street", "Rue de la Gare", "Via Roma", "Industrieweg", "Harbour Road", "Lindenallee"];
 const FIRST_NAMES: &[&str] = &[
-    "Anna", "Lukas", "Sophie", "Jonas", "Marie", "Elias", "Lea", "Noah", "Emma", "Paul", "Chloé",
-    "Luca", "Giulia", "Mateo", "Sofia", "Oliver", "Amelia", "Jakob", "Sara", "Felix", "Nora",
-    "Ivan", "Zoë", "Hugo", "Inès",
+    "Anna", "Lukas", "Sophie", "Jonas", "Marie", "Elias", "Lea", "Noah", "Emma", "Paul", "Chloé", "Luca", "Giulia",
+    "Mateo", "Sofia", "Oliver", "Amelia", "Jakob", "Sara", "Felix", "Nora", "Ivan", "Zoë", "Hugo", "Inès",
 ];
 const LAST_NAMES: &[&str] = &[
     "Müller",
@@ -160,16 +135,8 @@ const LAST_NAMES: &[&str] = &[
     "Lambert",
     "Ricci",
 ];
-const TITLES: &[&str] = &[
-    "Purchasing Manager",
-    "CEO",
-    "Head of Operations",
-    "Buyer",
-    "CFO",
-    "Plant Manager",
-    "Office Manager",
-    "",
-];
+const TITLES: &[&str] =
+    &["Purchasing Manager", "CEO", "Head of Operations", "Buyer", "CFO", "Plant Manager", "Office Manager", ""];
 const SUBJECTS: &[(&str, &str)] = &[
     ("meeting", "Quarterly business review"),
     ("meeting", "Price negotiation"),
@@ -211,36 +178,15 @@ pub async fn load(store: &Store, size: DemoSize) -> Result<DemoSummary> {
             .await?
     });
     if existing > 0 {
-        return Ok(DemoSummary {
-            loaded: false,
-            clients: 0,
-            contacts: 0,
-            activities: 0,
-            notes: 0,
-        });
+        return Ok(DemoSummary { loaded: false, clients: 0, contacts: 0, activities: 0, notes: 0 });
     }
     let mut rep_ids = Vec::new();
     for (login, name, role) in DEMO_REPS {
-        let rep = reps::add(
-            store,
-            login,
-            name,
-            &format!("{login}@crmdav.example"),
-            role,
-            DEMO_PASSWORD,
-        )
-        .await?;
+        let rep = reps::add(store, login, name, &format!("{login}@crmdav.example"), role, DEMO_PASSWORD).await?;
         if role == "rep" {
             rep_ids.push(rep.id);
         }
     }
-    on_db!(store, write, |pool| {
-        sqlx::query(
-            "INSERT INTO visibility_rules (position, rep_id, effect, match_account_manager, statuses) VALUES (1, NULL, 'allow', TRUE, 'prospect,active')",
-        )
-        .execute(pool)
-        .await?;
-    });
     let data = generate(size, &rep_ids);
     insert_rows(store, "clients", CLIENT_COLUMNS, &data.clients).await?;
     insert_rows(store, "contacts", CONTACT_COLUMNS, &data.contacts).await?;
@@ -320,15 +266,7 @@ pub const ACTIVITY_COLUMNS: &[&str] = &[
     "completed_at",
     "ical",
 ];
-pub const NOTE_COLUMNS: &[&str] = &[
-    "id",
-    "client_id",
-    "activity_id",
-    "rep_id",
-    "body",
-    "source",
-    "created_at",
-];
+pub const NOTE_COLUMNS: &[&str] = &["id", "client_id", "activity_id", "rep_id", "body", "source", "created_at"];
 
 /// The generated rows, in the column order of the `*_COLUMNS` constants.
 pub struct DemoData {
@@ -343,45 +281,26 @@ fn pick<'a, T>(rng: &mut ChaCha8Rng, items: &'a [T]) -> &'a T {
 }
 
 fn slug(text: &str) -> String {
-    text.chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .collect::<String>()
-        .to_lowercase()
+    text.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_lowercase()
 }
 
 /// Deterministic uuid-shaped identifier from the generator.
 fn demo_uuid(rng: &mut ChaCha8Rng) -> String {
     let bytes: [u8; 16] = rng.r#gen();
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-4{}-a{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[13..16],
-        &hex[17..20],
-        &hex[20..32]
-    )
+    format!("{}-{}-4{}-a{}-{}", &hex[0..8], &hex[8..12], &hex[13..16], &hex[17..20], &hex[20..32])
 }
 
 pub fn generate(size: DemoSize, rep_ids: &[i64]) -> DemoData {
     let mut rng = ChaCha8Rng::seed_from_u64(size.seed);
-    let mut data = DemoData {
-        clients: Vec::new(),
-        contacts: Vec::new(),
-        activities: Vec::new(),
-        notes: Vec::new(),
-    };
+    let mut data = DemoData { clients: Vec::new(), contacts: Vec::new(), activities: Vec::new(), notes: Vec::new() };
     // (client id, account manager, contact ids) for linking activities.
     let mut client_links: Vec<(i64, i64, Vec<i64>)> = Vec::new();
 
     for index in 0..size.clients {
         let id = index as i64 + 1;
-        let name = format!(
-            "{} {} {}",
-            pick(&mut rng, NAME_HEADS),
-            pick(&mut rng, NAME_TAILS),
-            pick(&mut rng, LEGAL_FORMS)
-        );
+        let name =
+            format!("{} {} {}", pick(&mut rng, NAME_HEADS), pick(&mut rng, NAME_TAILS), pick(&mut rng, LEGAL_FORMS));
         let status = match rng.gen_range(0..100) {
             0..60 => "active",
             60..75 => "prospect",
@@ -390,16 +309,8 @@ pub fn generate(size: DemoSize, rep_ids: &[i64]) -> DemoData {
         };
         let manager = *pick(&mut rng, rep_ids);
         let (city, postal, country) = *pick(&mut rng, CITIES);
-        let sales_last_year = if status == "prospect" {
-            0
-        } else {
-            rng.gen_range(0..50_000_000i64)
-        };
-        let sales_ytd = if status == "prospect" {
-            0
-        } else {
-            sales_last_year * rng.gen_range(40..130) / 100
-        };
+        let sales_last_year = if status == "prospect" { 0 } else { rng.gen_range(0..50_000_000i64) };
+        let sales_ytd = if status == "prospect" { 0 } else { sales_last_year * rng.gen_range(40..130) / 100 };
         data.clients.push(vec![
             id.into(),
             format!("C{:05}", id).into(),
@@ -418,11 +329,7 @@ pub fn generate(size: DemoSize, rep_ids: &[i64]) -> DemoData {
             format!("https://www.{}.example", slug(&name)).into(),
         ]);
         // 1 to 4 contacts, and about one client in ten with none.
-        let contact_count = if rng.gen_ratio(1, 10) {
-            0
-        } else {
-            rng.gen_range(1..=4)
-        };
+        let contact_count = if rng.gen_ratio(1, 10) { 0 } else { rng.gen_range(1..=4) };
         let mut contact_ids = Vec::new();
         for _ in 0..contact_count {
             let contact_id = data.contacts.len() as i64 + 1;
@@ -449,27 +356,18 @@ pub fn generate(size: DemoSize, rep_ids: &[i64]) -> DemoData {
         client_links.push((id, manager, contact_ids));
     }
 
-    let reference =
-        Utc.from_utc_datetime(&reference_day().and_hms_opt(0, 0, 0).expect("valid time"));
+    let reference = Utc.from_utc_datetime(&reference_day().and_hms_opt(0, 0, 0).expect("valid time"));
     let first_day = reference - Duration::days(548);
     for index in 0..size.activities {
         let id = index as i64 + 1;
         let (client_id, manager, contact_ids) = pick(&mut rng, &client_links).clone();
         // Most activities belong to the client's account manager; some to a colleague.
-        let rep_id = if rng.gen_ratio(9, 10) {
-            manager
-        } else {
-            *pick(&mut rng, rep_ids)
-        };
+        let rep_id = if rng.gen_ratio(9, 10) { manager } else { *pick(&mut rng, rep_ids) };
         let contact_id = contact_ids.choose(&mut rng).copied();
         let (kind, subject) = *pick(&mut rng, SUBJECTS);
         let day = first_day + Duration::days(rng.gen_range(0..730));
         let all_day = kind == "task" || rng.gen_ratio(1, 20);
-        let start = if all_day {
-            day
-        } else {
-            day + Duration::minutes(rng.gen_range(16..36) * 30)
-        };
+        let start = if all_day { day } else { day + Duration::minutes(rng.gen_range(16..36) * 30) };
         let end = if all_day {
             start + Duration::days(1)
         } else {
@@ -491,10 +389,7 @@ pub fn generate(size: DemoSize, rep_ids: &[i64]) -> DemoData {
         let (range_end, ical) = if recurring {
             let count = rng.gen_range(4..=12);
             let last_end = end + Duration::weeks(count - 1);
-            (
-                Some(Ts(last_end)),
-                Some(recurring_ical(&uid, subject, start, end, count)),
-            )
+            (Some(Ts(last_end)), Some(recurring_ical(&uid, subject, start, end, count)))
         } else {
             (Some(Ts(end)), None)
         };
@@ -508,11 +403,7 @@ pub fn generate(size: DemoSize, rep_ids: &[i64]) -> DemoData {
             contact_id.into(),
             kind.into(),
             subject.into(),
-            if kind == "visit" {
-                "At the client's site".into()
-            } else {
-                "".into()
-            },
+            if kind == "visit" { "At the client's site".into() } else { "".into() },
             Ts(start).into(),
             Ts(end).into(),
             all_day.into(),
@@ -536,11 +427,7 @@ pub fn generate(size: DemoSize, rep_ids: &[i64]) -> DemoData {
             ]);
         }
     }
-    debug_assert!(
-        data.activities
-            .iter()
-            .all(|row| row.len() == ACTIVITY_COLUMNS.len())
-    );
+    debug_assert!(data.activities.iter().all(|row| row.len() == ACTIVITY_COLUMNS.len()));
     data
 }
 
@@ -552,8 +439,7 @@ fn recurring_ical(
     count: i64,
 ) -> String {
     let berlin = chrono_tz::Europe::Berlin;
-    let local =
-        |t: chrono::DateTime<Utc>| t.with_timezone(&berlin).format("%Y%m%dT%H%M%S").to_string();
+    let local = |t: chrono::DateTime<Utc>| t.with_timezone(&berlin).format("%Y%m%dT%H%M%S").to_string();
     format!(
         "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//crmdav//demo//EN\r\nBEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:{stamp}\r\n\
          DTSTART;TZID=Europe/Berlin:{start}\r\nDTEND;TZID=Europe/Berlin:{end}\r\nRRULE:FREQ=WEEKLY;COUNT={count}\r\n\
@@ -569,10 +455,7 @@ mod tests {
     use super::*;
 
     fn fingerprint(data: &DemoData) -> String {
-        format!(
-            "{:?}{:?}{:?}{:?}",
-            data.clients, data.contacts, data.activities, data.notes
-        )
+        format!("{:?}{:?}{:?}{:?}", data.clients, data.contacts, data.activities, data.notes)
     }
 
     #[test]
@@ -580,13 +463,7 @@ mod tests {
         let a = generate(DemoSize::SMALL, &[1, 2, 3]);
         let b = generate(DemoSize::SMALL, &[1, 2, 3]);
         assert_eq!(fingerprint(&a), fingerprint(&b));
-        let c = generate(
-            DemoSize {
-                seed: 8,
-                ..DemoSize::SMALL
-            },
-            &[1, 2, 3],
-        );
+        let c = generate(DemoSize { seed: 8, ..DemoSize::SMALL }, &[1, 2, 3]);
         assert_ne!(fingerprint(&a), fingerprint(&c));
     }
 
@@ -596,16 +473,8 @@ mod tests {
         assert_eq!(data.clients.len(), 2_000);
         assert_eq!(data.activities.len(), 20_000);
         // 1-4 contacts per client, some with none: between 1.5 and 2.5 per client on average.
-        assert!(
-            (3_000..5_000).contains(&data.contacts.len()),
-            "{}",
-            data.contacts.len()
-        );
-        let recurring = data
-            .activities
-            .iter()
-            .filter(|row| row[13] == SqlValue::Bool(Some(true)))
-            .count();
+        assert!((3_000..5_000).contains(&data.contacts.len()), "{}", data.contacts.len());
+        let recurring = data.activities.iter().filter(|row| row[13] == SqlValue::Bool(Some(true))).count();
         assert!(recurring > 200, "{recurring} recurring activities");
         assert!(data.notes.len() > 5_000, "{} notes", data.notes.len());
     }

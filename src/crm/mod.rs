@@ -1,11 +1,28 @@
 //! The CRM domain: reps, credentials, clients, contacts, activities, notes, visibility and the
 //! write rules. No HTTP and no XML here.
 
+pub mod activities;
+pub mod addressbook;
+pub mod rules;
 pub mod credentials;
 pub mod demo;
 pub mod reps;
+pub mod visibility;
 
 use thiserror::Error;
+
+use crate::config::Config;
+use crate::store::Store;
+
+/// Who is acting, through which device, on which database: what every CRM operation on behalf of
+/// a rep needs.
+pub struct Session<'a> {
+    pub store: &'a Store,
+    pub config: &'a Config,
+    pub rep: &'a reps::Rep,
+    /// The device's User-Agent, recorded in the audit log.
+    pub device: &'a str,
+}
 
 /// A domain error that callers turn into a protocol answer (status, DAV precondition, message).
 #[derive(Debug, Error)]

@@ -31,9 +31,7 @@ const REP_COLUMNS: &str = "id, login, display_name, email, role, active";
 pub fn validate_login(login: &str) -> Result<()> {
     let ok = !login.is_empty()
         && login.len() <= 64
-        && login
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        && login.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
         && !login.starts_with('.');
     if !ok {
         bail!("invalid login {login:?}: use 1 to 64 letters, digits, '.', '_' or '-'");
@@ -70,11 +68,13 @@ pub async fn add(
         .bind(role)
         .fetch_one(&mut *tx)
         .await?;
-        sqlx::query("INSERT INTO credentials (rep_id, kind, label, secret_hash) VALUES ($1, 'password', 'password', $2)")
-            .bind(rep.id)
-            .bind(&hash)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO credentials (rep_id, kind, label, secret_hash) VALUES ($1, 'password', 'password', $2)",
+        )
+        .bind(rep.id)
+        .bind(&hash)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         rep
     });
@@ -91,16 +91,12 @@ pub async fn find(store: &Store, login: &str) -> Result<Option<Rep>> {
 }
 
 pub async fn get(store: &Store, login: &str) -> Result<Rep> {
-    find(store, login)
-        .await?
-        .with_context(|| format!("no rep with login {login:?}"))
+    find(store, login).await?.with_context(|| format!("no rep with login {login:?}"))
 }
 
 pub async fn list(store: &Store) -> Result<Vec<Rep>> {
     Ok(on_db!(store, read, |pool| {
-        sqlx::query_as(&format!("SELECT {REP_COLUMNS} FROM reps ORDER BY login"))
-            .fetch_all(pool)
-            .await?
+        sqlx::query_as(&format!("SELECT {REP_COLUMNS} FROM reps ORDER BY login")).fetch_all(pool).await?
     }))
 }
 
@@ -111,16 +107,20 @@ pub async fn set_password(store: &Store, login: &str, password: &str) -> Result<
     let hash = credentials::hash_password(password)?;
     on_db!(store, write, |pool| {
         let mut tx = pool.begin().await?;
-        sqlx::query("UPDATE credentials SET revoked_at = $2 WHERE rep_id = $1 AND kind = 'password' AND revoked_at IS NULL")
-            .bind(rep.id)
-            .bind(crate::store::Ts::now())
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("INSERT INTO credentials (rep_id, kind, label, secret_hash) VALUES ($1, 'password', 'password', $2)")
-            .bind(rep.id)
-            .bind(&hash)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE credentials SET revoked_at = $2 WHERE rep_id = $1 AND kind = 'password' AND revoked_at IS NULL",
+        )
+        .bind(rep.id)
+        .bind(crate::store::Ts::now())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO credentials (rep_id, kind, label, secret_hash) VALUES ($1, 'password', 'password', $2)",
+        )
+        .bind(rep.id)
+        .bind(&hash)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
     });
     Ok(())

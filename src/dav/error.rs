@@ -22,17 +22,11 @@ pub struct XmlError {
 impl XmlError {
     /// An unusable body with no specific precondition (400 Bad Request).
     pub fn new(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-            precondition: None,
-        }
+        Self { message: message.into(), precondition: None }
     }
 
     /// A violated precondition, to be reported in a `DAV:error` body.
     pub fn with_precondition(precondition: PropName, message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-            precondition: Some(precondition),
-        }
+        Self { message: message.into(), precondition: Some(precondition) }
     }
 }

@@ -29,26 +29,16 @@ impl TimeRange {
                 .attribute(attribute)
                 .map(|value| {
                     parse_utc(value).ok_or_else(|| {
-                        format!(
-                            "{} {attribute}=\"{value}\" is not a UTC date-time like 20060104T000000Z",
-                            element.name
-                        )
+                        format!("{} {attribute}=\"{value}\" is not a UTC date-time like 20060104T000000Z", element.name)
                     })
                 })
                 .transpose()
         };
-        let range = Self {
-            start: bound("start")?,
-            end: bound("end")?,
-        };
+        let range = Self { start: bound("start")?, end: bound("end")? };
         match (range.start, range.end) {
             (None, None) => Err(format!("{} needs a start or an end", element.name)),
-            (None, _) | (_, None) if require_both => {
-                Err(format!("{} needs both start and end", element.name))
-            }
-            (Some(start), Some(end)) if end <= start => {
-                Err(format!("{} ends before it starts", element.name))
-            }
+            (None, _) | (_, None) if require_both => Err(format!("{} needs both start and end", element.name)),
+            (Some(start), Some(end)) if end <= start => Err(format!("{} ends before it starts", element.name)),
             _ => Ok(range),
         }
     }
@@ -60,16 +50,11 @@ fn parse_utc(value: &str) -> Option<DateTime<Utc>> {
     let well_formed = bytes.len() == 16
         && bytes[8] == b'T'
         && bytes[15] == b'Z'
-        && bytes[..8]
-            .iter()
-            .chain(&bytes[9..15])
-            .all(u8::is_ascii_digit);
+        && bytes[..8].iter().chain(&bytes[9..15]).all(u8::is_ascii_digit);
     if !well_formed {
         return None;
     }
-    NaiveDateTime::parse_from_str(value, "%Y%m%dT%H%M%SZ")
-        .ok()
-        .map(|naive| naive.and_utc())
+    NaiveDateTime::parse_from_str(value, "%Y%m%dT%H%M%SZ").ok().map(|naive| naive.and_utc())
 }
 
 /// RFC 4790 collations a server must support for CalDAV and CardDAV.
@@ -224,9 +209,7 @@ impl Dialect {
     fn collation_error(self, collation: &str) -> XmlError {
         XmlError::with_precondition(
             PropName::new(self.ns(), "supported-collation"),
-            format!(
-                "collation '{collation}' is not supported; use i;ascii-casemap, i;octet or i;unicode-casemap"
-            ),
+            format!("collation '{collation}' is not supported; use i;ascii-casemap, i;octet or i;unicode-casemap"),
         )
     }
 }
@@ -241,10 +224,7 @@ impl CompFilter {
         };
         let top = Self::parse(top)?;
         if top.name != "VCALENDAR" {
-            return Err(dialect.filter_error(format!(
-                "the top comp-filter must be VCALENDAR, not {}",
-                top.name
-            )));
+            return Err(dialect.filter_error(format!("the top comp-filter must be VCALENDAR, not {}", top.name)));
         }
         Ok(top)
     }
@@ -329,31 +309,23 @@ impl TextMatch {
     fn parse(element: &Element, dialect: Dialect) -> Result<Self, XmlError> {
         let collation = match element.attribute("collation") {
             None => Collation::default(),
-            Some(name) => {
-                Collation::from_name(name).ok_or_else(|| dialect.collation_error(name))?
-            }
+            Some(name) => Collation::from_name(name).ok_or_else(|| dialect.collation_error(name))?,
         };
         let negate = match element.attribute("negate-condition") {
             None | Some("no") => false,
             Some("yes") => true,
             Some(other) => {
-                return Err(dialect.filter_error(format!(
-                    "negate-condition must be \"yes\" or \"no\", not \"{other}\""
-                )));
+                return Err(
+                    dialect.filter_error(format!("negate-condition must be \"yes\" or \"no\", not \"{other}\""))
+                );
             }
         };
         let match_type = match (dialect, element.attribute("match-type")) {
             (Dialect::CalDav, _) | (Dialect::CardDav, None) => MatchType::default(),
-            (Dialect::CardDav, Some(name)) => MatchType::from_name(name).ok_or_else(|| {
-                dialect.filter_error(format!("match-type \"{name}\" is not supported"))
-            })?,
+            (Dialect::CardDav, Some(name)) => MatchType::from_name(name)
+                .ok_or_else(|| dialect.filter_error(format!("match-type \"{name}\" is not supported")))?,
         };
-        Ok(Self {
-            text: element.text(),
-            collation,
-            negate,
-            match_type,
-        })
+        Ok(Self { text: element.text(), collation, negate, match_type })
     }
 }
 
@@ -374,10 +346,7 @@ fn required_name(element: &Element, dialect: Dialect) -> Result<String, XmlError
 fn time_range_child(element: &Element) -> Result<Option<TimeRange>, XmlError> {
     element
         .child(NS_CALDAV, "time-range")
-        .map(|range| {
-            TimeRange::from_attributes(range, false)
-                .map_err(|message| Dialect::CalDav.filter_error(message))
-        })
+        .map(|range| TimeRange::from_attributes(range, false).map_err(|message| Dialect::CalDav.filter_error(message)))
         .transpose()
 }
 
@@ -385,9 +354,7 @@ fn test_is_all_of(element: &Element, dialect: Dialect) -> Result<bool, XmlError>
     match element.attribute("test") {
         None | Some("anyof") => Ok(false),
         Some("allof") => Ok(true),
-        Some(other) => Err(dialect.filter_error(format!(
-            "test must be \"anyof\" or \"allof\", not \"{other}\""
-        ))),
+        Some(other) => Err(dialect.filter_error(format!("test must be \"anyof\" or \"allof\", not \"{other}\""))),
     }
 }
 
@@ -399,12 +366,7 @@ mod tests {
     use crate::dav::tree::Document;
 
     fn text_match(text: &str, collation: Collation, match_type: MatchType) -> TextMatch {
-        TextMatch {
-            text: text.to_owned(),
-            collation,
-            negate: false,
-            match_type,
-        }
+        TextMatch { text: text.to_owned(), collation, negate: false, match_type }
     }
 
     fn parse_comp_filter(xml: &str) -> Result<CompFilter, XmlError> {
@@ -429,9 +391,7 @@ mod tests {
     #[test]
     fn match_types_and_negation() {
         let haystack = "alice@example.com";
-        let check = |text: &str, match_type| {
-            text_match(text, Collation::AsciiCasemap, match_type).matches(haystack)
-        };
+        let check = |text: &str, match_type| text_match(text, Collation::AsciiCasemap, match_type).matches(haystack);
         assert!(check("ALICE@EXAMPLE.COM", MatchType::Equals));
         assert!(!check("alice", MatchType::Equals));
         assert!(check("alice", MatchType::StartsWith));
@@ -439,10 +399,7 @@ mod tests {
         assert!(check(".com", MatchType::EndsWith));
         assert!(check("example", MatchType::Contains));
 
-        let negated = TextMatch {
-            negate: true,
-            ..text_match("bob", Collation::AsciiCasemap, MatchType::Contains)
-        };
+        let negated = TextMatch { negate: true, ..text_match("bob", Collation::AsciiCasemap, MatchType::Contains) };
         assert!(negated.matches(haystack));
         assert!(!negated.matches("Bob Jones"));
     }
@@ -470,10 +427,7 @@ mod tests {
         assert_eq!(todo.name, "VTODO");
         assert_eq!(
             todo.time_range,
-            Some(TimeRange {
-                start: Some(Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap()),
-                end: None,
-            })
+            Some(TimeRange { start: Some(Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap()), end: None })
         );
         assert!(todo.prop_filters[0].is_not_defined);
         let summary = &todo.prop_filters[1];
@@ -522,20 +476,14 @@ mod tests {
         )
         .err()
         .unwrap();
-        assert_eq!(
-            error.precondition,
-            Some(PropName::caldav("supported-collation"))
-        );
+        assert_eq!(error.precondition, Some(PropName::caldav("supported-collation")));
 
         let document = Document::parse(
             br#"<filter xmlns="urn:ietf:params:xml:ns:carddav"><prop-filter name="FN"><text-match collation="i;klingon">x</text-match></prop-filter></filter>"#,
         )
         .unwrap();
         let error = CardFilter::parse(&document.root).err().unwrap();
-        assert_eq!(
-            error.precondition,
-            Some(PropName::carddav("supported-collation"))
-        );
+        assert_eq!(error.precondition, Some(PropName::carddav("supported-collation")));
     }
 
     #[test]
@@ -547,20 +495,14 @@ mod tests {
         ] {
             let document = Document::parse(xml.as_bytes()).unwrap();
             let error = CardFilter::parse(&document.root).err().unwrap();
-            assert_eq!(
-                error.precondition,
-                Some(PropName::carddav("supported-filter")),
-                "{xml}"
-            );
+            assert_eq!(error.precondition, Some(PropName::carddav("supported-filter")), "{xml}");
         }
     }
 
     #[test]
     fn expand_ranges_need_both_bounds() {
-        let document = Document::parse(
-            br#"<expand xmlns="urn:ietf:params:xml:ns:caldav" start="20240101T000000Z"/>"#,
-        )
-        .unwrap();
+        let document =
+            Document::parse(br#"<expand xmlns="urn:ietf:params:xml:ns:caldav" start="20240101T000000Z"/>"#).unwrap();
         assert!(TimeRange::from_attributes(&document.root, true).is_err());
         assert!(TimeRange::from_attributes(&document.root, false).is_ok());
     }

@@ -4,5 +4,7 @@ pub mod error;
 pub mod filter;
 pub mod multistatus;
 pub mod names;
+pub mod path;
+pub mod reply;
 pub mod request;
 mod tree;

@@ -7,9 +7,7 @@
 
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
-use super::names::{
-    NS_APPLE_ICAL, NS_CALDAV, NS_CALENDARSERVER, NS_CARDDAV, NS_CRMDAV, NS_DAV, PropName,
-};
+use super::names::{NS_APPLE_ICAL, NS_CALDAV, NS_CALENDARSERVER, NS_CARDDAV, NS_CRMDAV, NS_DAV, PropName};
 
 const XML_DECLARATION: &str = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n";
 
@@ -88,13 +86,7 @@ impl PropStat {
 
     /// Properties listed by name only, e.g. the 404 propstat of unknown properties.
     pub fn names_only(status: u16, names: impl IntoIterator<Item = PropName>) -> Self {
-        Self::new(
-            status,
-            names
-                .into_iter()
-                .map(|name| (name, PropValue::Empty))
-                .collect(),
-        )
+        Self::new(status, names.into_iter().map(|name| (name, PropValue::Empty)).collect())
     }
 }
 
@@ -115,10 +107,7 @@ impl Multistatus {
     pub fn new() -> Self {
         let mut body = String::from(XML_DECLARATION);
         open_root(&mut body, "multistatus");
-        Self {
-            body,
-            sync_token: None,
-        }
+        Self { body, sync_token: None }
     }
 
     /// A response carrying properties. `href` is a decoded path. Propstats without
@@ -129,10 +118,7 @@ impl Multistatus {
         out.push_str("<d:response>");
         write_href(out, href);
         let mut written = 0;
-        for propstat in propstats
-            .iter()
-            .filter(|propstat| !propstat.props.is_empty())
-        {
+        for propstat in propstats.iter().filter(|propstat| !propstat.props.is_empty()) {
             out.push_str("<d:propstat><d:prop>");
             for (name, value) in &propstat.props {
                 write_property(out, name, value);
@@ -160,6 +146,18 @@ impl Multistatus {
         out.push_str("</d:response>");
     }
 
+    /// A status-only response that names the postcondition it reports, e.g. a result cut at
+    /// the client's limit: 507 with `DAV:number-of-matches-within-limits` (RFC 5323 / 6578 3.6).
+    pub fn add_status_with_error(&mut self, href: &str, status: u16, condition: &PropName) {
+        let out = &mut self.body;
+        out.push_str("<d:response>");
+        write_href(out, href);
+        write_status(out, status);
+        out.push_str("<d:error>");
+        write_empty_element(out, condition);
+        out.push_str("</d:error></d:response>");
+    }
+
     /// The `<d:sync-token>` written after the responses (RFC 6578 3.2).
     pub fn set_sync_token(&mut self, token: impl Into<String>) {
         self.sync_token = Some(token.into());
@@ -184,6 +182,20 @@ pub fn error_body(precondition: &PropName, message: &str) -> String {
     let mut out = String::from(XML_DECLARATION);
     open_root(&mut out, "error");
     write_empty_element(&mut out, precondition);
+    out.push_str("<crm:message>");
+    escape_into(&mut out, message, Escape::Text);
+    out.push_str("</crm:message></d:error>");
+    out
+}
+
+/// An error body whose precondition holds an href, as `CARDDAV:no-uid-conflict` and
+/// `CALDAV:no-uid-conflict` do: the resource that already uses the UID.
+pub fn error_body_with_href(precondition: &PropName, href: &str, message: &str) -> String {
+    let mut inner = String::new();
+    write_href(&mut inner, href);
+    let mut out = String::from(XML_DECLARATION);
+    open_root(&mut out, "error");
+    write_property(&mut out, precondition, &PropValue::Raw(inner));
     out.push_str("<crm:message>");
     escape_into(&mut out, message, Escape::Text);
     out.push_str("</crm:message></d:error>");
@@ -295,10 +307,7 @@ fn reason_phrase(status: u16) -> &'static str {
 }
 
 fn prefix_of(ns: &str) -> Option<&'static str> {
-    PREFIXES
-        .iter()
-        .find(|(_, known)| *known == ns)
-        .map(|(prefix, _)| *prefix)
+    PREFIXES.iter().find(|(_, known)| *known == ns).map(|(prefix, _)| *prefix)
 }
 
 /// Writes `<prefix:name` or, for a namespace without a fixed prefix, `<name xmlns="ns"`
@@ -376,9 +385,7 @@ mod tests {
     /// Parses a rendered body back, namespace-aware, failing on any ill-formed output.
     fn parse(body: &str) -> Element {
         assert!(body.starts_with(XML_DECLARATION), "{body}");
-        Document::parse(body.as_bytes())
-            .unwrap_or_else(|error| panic!("{error}\n{body}"))
-            .root
+        Document::parse(body.as_bytes()).unwrap_or_else(|error| panic!("{error}\n{body}")).root
     }
 
     fn names(element: &Element) -> Vec<PropName> {
@@ -399,31 +406,16 @@ mod tests {
                 PropStat::new(
                     200,
                     vec![
-                        (
-                            PropName::dav("displayname"),
-                            PropValue::Text("Visits & <calls>".into()),
-                        ),
+                        (PropName::dav("displayname"), PropValue::Text("Visits & <calls>".into())),
                         (
                             PropName::dav("resourcetype"),
-                            PropValue::ResourceType(vec![
-                                PropName::dav("collection"),
-                                PropName::caldav("calendar"),
-                            ]),
+                            PropValue::ResourceType(vec![PropName::dav("collection"), PropName::caldav("calendar")]),
                         ),
-                        (
-                            PropName::calendarserver("getctag"),
-                            PropValue::Text("\"42\"".into()),
-                        ),
-                        (
-                            PropName::apple_ical("calendar-color"),
-                            PropValue::Text("#FF2968FF".into()),
-                        ),
+                        (PropName::calendarserver("getctag"), PropValue::Text("\"42\"".into())),
+                        (PropName::apple_ical("calendar-color"), PropValue::Text("#FF2968FF".into())),
                         (
                             PropName::dav("current-user-privilege-set"),
-                            PropValue::Privileges(vec![
-                                PropName::dav("read"),
-                                PropName::dav("write"),
-                            ]),
+                            PropValue::Privileges(vec![PropName::dav("read"), PropName::dav("write")]),
                         ),
                         (
                             PropName::dav("supported-report-set"),
@@ -443,43 +435,25 @@ mod tests {
                                 ("text/vcard".into(), "4.0".into()),
                             ]),
                         ),
-                        (
-                            PropName::dav("owner"),
-                            PropValue::Href("/dav/principals/alice/".into()),
-                        ),
+                        (PropName::dav("owner"), PropValue::Href("/dav/principals/alice/".into())),
                         (
                             PropName::caldav("calendar-user-address-set"),
-                            PropValue::Hrefs(vec![
-                                "mailto:alice@example.com".into(),
-                                "/dav/principals/alice/".into(),
-                            ]),
+                            PropValue::Hrefs(vec!["mailto:alice@example.com".into(), "/dav/principals/alice/".into()]),
                         ),
-                        (
-                            PropName::caldav("calendar-data"),
-                            PropValue::Text(calendar_data.into()),
-                        ),
-                        (
-                            PropName::crmdav("rep"),
-                            PropValue::Raw("<crm:login>alice</crm:login>".into()),
-                        ),
+                        (PropName::caldav("calendar-data"), PropValue::Text(calendar_data.into())),
+                        (PropName::crmdav("rep"), PropValue::Raw("<crm:login>alice</crm:login>".into())),
                     ],
                 ),
                 PropStat::names_only(
                     404,
-                    [
-                        PropName::new("http://me.com/_namespace/", "bulk-requests"),
-                        PropName::new("", "no-namespace"),
-                    ],
+                    [PropName::new("http://me.com/_namespace/", "bulk-requests"), PropName::new("", "no-namespace")],
                 ),
             ],
         );
         let root = parse(&multistatus.finish());
         assert!(root.is(NS_DAV, "multistatus"));
         let response = root.child(NS_DAV, "response").unwrap();
-        assert_eq!(
-            response.child(NS_DAV, "href").unwrap().text(),
-            "/dav/calendars/alice/activities/"
-        );
+        assert_eq!(response.child(NS_DAV, "href").unwrap().text(), "/dav/calendars/alice/activities/");
         let propstats: Vec<_> = response.children_named(NS_DAV, "propstat").collect();
         assert_eq!(propstats.len(), 2);
         assert_eq!(status_text(propstats[0]), "HTTP/1.1 200 OK");
@@ -488,29 +462,18 @@ mod tests {
         let prop = propstats[0].child(NS_DAV, "prop").unwrap();
         let value = |ns: &str, name: &str| prop.child(ns, name).unwrap();
         assert_eq!(value(NS_DAV, "displayname").text(), "Visits & <calls>");
-        assert_eq!(
-            names(value(NS_DAV, "resourcetype")),
-            [PropName::dav("collection"), PropName::caldav("calendar")]
-        );
+        assert_eq!(names(value(NS_DAV, "resourcetype")), [PropName::dav("collection"), PropName::caldav("calendar")]);
         assert_eq!(value(NS_CALENDARSERVER, "getctag").text(), "\"42\"");
         assert_eq!(value(NS_APPLE_ICAL, "calendar-color").text(), "#FF2968FF");
-        let privileges: Vec<_> = value(NS_DAV, "current-user-privilege-set")
-            .children_named(NS_DAV, "privilege")
-            .flat_map(names)
-            .collect();
+        let privileges: Vec<_> =
+            value(NS_DAV, "current-user-privilege-set").children_named(NS_DAV, "privilege").flat_map(names).collect();
         assert_eq!(privileges, [PropName::dav("read"), PropName::dav("write")]);
         let reports: Vec<_> = value(NS_DAV, "supported-report-set")
             .children_named(NS_DAV, "supported-report")
             .flat_map(|supported| supported.children_named(NS_DAV, "report"))
             .flat_map(names)
             .collect();
-        assert_eq!(
-            reports,
-            [
-                PropName::caldav("calendar-multiget"),
-                PropName::dav("sync-collection")
-            ]
-        );
+        assert_eq!(reports, [PropName::caldav("calendar-multiget"), PropName::dav("sync-collection")]);
         let comps: Vec<_> = value(NS_CALDAV, "supported-calendar-component-set")
             .children_named(NS_CALDAV, "comp")
             .map(|comp| comp.attribute("name").unwrap().to_owned())
@@ -518,46 +481,21 @@ mod tests {
         assert_eq!(comps, ["VEVENT", "VTODO"]);
         let address_types: Vec<_> = value(NS_CARDDAV, "supported-address-data")
             .children_named(NS_CARDDAV, "address-data-type")
-            .map(|kind| {
-                (
-                    kind.attribute("content-type").unwrap(),
-                    kind.attribute("version").unwrap(),
-                )
-            })
+            .map(|kind| (kind.attribute("content-type").unwrap(), kind.attribute("version").unwrap()))
             .collect();
-        assert_eq!(
-            address_types,
-            [("text/vcard", "3.0"), ("text/vcard", "4.0")]
-        );
-        assert_eq!(
-            value(NS_DAV, "owner").child(NS_DAV, "href").unwrap().text(),
-            "/dav/principals/alice/"
-        );
-        let addresses: Vec<_> = value(NS_CALDAV, "calendar-user-address-set")
-            .children_named(NS_DAV, "href")
-            .map(Element::text)
-            .collect();
-        assert_eq!(
-            addresses,
-            ["mailto:alice@example.com", "/dav/principals/alice/"]
-        );
+        assert_eq!(address_types, [("text/vcard", "3.0"), ("text/vcard", "4.0")]);
+        assert_eq!(value(NS_DAV, "owner").child(NS_DAV, "href").unwrap().text(), "/dav/principals/alice/");
+        let addresses: Vec<_> =
+            value(NS_CALDAV, "calendar-user-address-set").children_named(NS_DAV, "href").map(Element::text).collect();
+        assert_eq!(addresses, ["mailto:alice@example.com", "/dav/principals/alice/"]);
         // CRLF line endings survive XML end-of-line normalisation.
         assert_eq!(value(NS_CALDAV, "calendar-data").text(), calendar_data);
-        assert_eq!(
-            value(NS_CRMDAV, "rep")
-                .child(NS_CRMDAV, "login")
-                .unwrap()
-                .text(),
-            "alice"
-        );
+        assert_eq!(value(NS_CRMDAV, "rep").child(NS_CRMDAV, "login").unwrap().text(), "alice");
 
         let missing = names(propstats[1].child(NS_DAV, "prop").unwrap());
         assert_eq!(
             missing,
-            [
-                PropName::new("http://me.com/_namespace/", "bulk-requests"),
-                PropName::new("", "no-namespace"),
-            ]
+            [PropName::new("http://me.com/_namespace/", "bulk-requests"), PropName::new("", "no-namespace"),]
         );
     }
 
@@ -566,13 +504,7 @@ mod tests {
         let mut multistatus = Multistatus::new();
         multistatus.add_response(
             "/x",
-            &[PropStat::names_only(
-                200,
-                [
-                    PropName::calendarserver("getctag"),
-                    PropName::new("urn:other", "thing"),
-                ],
-            )],
+            &[PropStat::names_only(200, [PropName::calendarserver("getctag"), PropName::new("urn:other", "thing")])],
         );
         let body = multistatus.finish();
         assert_eq!(body.matches("xmlns:cs=").count(), 1);
@@ -585,10 +517,7 @@ mod tests {
         let mut multistatus = Multistatus::new();
         multistatus.add_response(
             "/dav/addressbooks/alice/clients/kept.vcf",
-            &[PropStat::new(
-                200,
-                vec![(PropName::dav("getetag"), PropValue::Text("\"e1\"".into()))],
-            )],
+            &[PropStat::new(200, vec![(PropName::dav("getetag"), PropValue::Text("\"e1\"".into()))])],
         );
         multistatus.add_status("/dav/addressbooks/alice/clients/gone.vcf", 404);
         multistatus.set_sync_token("http://crmdav.example/ns/sync/17");
@@ -597,10 +526,7 @@ mod tests {
         let responses: Vec<_> = root.children_named(NS_DAV, "response").collect();
         assert_eq!(responses.len(), 2);
         let deleted = responses[1];
-        assert_eq!(
-            deleted.child(NS_DAV, "href").unwrap().text(),
-            "/dav/addressbooks/alice/clients/gone.vcf"
-        );
+        assert_eq!(deleted.child(NS_DAV, "href").unwrap().text(), "/dav/addressbooks/alice/clients/gone.vcf");
         assert_eq!(status_text(deleted), "HTTP/1.1 404 Not Found");
         assert!(deleted.child(NS_DAV, "propstat").is_none());
         let last = root.elements().last().unwrap();
@@ -613,10 +539,7 @@ mod tests {
         let mut multistatus = Multistatus::new();
         multistatus.add_response("/a", &[PropStat::new(404, Vec::new())]);
         let root = parse(&multistatus.finish());
-        let propstat = root
-            .child(NS_DAV, "response")
-            .and_then(|response| response.child(NS_DAV, "propstat"))
-            .unwrap();
+        let propstat = root.child(NS_DAV, "response").and_then(|response| response.child(NS_DAV, "propstat")).unwrap();
         assert_eq!(status_text(propstat), "HTTP/1.1 200 OK");
         assert!(names(propstat.child(NS_DAV, "prop").unwrap()).is_empty());
     }
@@ -627,27 +550,16 @@ mod tests {
             encode_href("/dav/calendars/alice/visit ACME #2?.ics"),
             "/dav/calendars/alice/visit%20ACME%20%232%3F.ics"
         );
-        assert_eq!(
-            encode_href("/dav/cards/Müller 100%.vcf"),
-            "/dav/cards/M%C3%BCller%20100%25.vcf"
-        );
+        assert_eq!(encode_href("/dav/cards/Müller 100%.vcf"), "/dav/cards/M%C3%BCller%20100%25.vcf");
         // pchar characters stay, so mailto: and absolute URLs pass through.
-        assert_eq!(
-            encode_href("mailto:alice@example.com"),
-            "mailto:alice@example.com"
-        );
+        assert_eq!(encode_href("mailto:alice@example.com"), "mailto:alice@example.com");
         assert_eq!(encode_href("/a/b;c=d&e+f'(x)~"), "/a/b;c=d&e+f'(x)~");
 
         let path = "/dav/cards/Zoë & <Ann>/x y.vcf";
         let mut multistatus = Multistatus::new();
         multistatus.add_status(path, 404);
         let root = parse(&multistatus.finish());
-        let href = root
-            .child(NS_DAV, "response")
-            .unwrap()
-            .child(NS_DAV, "href")
-            .unwrap()
-            .text();
+        let href = root.child(NS_DAV, "response").unwrap().child(NS_DAV, "href").unwrap().text();
         assert_eq!(percent_decode_str(&href).decode_utf8().unwrap(), path);
     }
 
@@ -658,10 +570,7 @@ mod tests {
             "/a",
             &[PropStat::new(
                 200,
-                vec![(
-                    PropName::dav("displayname"),
-                    PropValue::Text("bell\u{7}\u{0}tab\there".into()),
-                )],
+                vec![(PropName::dav("displayname"), PropValue::Text("bell\u{7}\u{0}tab\there".into()))],
             )],
         );
         let root = parse(&multistatus.finish());
@@ -708,29 +617,12 @@ mod tests {
         );
         let root = parse(&body);
         assert!(root.is(NS_DAV, "error"));
-        assert_eq!(
-            names(&root),
-            [
-                PropName::crmdav("note-required"),
-                PropName::crmdav("message")
-            ]
-        );
-        assert!(
-            root.child(NS_CRMDAV, "message")
-                .unwrap()
-                .text()
-                .starts_with("Completing")
-        );
+        assert_eq!(names(&root), [PropName::crmdav("note-required"), PropName::crmdav("message")]);
+        assert!(root.child(NS_CRMDAV, "message").unwrap().text().starts_with("Completing"));
 
-        let root = parse(&error_body(
-            &PropName::caldav("valid-filter"),
-            "bad <time-range> & co",
-        ));
+        let root = parse(&error_body(&PropName::caldav("valid-filter"), "bad <time-range> & co"));
         assert!(root.child(NS_CALDAV, "valid-filter").is_some());
-        assert_eq!(
-            root.child(NS_CRMDAV, "message").unwrap().text(),
-            "bad <time-range> & co"
-        );
+        assert_eq!(root.child(NS_CRMDAV, "message").unwrap().text(), "bad <time-range> & co");
 
         let root = parse(&error_body(&PropName::new("urn:x", "custom"), ""));
         assert!(root.child("urn:x", "custom").is_some());

@@ -25,10 +25,7 @@ pub struct PropName {
 
 impl PropName {
     pub fn new(ns: impl Into<String>, name: impl Into<String>) -> Self {
-        Self {
-            ns: ns.into(),
-            name: name.into(),
-        }
+        Self { ns: ns.into(), name: name.into() }
     }
 
     pub fn dav(name: impl Into<String>) -> Self {

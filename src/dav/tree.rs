@@ -49,10 +49,7 @@ impl Element {
     }
 
     pub fn attribute(&self, name: &str) -> Option<&str> {
-        self.attributes
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
+        self.attributes.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
     }
 
     /// Child elements, skipping text.
@@ -63,11 +60,7 @@ impl Element {
         })
     }
 
-    pub fn children_named<'a>(
-        &'a self,
-        ns: &'a str,
-        name: &'a str,
-    ) -> impl Iterator<Item = &'a Element> {
+    pub fn children_named<'a>(&'a self, ns: &'a str, name: &'a str) -> impl Iterator<Item = &'a Element> {
         self.elements().filter(move |child| child.is(ns, name))
     }
 
@@ -108,10 +101,7 @@ pub(crate) struct Document<'a> {
 impl<'a> Document<'a> {
     pub fn parse(body: &'a [u8]) -> Result<Self, XmlError> {
         let source = std::str::from_utf8(body).map_err(|error| {
-            XmlError::new(format!(
-                "request body is not valid UTF-8 (bad byte at offset {})",
-                error.valid_up_to()
-            ))
+            XmlError::new(format!("request body is not valid UTF-8 (bad byte at offset {})", error.valid_up_to()))
         })?;
         let root = build_tree(source)?;
         Ok(Self { source, root })
@@ -145,15 +135,12 @@ fn build_tree(source: &str) -> Result<Element, XmlError> {
 
     loop {
         let event_offset = to_offset(reader.buffer_position());
-        let event = reader
-            .read_event()
-            .map_err(|error| syntax_error(source, to_offset(reader.error_position()), &error))?;
+        let event =
+            reader.read_event().map_err(|error| syntax_error(source, to_offset(reader.error_position()), &error))?;
         match event {
             Event::Decl(declaration) => check_encoding(&declaration)?,
             Event::DocType(_) => {
-                return Err(XmlError::new(
-                    "DOCTYPE declarations are not allowed in request bodies",
-                ));
+                return Err(XmlError::new("DOCTYPE declarations are not allowed in request bodies"));
             }
             Event::Start(_) | Event::Empty(_) if root.is_some() && open.is_empty() => {
                 return Err(XmlError::new(format!(
@@ -182,15 +169,11 @@ fn build_tree(source: &str) -> Result<Element, XmlError> {
                 attach(element, &mut open, &mut root);
             }
             Event::Text(text) => {
-                let text = text
-                    .unescape()
-                    .map_err(|error| syntax_error(source, event_offset, &error))?;
+                let text = text.unescape().map_err(|error| syntax_error(source, event_offset, &error))?;
                 push_text(&mut open, &text, source, event_offset)?;
             }
             Event::CData(data) => {
-                let text = data
-                    .decode()
-                    .map_err(|error| syntax_error(source, event_offset, &error.into()))?;
+                let text = data.decode().map_err(|error| syntax_error(source, event_offset, &error.into()))?;
                 push_text(&mut open, &text, source, event_offset)?;
             }
             Event::Comment(_) | Event::PI(_) => {}
@@ -199,35 +182,23 @@ fn build_tree(source: &str) -> Result<Element, XmlError> {
     }
 
     if let Some(unclosed) = open.last() {
-        return Err(XmlError::new(format!(
-            "malformed XML: document ends inside element {}",
-            unclosed.prop_name()
-        )));
+        return Err(XmlError::new(format!("malformed XML: document ends inside element {}", unclosed.prop_name())));
     }
     root.ok_or_else(|| XmlError::new("request body contains no XML element"))
 }
 
-fn new_element(
-    reader: &NsReader<&[u8]>,
-    start: &BytesStart<'_>,
-    content_start: usize,
-) -> Result<Element, XmlError> {
+fn new_element(reader: &NsReader<&[u8]>, start: &BytesStart<'_>, content_start: usize) -> Result<Element, XmlError> {
     let (namespace, local_name) = reader.resolve_element(start.name());
     let ns = match namespace {
         ResolveResult::Bound(ns) => utf8(ns.as_ref())?.to_owned(),
         ResolveResult::Unbound => String::new(),
         ResolveResult::Unknown(prefix) => {
-            return Err(XmlError::new(format!(
-                "undeclared namespace prefix '{}'",
-                String::from_utf8_lossy(&prefix)
-            )));
+            return Err(XmlError::new(format!("undeclared namespace prefix '{}'", String::from_utf8_lossy(&prefix))));
         }
     };
     let name = utf8(local_name.as_ref())?;
     if start.attributes().with_checks(false).count() > MAX_ATTRIBUTES {
-        return Err(XmlError::new(format!(
-            "element {name} has more than {MAX_ATTRIBUTES} attributes"
-        )));
+        return Err(XmlError::new(format!("element {name} has more than {MAX_ATTRIBUTES} attributes")));
     }
     // Names are echoed back in responses (404 propstats), so they must be real XML names.
     if !is_xml_local_name(name) {
@@ -236,8 +207,7 @@ fn new_element(
 
     let mut attributes = Vec::new();
     for attribute in start.attributes() {
-        let attribute = attribute
-            .map_err(|error| XmlError::new(format!("malformed XML attribute: {error}")))?;
+        let attribute = attribute.map_err(|error| XmlError::new(format!("malformed XML attribute: {error}")))?;
         if attribute.key.as_namespace_binding().is_some() {
             continue;
         }
@@ -251,13 +221,7 @@ fn new_element(
         attributes.push((utf8(key.as_ref())?.to_owned(), value.into_owned()));
     }
 
-    Ok(Element {
-        ns,
-        name: name.to_owned(),
-        attributes,
-        children: Vec::new(),
-        inner: content_start..content_start,
-    })
+    Ok(Element { ns, name: name.to_owned(), attributes, children: Vec::new(), inner: content_start..content_start })
 }
 
 fn attach(element: Element, open: &mut [Element], root: &mut Option<Element>) {
@@ -267,12 +231,7 @@ fn attach(element: Element, open: &mut [Element], root: &mut Option<Element>) {
     }
 }
 
-fn push_text(
-    open: &mut [Element],
-    text: &str,
-    source: &str,
-    offset: usize,
-) -> Result<(), XmlError> {
+fn push_text(open: &mut [Element], text: &str, source: &str, offset: usize) -> Result<(), XmlError> {
     match open.last_mut() {
         Some(parent) => parent.push_text(text),
         None if text.trim().is_empty() => {}
@@ -288,14 +247,10 @@ fn push_text(
 
 fn check_limits(depth: usize, element_count: usize) -> Result<(), XmlError> {
     if depth > MAX_DEPTH {
-        return Err(XmlError::new(format!(
-            "XML nesting deeper than {MAX_DEPTH} levels"
-        )));
+        return Err(XmlError::new(format!("XML nesting deeper than {MAX_DEPTH} levels")));
     }
     if element_count > MAX_ELEMENTS {
-        return Err(XmlError::new(format!(
-            "XML body has more than {MAX_ELEMENTS} elements"
-        )));
+        return Err(XmlError::new(format!("XML body has more than {MAX_ELEMENTS} elements")));
     }
     Ok(())
 }
@@ -305,18 +260,12 @@ fn check_encoding(declaration: &BytesDecl<'_>) -> Result<(), XmlError> {
     let Some(encoding) = declaration.encoding() else {
         return Ok(());
     };
-    let encoding =
-        encoding.map_err(|error| XmlError::new(format!("malformed XML declaration: {error}")))?;
+    let encoding = encoding.map_err(|error| XmlError::new(format!("malformed XML declaration: {error}")))?;
     let encoding = String::from_utf8_lossy(&encoding);
-    if ["utf-8", "utf8", "us-ascii"]
-        .iter()
-        .any(|accepted| encoding.eq_ignore_ascii_case(accepted))
-    {
+    if ["utf-8", "utf8", "us-ascii"].iter().any(|accepted| encoding.eq_ignore_ascii_case(accepted)) {
         Ok(())
     } else {
-        Err(XmlError::new(format!(
-            "unsupported XML encoding '{encoding}': send UTF-8"
-        )))
+        Err(XmlError::new(format!("unsupported XML encoding '{encoding}': send UTF-8")))
     }
 }
 
@@ -339,20 +288,14 @@ fn to_offset(position: u64) -> usize {
 }
 
 fn syntax_error(source: &str, offset: usize, error: &quick_xml::Error) -> XmlError {
-    XmlError::new(format!(
-        "malformed XML at {}: {error}",
-        line_and_column(source, offset)
-    ))
+    XmlError::new(format!("malformed XML at {}: {error}", line_and_column(source, offset)))
 }
 
 /// "line L, column C" (1-based, column in bytes) for a byte offset into the source.
 fn line_and_column(source: &str, offset: usize) -> String {
     let before = &source.as_bytes()[..offset.min(source.len())];
     let line = before.iter().filter(|&&byte| byte == b'\n').count() + 1;
-    let line_start = before
-        .iter()
-        .rposition(|&byte| byte == b'\n')
-        .map_or(0, |newline| newline + 1);
+    let line_start = before.iter().rposition(|&byte| byte == b'\n').map_or(0, |newline| newline + 1);
     format!("line {line}, column {}", before.len() - line_start + 1)
 }
 
@@ -366,27 +309,16 @@ mod tests {
 
     #[test]
     fn resolves_namespaces_not_prefixes() {
-        let root =
-            parse(r#"<x:a xmlns:x="DAV:"><y:b xmlns:y="DAV:"/><c xmlns="urn:other"/><d/></x:a>"#)
-                .unwrap();
+        let root = parse(r#"<x:a xmlns:x="DAV:"><y:b xmlns:y="DAV:"/><c xmlns="urn:other"/><d/></x:a>"#).unwrap();
         assert!(root.is("DAV:", "a"));
         let names: Vec<_> = root.elements().map(Element::prop_name).collect();
-        assert_eq!(
-            names,
-            [
-                PropName::dav("b"),
-                PropName::new("urn:other", "c"),
-                PropName::new("", "d"),
-            ]
-        );
+        assert_eq!(names, [PropName::dav("b"), PropName::new("urn:other", "c"), PropName::new("", "d"),]);
     }
 
     #[test]
     fn same_prefix_rebound_on_siblings() {
-        let root = parse(
-            r#"<A:prop xmlns:A="DAV:"><B:x xmlns:B="urn:one"/><B:x xmlns:B="urn:two"/></A:prop>"#,
-        )
-        .unwrap();
+        let root =
+            parse(r#"<A:prop xmlns:A="DAV:"><B:x xmlns:B="urn:one"/><B:x xmlns:B="urn:two"/></A:prop>"#).unwrap();
         let namespaces: Vec<_> = root.elements().map(|e| e.ns.as_str()).collect();
         assert_eq!(namespaces, ["urn:one", "urn:two"]);
     }
@@ -396,10 +328,7 @@ mod tests {
         let xml = "<a xmlns='DAV:'><b>one <i>two</i> &amp; <![CDATA[<three>]]></b><c/></a>";
         let document = Document::parse(xml.as_bytes()).unwrap();
         let b = document.root.child("DAV:", "b").unwrap();
-        assert_eq!(
-            document.raw_inner(b),
-            "one <i>two</i> &amp; <![CDATA[<three>]]>"
-        );
+        assert_eq!(document.raw_inner(b), "one <i>two</i> &amp; <![CDATA[<three>]]>");
         assert_eq!(b.text(), "one two & <three>");
         let c = document.root.child("DAV:", "c").unwrap();
         assert_eq!(document.raw_inner(c), "");
@@ -408,8 +337,7 @@ mod tests {
 
     #[test]
     fn reads_unprefixed_attributes_only() {
-        let root =
-            parse(r#"<a xmlns:x="urn:x" name="VEVENT" x:name="other" start="1 &lt; 2"/>"#).unwrap();
+        let root = parse(r#"<a xmlns:x="urn:x" name="VEVENT" x:name="other" start="1 &lt; 2"/>"#).unwrap();
         assert_eq!(root.attribute("name"), Some("VEVENT"));
         assert_eq!(root.attribute("start"), Some("1 < 2"));
         assert_eq!(root.attribute("xmlns:x"), None);
@@ -449,9 +377,7 @@ mod tests {
     #[test]
     fn bounds_attribute_count() {
         let with_attributes = |count: usize| {
-            let attributes: String = (0..count)
-                .map(|i| format!(" xmlns:p{i}=\"urn:{i}\""))
-                .collect();
+            let attributes: String = (0..count).map(|i| format!(" xmlns:p{i}=\"urn:{i}\"")).collect();
             format!("<a{attributes}/>")
         };
         assert!(parse(&with_attributes(MAX_ATTRIBUTES)).is_ok());

@@ -52,9 +52,7 @@ pub fn parse_basic(header: &str) -> Option<(String, String)> {
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
     }
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .ok()?;
+    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
     let text = String::from_utf8(decoded).ok()?;
     let (login, secret) = text.split_once(':')?;
     Some((login.to_string(), secret.to_string()))
@@ -86,9 +84,7 @@ impl Authenticator {
     fn record_failure(&self, key: String) {
         let mut failures = self.failures.lock().expect("auth lock");
         let window = self.window();
-        failures
-            .by_key
-            .retain(|_, (_, since)| since.elapsed() < window);
+        failures.by_key.retain(|_, (_, since)| since.elapsed() < window);
         let entry = failures.by_key.entry(key).or_insert((0, Instant::now()));
         entry.0 += 1;
     }
@@ -97,21 +93,13 @@ impl Authenticator {
         self.failures.lock().expect("auth lock").by_key.remove(key);
     }
 
-    pub async fn authenticate(
-        &self,
-        store: &Store,
-        header: Option<&str>,
-        peer: IpAddr,
-    ) -> anyhow::Result<AuthOutcome> {
+    pub async fn authenticate(&self, store: &Store, header: Option<&str>, peer: IpAddr) -> anyhow::Result<AuthOutcome> {
         let ip_key = format!("ip:{peer}");
         let Some((login, secret)) = header.and_then(parse_basic) else {
             return Ok(AuthOutcome::Denied);
         };
         let login_key = format!("login:{login}");
-        if let Some(wait) = self
-            .throttled(&login_key)
-            .or_else(|| self.throttled(&ip_key))
-        {
+        if let Some(wait) = self.throttled(&login_key).or_else(|| self.throttled(&ip_key)) {
             return Ok(AuthOutcome::Throttled(wait));
         }
         let cache_key: [u8; 32] = Sha256::new()
@@ -137,13 +125,10 @@ impl Authenticator {
         match authenticated {
             Some(auth) => {
                 self.clear_failures(&login_key);
-                self.cache.lock().expect("auth lock").insert(
-                    cache_key,
-                    CachedLogin {
-                        credential_id: auth.credential_id,
-                        proven_at: Instant::now(),
-                    },
-                );
+                self.cache
+                    .lock()
+                    .expect("auth lock")
+                    .insert(cache_key, CachedLogin { credential_id: auth.credential_id, proven_at: Instant::now() });
                 self.touch(store, auth.credential_id);
                 Ok(AuthOutcome::Ok(auth))
             }
@@ -158,10 +143,7 @@ impl Authenticator {
 
     fn touch(&self, store: &Store, credential_id: i64) {
         let mut touched = self.touched.lock().expect("auth lock");
-        if touched
-            .get(&credential_id)
-            .is_some_and(|at| at.elapsed() < TOUCH_INTERVAL)
-        {
+        if touched.get(&credential_id).is_some_and(|at| at.elapsed() < TOUCH_INTERVAL) {
             return;
         }
         touched.insert(credential_id, Instant::now());
@@ -180,24 +162,15 @@ mod tests {
 
     #[test]
     fn parses_basic_headers() {
-        assert_eq!(
-            parse_basic("Basic YWxpY2U6ZGVtbw=="),
-            Some(("alice".into(), "demo".into()))
-        );
-        assert_eq!(
-            parse_basic("basic YWxpY2U6ZDplbW8="),
-            Some(("alice".into(), "d:emo".into()))
-        );
+        assert_eq!(parse_basic("Basic YWxpY2U6ZGVtbw=="), Some(("alice".into(), "demo".into())));
+        assert_eq!(parse_basic("basic YWxpY2U6ZDplbW8="), Some(("alice".into(), "d:emo".into())));
         assert_eq!(parse_basic("Bearer abc"), None);
         assert_eq!(parse_basic("Basic !!!"), None);
     }
 
     #[test]
     fn throttles_after_max_failures_within_window() {
-        let auth = Authenticator::new(AuthConfig {
-            max_failures: 3,
-            throttle_window_secs: 60,
-        });
+        let auth = Authenticator::new(AuthConfig { max_failures: 3, throttle_window_secs: 60 });
         for _ in 0..2 {
             auth.record_failure("login:x".into());
         }

@@ -1,6 +1,7 @@
 //! HTTP: listener (TCP or TLS), limits, authentication, routing and request logs.
 
 pub mod auth;
+mod dav;
 pub mod response;
 mod routes;
 mod server;
@@ -23,10 +24,6 @@ pub struct AppState {
 impl AppState {
     pub fn new(config: Config, store: Store) -> Arc<AppState> {
         let auth = auth::Authenticator::new(config.auth.clone());
-        Arc::new(AppState {
-            config,
-            store,
-            auth,
-        })
+        Arc::new(AppState { config, store, auth })
     }
 }

@@ -30,25 +30,17 @@ pub fn empty(status: StatusCode) -> Reply {
 }
 
 pub fn unauthorized() -> Reply {
-    let mut response = text(
-        StatusCode::UNAUTHORIZED,
-        "authentication required: use your crmdav login and password or an app token",
-    );
-    response.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        HeaderValue::from_static("Basic realm=\"crmdav\", charset=\"UTF-8\""),
-    );
+    let mut response =
+        text(StatusCode::UNAUTHORIZED, "authentication required: use your crmdav login and password or an app token");
+    response
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"crmdav\", charset=\"UTF-8\""));
     response
 }
 
 pub fn too_many_attempts(retry_after_secs: u64) -> Reply {
-    let mut response = text(
-        StatusCode::TOO_MANY_REQUESTS,
-        "too many failed logins: try again later",
-    );
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+    let mut response = text(StatusCode::TOO_MANY_REQUESTS, "too many failed logins: try again later");
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
     response
 }
 
@@ -63,9 +55,6 @@ pub fn redirect(status: StatusCode, location: &str) -> Reply {
 pub fn json(status: StatusCode, value: &impl serde::Serialize) -> Reply {
     match serde_json::to_vec_pretty(value) {
         Ok(body) => reply(status, "application/json", body),
-        Err(e) => text(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("cannot encode response: {e}"),
-        ),
+        Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot encode response: {e}")),
     }
 }

@@ -44,22 +44,14 @@ pub async fn handle(
     let path = request.uri().path().to_string();
     let mut login = String::new();
     let mut reply = route(&state, peer, request, &mut login).await;
-    reply.headers_mut().insert(
-        header::SERVER,
-        HeaderValue::from_static(concat!("crmdav/", env!("CARGO_PKG_VERSION"))),
-    );
+    reply.headers_mut().insert(header::SERVER, HeaderValue::from_static(concat!("crmdav/", env!("CARGO_PKG_VERSION"))));
     let status = reply.status().as_u16();
     let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
     tracing::info!(target: "crmdav::request", %method, %path, status, duration_ms, rep = %login, "request");
     Ok(reply)
 }
 
-async fn route(
-    state: &Arc<AppState>,
-    peer: SocketAddr,
-    request: http::Request<Incoming>,
-    login: &mut String,
-) -> Reply {
+async fn route(state: &Arc<AppState>, peer: SocketAddr, request: http::Request<Incoming>, login: &mut String) -> Reply {
     let path = request.uri().path().to_string();
     let method = request.method().clone();
     match (method.clone(), path.as_str()) {
@@ -71,16 +63,8 @@ async fn route(
         (Method::OPTIONS, _) => return options(),
         _ => {}
     }
-    let authorization = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let user = match state
-        .auth
-        .authenticate(&state.store, authorization.as_deref(), peer.ip())
-        .await
-    {
+    let authorization = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let user = match state.auth.authenticate(&state.store, authorization.as_deref(), peer.ip()).await {
         Ok(AuthOutcome::Ok(user)) => user,
         Ok(AuthOutcome::Denied) => return response::unauthorized(),
         Ok(AuthOutcome::Throttled(wait)) => return response::too_many_attempts(wait),
@@ -88,54 +72,36 @@ async fn route(
     };
     *login = user.rep.login.clone();
     let (parts, body) = request.into_parts();
-    if let Some(length) = parts
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
+    if let Some(length) =
+        parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok())
         && length > state.config.max_body_bytes as u64
     {
         return too_large(state.config.max_body_bytes);
     }
-    let body = match Limited::new(body, state.config.max_body_bytes)
-        .collect()
-        .await
-    {
+    let body = match Limited::new(body, state.config.max_body_bytes).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => {
             return too_large(state.config.max_body_bytes);
         }
         Err(e) => {
-            return response::text(
-                StatusCode::BAD_REQUEST,
-                format!("cannot read request body: {e}"),
-            );
+            return response::text(StatusCode::BAD_REQUEST, format!("cannot read request body: {e}"));
         }
     };
-    let request = Request {
-        method,
-        path,
-        headers: parts.headers,
-        body,
-        user,
-    };
+    let request = Request { method, path, headers: parts.headers, body, user };
     dispatch(state, request).await
 }
 
-async fn dispatch(_state: &Arc<AppState>, request: Request) -> Reply {
-    response::text(
-        StatusCode::NOT_FOUND,
-        format!("no resource at {}", request.path),
-    )
+async fn dispatch(state: &Arc<AppState>, request: Request) -> Reply {
+    if request.path == "/" || request.path == "/dav" || request.path.starts_with("/dav/") {
+        return super::dav::handle(state, &request).await;
+    }
+    response::text(StatusCode::NOT_FOUND, format!("no resource at {}", request.path))
 }
 
 async fn healthz(state: &AppState) -> Reply {
     match state.store.current_seq().await {
         Ok(_) => response::text(StatusCode::OK, "ok"),
-        Err(e) => response::text(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("database unavailable: {e}"),
-        ),
+        Err(e) => response::text(StatusCode::SERVICE_UNAVAILABLE, format!("database unavailable: {e}")),
     }
 }
 
@@ -143,12 +109,8 @@ async fn healthz(state: &AppState) -> Reply {
 fn options() -> Reply {
     let mut reply = response::empty(StatusCode::OK);
     let headers = reply.headers_mut();
-    headers.insert(
-        "DAV",
-        HeaderValue::from_static(
-            "1, 3, access-control, calendar-access, addressbook, extended-mkcol",
-        ),
-    );
+    headers
+        .insert("DAV", HeaderValue::from_static("1, 3, access-control, calendar-access, addressbook, extended-mkcol"));
     headers.insert(
         header::ALLOW,
         HeaderValue::from_static("OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, REPORT"),
@@ -157,16 +119,10 @@ fn options() -> Reply {
 }
 
 fn too_large(limit: usize) -> Reply {
-    response::text(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        format!("request body larger than the limit of {limit} bytes"),
-    )
+    response::text(StatusCode::PAYLOAD_TOO_LARGE, format!("request body larger than the limit of {limit} bytes"))
 }
 
 pub fn internal_error(error: impl std::fmt::Display) -> Reply {
     tracing::error!(error = %error, "request failed");
-    response::text(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal server error; the request was not applied",
-    )
+    response::text(StatusCode::INTERNAL_SERVER_ERROR, "internal server error; the request was not applied")
 }

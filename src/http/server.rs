@@ -39,19 +39,14 @@ impl RunningServer {
     }
 }
 
-fn tls_acceptor(
-    cert: &std::path::Path,
-    key: &std::path::Path,
-) -> Result<tokio_rustls::TlsAcceptor> {
+fn tls_acceptor(cert: &std::path::Path, key: &std::path::Path) -> Result<tokio_rustls::TlsAcceptor> {
     let certs = rustls_pemfile::certs(&mut std::io::BufReader::new(
-        std::fs::File::open(cert)
-            .with_context(|| format!("cannot open TLS certificate {}", cert.display()))?,
+        std::fs::File::open(cert).with_context(|| format!("cannot open TLS certificate {}", cert.display()))?,
     ))
     .collect::<Result<Vec<_>, _>>()
     .with_context(|| format!("invalid PEM certificate {}", cert.display()))?;
     let key = rustls_pemfile::private_key(&mut std::io::BufReader::new(
-        std::fs::File::open(key)
-            .with_context(|| format!("cannot open TLS key {}", key.display()))?,
+        std::fs::File::open(key).with_context(|| format!("cannot open TLS key {}", key.display()))?,
     ))?
     .with_context(|| format!("no private key in {}", key.display()))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());

@@ -6,6 +6,7 @@
 //! time anyway, and a single writer pool turns lock contention into a queue instead of BUSY errors.
 
 pub mod rows;
+pub mod sync;
 mod timestamp;
 
 pub use timestamp::Ts;
@@ -17,9 +18,7 @@ use anyhow::{Context, Result, bail};
 use log::LevelFilter;
 use sqlx::ConnectOptions;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 /// Statements slower than this are logged (at debug level: bulk loads are slow by design).
 const SLOW: Duration = Duration::from_secs(1);
@@ -82,25 +81,16 @@ impl Store {
                 .connect_with(options)
                 .await
                 .with_context(|| format!("cannot connect to PostgreSQL at {}", redact(url)))?;
-            return Ok(Store {
-                db: Db::Postgres(pool),
-            });
+            return Ok(Store { db: Db::Postgres(pool) });
         }
-        let Some(path) = url
-            .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"))
-        else {
+        let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) else {
             bail!("unsupported database URL {url:?}: use sqlite://PATH or postgres://...");
         };
         if path.is_empty() || path.starts_with(":memory:") {
             bail!("database URL {url:?} names no file: use sqlite://PATH");
         }
-        if let Some(dir) = std::path::Path::new(path)
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-        {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
+        if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         }
         let options = SqliteConnectOptions::new()
             .filename(path)
@@ -120,9 +110,7 @@ impl Store {
             .connect_with(options)
             .await
             .with_context(|| format!("cannot open SQLite database {path}"))?;
-        Ok(Store {
-            db: Db::Sqlite { read, write },
-        })
+        Ok(Store { db: Db::Sqlite { read, write } })
     }
 
     pub async fn migrate(&self) -> Result<()> {
@@ -146,11 +134,8 @@ impl Store {
 
     /// The newest change_log sequence number: every change up to it is visible to readers.
     pub async fn current_seq(&self) -> Result<i64> {
-        let seq: Option<i64> = on_db!(self, read, |pool| {
-            sqlx::query_scalar("SELECT MAX(seq) FROM change_log")
-                .fetch_one(pool)
-                .await?
-        });
+        let seq: Option<i64> =
+            on_db!(self, read, |pool| { sqlx::query_scalar("SELECT MAX(seq) FROM change_log").fetch_one(pool).await? });
         Ok(seq.unwrap_or(0))
     }
 

@@ -46,12 +46,7 @@ macro_rules! bind_value {
 }
 
 /// Inserts `rows` into `table` in one transaction, several hundred rows per statement.
-pub async fn insert_rows(
-    store: &Store,
-    table: &str,
-    columns: &[&str],
-    rows: &[Vec<SqlValue>],
-) -> Result<()> {
+pub async fn insert_rows(store: &Store, table: &str, columns: &[&str], rows: &[Vec<SqlValue>]) -> Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
@@ -100,9 +95,6 @@ fn insert_sql(table: &str, columns: &[&str], row_count: usize) -> String {
 mod tests {
     #[test]
     fn numbers_placeholders_across_rows() {
-        assert_eq!(
-            super::insert_sql("t", &["a", "b"], 2),
-            "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4)"
-        );
+        assert_eq!(super::insert_sql("t", &["a", "b"], 2), "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4)");
     }
 }

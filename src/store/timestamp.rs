@@ -12,7 +12,7 @@ use sqlx::postgres::{PgArgumentBuffer, PgTypeInfo, PgValueRef, Postgres};
 use sqlx::sqlite::{Sqlite, SqliteArgumentValue, SqliteTypeInfo, SqliteValueRef};
 use sqlx::{Decode, Encode, Type, ValueRef};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Ts(pub DateTime<Utc>);
 
 pub const SQLITE_FORMAT: &str = "%Y-%m-%dT%H:%M:%SZ";
@@ -28,12 +28,7 @@ impl Ts {
         if let Ok(t) = DateTime::parse_from_rfc3339(text) {
             return Some(Ts(t.with_timezone(&Utc)));
         }
-        for format in [
-            "%Y-%m-%dT%H:%M:%S%.fZ",
-            "%Y-%m-%d %H:%M:%S%.f",
-            "%Y-%m-%dT%H:%M:%S%.f",
-            "%Y-%m-%d %H:%M",
-        ] {
+        for format in ["%Y-%m-%dT%H:%M:%S%.fZ", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M"] {
             if let Ok(t) = NaiveDateTime::parse_from_str(text, format) {
                 return Some(Ts(Utc.from_utc_datetime(&t)));
             }
@@ -70,11 +65,7 @@ impl<'r> Decode<'r, Sqlite> for Ts {
     fn decode(value: SqliteValueRef<'r>) -> Result<Self, BoxDynError> {
         if value.type_info().to_string() == "INTEGER" {
             let seconds = <i64 as Decode<Sqlite>>::decode(value)?;
-            return Utc
-                .timestamp_opt(seconds, 0)
-                .single()
-                .map(Ts)
-                .ok_or_else(|| "timestamp out of range".into());
+            return Utc.timestamp_opt(seconds, 0).single().map(Ts).ok_or_else(|| "timestamp out of range".into());
         }
         let text = <&str as Decode<Sqlite>>::decode(value)?;
         Ts::parse_sqlite_text(text).ok_or_else(|| format!("unreadable timestamp {text:?}").into())
@@ -106,12 +97,9 @@ mod tests {
     #[test]
     fn reads_the_forms_other_programs_write() {
         let expected = Utc.with_ymd_and_hms(2026, 3, 1, 14, 30, 0).unwrap();
-        for text in [
-            "2026-03-01T14:30:00Z",
-            "2026-03-01 14:30:00",
-            "2026-03-01T15:30:00+01:00",
-            "2026-03-01 14:30:00.000",
-        ] {
+        for text in
+            ["2026-03-01T14:30:00Z", "2026-03-01 14:30:00", "2026-03-01T15:30:00+01:00", "2026-03-01 14:30:00.000"]
+        {
             assert_eq!(Ts::parse_sqlite_text(text), Some(Ts(expected)), "{text}");
         }
         assert_eq!(Ts::parse_sqlite_text("yesterday"), None);

@@ -17,8 +17,7 @@ pub enum Backend {
 
 /// The PostgreSQL server the storage tests run on (`CRMDAV_TEST_PG` overrides).
 pub fn postgres_admin_url() -> String {
-    std::env::var("CRMDAV_TEST_PG")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+    std::env::var("CRMDAV_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
 pub struct TestDb {
@@ -37,12 +36,7 @@ impl TestDb {
                 let dir = tempfile::tempdir().expect("temp dir");
                 let url = format!("sqlite://{}/crm.sqlite3", dir.path().display());
                 let store = Store::open(&url).await.expect("open SQLite");
-                TestDb {
-                    url,
-                    store,
-                    _dir: Some(dir),
-                    pg_name: None,
-                }
+                TestDb { url, store, _dir: Some(dir), pg_name: None }
             }
             Backend::Postgres => {
                 let name = format!(
@@ -56,22 +50,12 @@ impl TestDb {
                     panic!("PostgreSQL is required for the storage tests and is not reachable at {admin}: {e:#}")
                 });
                 crmdav::on_db!(admin_store, write, |pool| {
-                    sqlx::query(&format!("CREATE DATABASE {name}"))
-                        .execute(pool)
-                        .await
-                        .expect("create test database");
+                    sqlx::query(&format!("CREATE DATABASE {name}")).execute(pool).await.expect("create test database");
                 });
                 admin_store.close().await;
                 let url = replace_database(&admin, &name);
-                let store = Store::open(&url)
-                    .await
-                    .expect("open PostgreSQL test database");
-                TestDb {
-                    url,
-                    store,
-                    _dir: None,
-                    pg_name: Some(name),
-                }
+                let store = Store::open(&url).await.expect("open PostgreSQL test database");
+                TestDb { url, store, _dir: None, pg_name: Some(name) }
             }
         }
     }
@@ -93,21 +77,16 @@ impl TestDb {
     }
 
     pub async fn text(&self, sql: &str) -> Option<String> {
-        crmdav::on_db!(self.store, read, |pool| sqlx::query_scalar::<
-            _,
-            Option<String>,
-        >(sql)
-        .fetch_optional(pool)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-        .flatten())
+        crmdav::on_db!(self.store, read, |pool| sqlx::query_scalar::<_, Option<String>>(sql)
+            .fetch_optional(pool)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .flatten())
     }
 }
 
 fn replace_database(url: &str, name: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
     let base = base.rsplit_once('/').map_or(base, |(head, _)| head);
     match query {
         Some(q) => format!("{base}/{name}?{q}"),
@@ -123,17 +102,12 @@ impl Drop for TestDb {
         let admin = postgres_admin_url();
         // Drop runs inside the test's runtime: use a thread with its own runtime.
         let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
             runtime.block_on(async {
                 if let Ok(store) = Store::connect(&admin).await {
                     crmdav::on_db!(store, write, |pool| {
                         let _ =
-                            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                                .execute(pool)
-                                .await;
+                            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(pool).await;
                     });
                     store.close().await;
                 }
@@ -161,31 +135,17 @@ impl TestServer {
         TestServer::with_config(backend, Config::default(), Some(DemoSize::SMALL)).await
     }
 
-    pub async fn with_config(
-        backend: Backend,
-        mut config: Config,
-        demo_size: Option<DemoSize>,
-    ) -> TestServer {
+    pub async fn with_config(backend: Backend, mut config: Config, demo_size: Option<DemoSize>) -> TestServer {
         let db = TestDb::new(backend).await;
         if let Some(size) = demo_size {
             demo::load(&db.store, size).await.expect("load demo data");
         }
         config.listen = "127.0.0.1:0".parse().unwrap();
         config.database = db.url.clone();
-        let server = http::start(http::AppState::new(config, db.store.clone()))
-            .await
-            .expect("start server");
+        let server = http::start(http::AppState::new(config, db.store.clone())).await.expect("start server");
         let base = format!("http://{}", server.addr);
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        TestServer {
-            db,
-            base,
-            http,
-            server: Some(server),
-        }
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        TestServer { db, base, http, server: Some(server) }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -198,10 +158,7 @@ impl TestServer {
     }
 
     pub fn request(&self, method: &str, path: &str) -> reqwest::RequestBuilder {
-        self.http.request(
-            reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
-            self.url(path),
-        )
+        self.http.request(reqwest::Method::from_bytes(method.as_bytes()).unwrap(), self.url(path))
     }
 
     pub async fn stop(mut self) {
@@ -232,4 +189,62 @@ macro_rules! on_both_databases {
             )*
         }
     };
+}
+
+/// One `<d:response>` of a multistatus body (the server writes fixed namespace prefixes).
+#[derive(Debug)]
+pub struct DavResponse {
+    pub href: String,
+    pub body: String,
+}
+
+impl DavResponse {
+    pub fn prop(&self, name: &str) -> Option<String> {
+        let open = format!("<{name}>");
+        let start = self.body.find(&open)? + open.len();
+        let end = self.body[start..].find(&format!("</{name}>"))? + start;
+        Some(unescape(&self.body[start..end]))
+    }
+
+    pub fn status(&self) -> Option<u16> {
+        let start = self.body.find("HTTP/1.1 ")? + 9;
+        self.body[start..start + 3].parse().ok()
+    }
+}
+
+pub fn unescape(text: &str) -> String {
+    text.replace("&#13;", "\r")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&amp;", "&")
+}
+
+pub fn responses(multistatus: &str) -> Vec<DavResponse> {
+    multistatus
+        .split("<d:response>")
+        .skip(1)
+        .map(|part| {
+            let body = part.split("</d:response>").next().unwrap_or("").to_string();
+            let href =
+                body.split("<d:href>").nth(1).and_then(|h| h.split("</d:href>").next()).unwrap_or("").to_string();
+            DavResponse { href: percent_encoding::percent_decode_str(&href).decode_utf8_lossy().into_owned(), body }
+        })
+        .collect()
+}
+
+pub fn sync_token(multistatus: &str) -> String {
+    multistatus
+        .split("<d:sync-token>")
+        .nth(1)
+        .and_then(|t| t.split("</d:sync-token>").next())
+        .map(unescape)
+        .unwrap_or_default()
+}
+
+pub const SYNC_ETAGS: &str = r#"<d:sync-collection xmlns:d="DAV:"><d:sync-token>TOKEN</d:sync-token><d:sync-level>1</d:sync-level><d:prop><d:getetag/></d:prop></d:sync-collection>"#;
+
+pub fn sync_body(token: &str) -> String {
+    SYNC_ETAGS.replace("TOKEN", token)
 }

@@ -1,0 +1,605 @@
+//! CardDAV (RFC 6352): a rep's visible CRM clients as one address book, `clients`.
+
+mod filter;
+
+use std::collections::HashMap;
+
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+
+use crate::crm::Session;
+use crate::crm::addressbook::{self, AuditEntry, Card};
+use crate::dav::multistatus::{Multistatus, PropStat, PropValue};
+use crate::dav::names::PropName;
+use crate::dav::path::member_name;
+use crate::dav::reply::{self, Depth, Reply};
+use crate::dav::request::{AddressDataRequest, PropfindRequest, ReportRequest};
+use crate::mapping::vcard::{self, Version};
+use crate::store::sync::{self, Member};
+
+/// The one address book of every rep.
+pub const BOOK: &str = "clients";
+
+fn collection_key(rep_id: i64) -> String {
+    format!("cards:{rep_id}")
+}
+
+pub fn book_href(login: &str) -> String {
+    format!("/dav/addressbooks/{login}/{BOOK}/")
+}
+
+/// Brings the rep's address-book membership up to date; returns its sync sequence.
+async fn refresh(s: &Session<'_>) -> anyhow::Result<i64> {
+    sync::refresh(s.store, &collection_key(s.rep.id), || async {
+        let cards = addressbook::cards(s.store, s.rep.id, None).await?;
+        Ok(cards
+            .iter()
+            .map(|card| Member { href: card.href(), etag: vcard::etag(&vcard::render(card, Version::V3)) })
+            .collect())
+    })
+    .await
+}
+
+fn internal(e: impl std::fmt::Display) -> Reply {
+    tracing::error!(error = %e, "CardDAV request failed");
+    reply::text(StatusCode::INTERNAL_SERVER_ERROR, "internal server error; nothing was changed")
+}
+
+/// Properties of the address book collection.
+pub async fn collection_props(s: &Session<'_>) -> Result<Vec<(PropName, PropValue)>, Reply> {
+    let seq = refresh(s).await.map_err(internal)?;
+    let token = sync::token(seq);
+    let (displayname, _) = sync::display(s.store, &collection_key(s.rep.id)).await.map_err(internal)?;
+    Ok(vec![
+        (
+            PropName::dav("resourcetype"),
+            PropValue::ResourceType(vec![PropName::dav("collection"), PropName::carddav("addressbook")]),
+        ),
+        (PropName::dav("displayname"), PropValue::Text(displayname.unwrap_or_else(|| "CRM clients".into()))),
+        (
+            PropName::carddav("addressbook-description"),
+            PropValue::Text(format!("Clients visible to {} in the CRM", s.rep.display_name)),
+        ),
+        (PropName::calendarserver("getctag"), PropValue::Text(token.clone())),
+        (PropName::dav("sync-token"), PropValue::Text(token)),
+        (PropName::dav("getetag"), PropValue::Text(format!("\"{seq}\""))),
+        (
+            PropName::carddav("supported-address-data"),
+            PropValue::AddressDataTypes(vec![("text/vcard".into(), "3.0".into()), ("text/vcard".into(), "4.0".into())]),
+        ),
+        (PropName::carddav("max-resource-size"), PropValue::Text((s.config.max_body_bytes).to_string())),
+        (
+            PropName::dav("supported-report-set"),
+            PropValue::SupportedReports(vec![
+                PropName::carddav("addressbook-multiget"),
+                PropName::carddav("addressbook-query"),
+                PropName::dav("sync-collection"),
+            ]),
+        ),
+        // Reps edit and add contacts but never delete CRM contacts from a device: no unbind.
+        (
+            PropName::dav("current-user-privilege-set"),
+            PropValue::Privileges(vec![
+                PropName::dav("read"),
+                PropName::dav("write-content"),
+                PropName::dav("write-properties"),
+                PropName::dav("bind"),
+                PropName::dav("read-current-user-privilege-set"),
+            ]),
+        ),
+        (PropName::dav("owner"), PropValue::Href(format!("/dav/principals/{}/", s.rep.login))),
+    ])
+}
+
+fn card_props(etag: &str, address_data: Option<String>) -> Vec<(PropName, PropValue)> {
+    let mut props = vec![
+        (PropName::dav("getetag"), PropValue::Text(etag.to_string())),
+        (PropName::dav("getcontenttype"), PropValue::Text("text/vcard; charset=utf-8".into())),
+        (PropName::dav("resourcetype"), PropValue::ResourceType(vec![])),
+    ];
+    if let Some(data) = address_data {
+        props.push((PropName::carddav("address-data"), PropValue::Text(data)));
+    }
+    props
+}
+
+fn address_data_name() -> PropName {
+    PropName::carddav("address-data")
+}
+
+/// The vCard version asked for in an address-data element.
+fn requested_version(request: Option<&AddressDataRequest>) -> Result<Version, Reply> {
+    match request.and_then(|r| r.version.as_deref()) {
+        None | Some("3.0") => Ok(Version::V3),
+        Some("4.0") => Ok(Version::V4),
+        Some(other) => Err(reply::precondition_failed(
+            StatusCode::FORBIDDEN,
+            PropName::carddav("supported-address-data"),
+            &format!("vCard version {other} is not available: ask for 3.0 or 4.0"),
+        )),
+    }
+}
+
+/// vCard 4.0 when the Accept header asks for it, else 3.0 (what iOS and most clients expect).
+fn accepted_version(headers: &HeaderMap) -> Version {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if accept.contains("version=4.0") { Version::V4 } else { Version::V3 }
+}
+
+/// PROPFIND on the address book (Depth 0 or 1).
+pub async fn propfind(s: &Session<'_>, depth: Depth, request: &PropfindRequest) -> Reply {
+    let href = book_href(&s.rep.login);
+    let props = match collection_props(s).await {
+        Ok(props) => props,
+        Err(reply) => return reply,
+    };
+    let mut body = Multistatus::new();
+    body.add_response(&href, &reply::select_props(request, props, &[]));
+    if depth != Depth::Zero {
+        let on_demand = [address_data_name()];
+        let with_data = reply::wants(request, &address_data_name());
+        let members = if with_data {
+            match addressbook::cards(s.store, s.rep.id, None).await {
+                Ok(cards) => cards.iter().map(|c| (c.href(), Some(vcard::render(c, Version::V3)))).collect::<Vec<_>>(),
+                Err(e) => return internal(e),
+            }
+        } else {
+            match sync::members(s.store, &collection_key(s.rep.id)).await {
+                Ok(members) => members.into_iter().map(|m| (m.href, None)).collect(),
+                Err(e) => return internal(e),
+            }
+        };
+        let etags: HashMap<String, String> = match sync::members(s.store, &collection_key(s.rep.id)).await {
+            Ok(members) => members.into_iter().map(|m| (m.href, m.etag)).collect(),
+            Err(e) => return internal(e),
+        };
+        for (name, data) in members {
+            let etag = match &data {
+                Some(text) => vcard::etag(text),
+                None => etags.get(&name).cloned().unwrap_or_default(),
+            };
+            body.add_response(
+                &format!("{href}{name}"),
+                &reply::select_props(request, card_props(&etag, data), &on_demand),
+            );
+        }
+    }
+    reply::multistatus(body)
+}
+
+/// PROPFIND on one card.
+pub async fn propfind_card(s: &Session<'_>, name: &str, props: &PropfindRequest) -> Reply {
+    match find_card(s, name).await {
+        Ok(Some(card)) => {
+            let mut body = Multistatus::new();
+            body.add_response(
+                &format!("{}{}", book_href(&s.rep.login), card.href()),
+                &card_propstats(&card, props, Version::V3),
+            );
+            reply::multistatus(body)
+        }
+        Ok(None) => reply::not_found(&format!("{}{name}", book_href(&s.rep.login))),
+        Err(e) => internal(e),
+    }
+}
+
+async fn find_card(s: &Session<'_>, name: &str) -> anyhow::Result<Option<Card>> {
+    Ok(addressbook::cards(s.store, s.rep.id, Some(&[name.to_string()])).await?.into_iter().next())
+}
+
+/// GET or HEAD of one card.
+pub async fn get(s: &Session<'_>, name: &str, headers: &HeaderMap, head: bool) -> Reply {
+    let card = match find_card(s, name).await {
+        Ok(Some(card)) => card,
+        Ok(None) => return reply::not_found(&format!("{}{name}", book_href(&s.rep.login))),
+        Err(e) => return internal(e),
+    };
+    let version = accepted_version(headers);
+    // The ETag is that of the 3.0 form whatever the representation, as sync-collection lists it.
+    let etag = vcard::etag(&vcard::render(&card, Version::V3));
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag))
+    {
+        let mut not_modified = reply::text(StatusCode::NOT_MODIFIED, "");
+        not_modified.headers_mut().insert(header::ETAG, HeaderValue::from_str(&etag).expect("hex etag"));
+        return not_modified;
+    }
+    let text = vcard::render(&card, version);
+    let length = text.len();
+    let mut response =
+        http::Response::new(http_body_util::Full::new(bytes::Bytes::from(if head { String::new() } else { text })));
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(version.content_type()));
+    h.insert(header::ETAG, HeaderValue::from_str(&etag).expect("hex etag"));
+    if head {
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    }
+    response
+}
+
+fn is_vcard_type(headers: &HeaderMap) -> bool {
+    match headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
+        None => true,
+        Some(ct) => {
+            let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+            mime == "text/vcard" || mime == "text/x-vcard" || mime == "text/directory"
+        }
+    }
+}
+
+/// PUT of a card: edit of an existing contact, or a new contact under a visible client.
+pub async fn put(s: &Session<'_>, name: &str, headers: &HeaderMap, body: &[u8]) -> Reply {
+    let target = format!("{}{name}", book_href(&s.rep.login));
+    let audit = |outcome: &'static str, after: Option<String>| AuditEntry {
+        rep_id: s.rep.id,
+        device: s.device,
+        action: "card.put",
+        target: name,
+        outcome,
+        before: None,
+        after,
+    };
+    let refuse = async |status: StatusCode, precondition: PropName, message: String, after: Option<String>| {
+        if let Err(e) = addressbook::audit(s.store, AuditEntry { outcome: "refused", ..audit("refused", after) }).await
+        {
+            return internal(e);
+        }
+        reply::precondition_failed(status, precondition, &message)
+    };
+    if !is_vcard_type(headers) {
+        return refuse(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            PropName::carddav("supported-address-data"),
+            "cards must be sent as text/vcard".into(),
+            None,
+        )
+        .await;
+    }
+    let Ok(text) = std::str::from_utf8(body) else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            PropName::carddav("valid-address-data"),
+            "the card is not UTF-8 text".into(),
+            None,
+        )
+        .await;
+    };
+    let parsed = match vcard::parse(text) {
+        Ok(parsed) => parsed,
+        Err(message) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                PropName::carddav("valid-address-data"),
+                format!("invalid vCard: {message}"),
+                Some(text.into()),
+            )
+            .await;
+        }
+    };
+    let existing = match find_card(s, name).await {
+        Ok(card) => card,
+        Err(e) => return internal(e),
+    };
+    let current_etag = existing.as_ref().map(|card| vcard::etag(&vcard::render(card, Version::V3)));
+    if let Err(reply) = reply::check_conditions(headers, current_etag.as_deref()) {
+        return reply;
+    }
+    match existing {
+        Some(card) => {
+            if parsed.uid.as_deref().is_some_and(|uid| uid != card.uid()) {
+                return refuse(
+                    StatusCode::CONFLICT,
+                    PropName::carddav("no-uid-conflict"),
+                    format!("the card at {target} has UID {}; a card cannot change its UID", card.uid()),
+                    Some(text.into()),
+                )
+                .await;
+            }
+            let Some(contact) = &card.contact else {
+                // An organisation card shows CRM client data only: nothing on it is editable.
+                let _ = addressbook::audit(s.store, audit("ignored", Some(text.into()))).await;
+                return reply::text(StatusCode::NO_CONTENT, "");
+            };
+            let before = serde_json::to_string(&contact.fields).ok();
+            let after = serde_json::to_string(&parsed.fields).ok();
+            let entry = AuditEntry { before, after, ..audit("updated", None) };
+            match addressbook::update_contact(s.store, contact.id, &contact.fields, &parsed.fields, entry).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    return reply::text(
+                        StatusCode::PRECONDITION_FAILED,
+                        "the contact changed while this edit was applied; fetch it again",
+                    );
+                }
+                Err(e) => return internal(e),
+            }
+            stored_reply(s, name, text, StatusCode::NO_CONTENT).await
+        }
+        None => {
+            let Some(uid) = parsed.uid.clone() else {
+                return refuse(
+                    StatusCode::BAD_REQUEST,
+                    PropName::carddav("valid-address-data"),
+                    "the card has no UID".into(),
+                    Some(text.into()),
+                )
+                .await;
+            };
+            match addressbook::href_of_uid(s.store, &uid).await {
+                Ok(Some(href)) => {
+                    let visible = find_card(s, &href).await.ok().flatten().is_some();
+                    let message = if visible {
+                        format!("UID {uid} is already used by {}{href}", book_href(&s.rep.login))
+                    } else {
+                        format!("UID {uid} is already used by another contact")
+                    };
+                    let body = if visible {
+                        crate::dav::multistatus::error_body_with_href(
+                            &PropName::carddav("no-uid-conflict"),
+                            &format!("{}{href}", book_href(&s.rep.login)),
+                            &message,
+                        )
+                    } else {
+                        crate::dav::multistatus::error_body(&PropName::carddav("no-uid-conflict"), &message)
+                    };
+                    let _ = addressbook::audit(s.store, audit("refused", Some(text.into()))).await;
+                    return reply::xml(StatusCode::CONFLICT, body);
+                }
+                Ok(None) => {}
+                Err(e) => return internal(e),
+            }
+            match addressbook::href_taken(s.store, name).await {
+                Ok(true) => {
+                    return refuse(
+                        StatusCode::CONFLICT,
+                        PropName::dav("resource-must-be-null"),
+                        format!("choose another name than {name}"),
+                        None,
+                    )
+                    .await;
+                }
+                Ok(false) => {}
+                Err(e) => return internal(e),
+            }
+            let Some(org) = parsed.org.clone() else {
+                return refuse(
+                    StatusCode::FORBIDDEN,
+                    PropName::crmdav("client-required"),
+                    "a new contact needs ORG set to the name of one of your CRM clients".into(),
+                    Some(text.into()),
+                )
+                .await;
+            };
+            let client = match addressbook::visible_client_by_name(s.store, s.rep.id, &org).await {
+                Ok(Some(client)) => client,
+                Ok(None) => {
+                    return refuse(
+                        StatusCode::FORBIDDEN,
+                        PropName::crmdav("client-required"),
+                        format!("no CRM client named {org:?} is visible to you: set ORG to a client's exact name"),
+                        Some(text.into()),
+                    )
+                    .await;
+                }
+                Err(e) => return internal(e),
+            };
+            let after = serde_json::to_string(&parsed.fields).ok();
+            let entry = AuditEntry { after, ..audit("created", None) };
+            if let Err(e) = addressbook::create_contact(s.store, client.id, &uid, name, &parsed.fields, entry).await {
+                return internal(e);
+            }
+            stored_reply(s, name, text, StatusCode::CREATED).await
+        }
+    }
+}
+
+/// The answer to an accepted PUT: the new ETag only if the stored card is exactly what the device
+/// sent (RFC 6352 5.3.4: when the server changed it, e.g. ignored a derived field, no ETag).
+async fn stored_reply(s: &Session<'_>, name: &str, sent: &str, status: StatusCode) -> Reply {
+    let mut response = reply::text(status, "");
+    if let Ok(Some(card)) = find_card(s, name).await {
+        let stored = vcard::render(&card, Version::V3);
+        if stored.replace("\r\n", "\n").trim_end() == sent.replace("\r\n", "\n").trim_end() {
+            response
+                .headers_mut()
+                .insert(header::ETAG, HeaderValue::from_str(&vcard::etag(&stored)).expect("hex etag"));
+        }
+    }
+    response
+}
+
+/// DELETE: reps do not delete CRM contacts from a device.
+pub async fn delete(s: &Session<'_>, name: &str) -> Reply {
+    match find_card(s, name).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return reply::not_found(&format!("{}{name}", book_href(&s.rep.login))),
+        Err(e) => return internal(e),
+    }
+    let _ = addressbook::audit(
+        s.store,
+        AuditEntry {
+            rep_id: s.rep.id,
+            device: s.device,
+            action: "card.delete",
+            target: name,
+            outcome: "refused",
+            before: None,
+            after: None,
+        },
+    )
+    .await;
+    reply::precondition_failed(
+        StatusCode::FORBIDDEN,
+        PropName::dav("need-privileges"),
+        "CRM contacts cannot be deleted from a device: ask your CRM administrator",
+    )
+}
+
+/// REPORT on the address book.
+pub async fn report(s: &Session<'_>, report: ReportRequest) -> Reply {
+    let href = book_href(&s.rep.login);
+    match report {
+        ReportRequest::AddressbookMultiget { props, address_data, hrefs } => {
+            let version = match requested_version(address_data.as_ref()) {
+                Ok(v) => v,
+                Err(reply) => return reply,
+            };
+            let names: Vec<Option<String>> = hrefs.iter().map(|h| member_name(h, &href)).collect();
+            let wanted: Vec<String> = names.iter().flatten().cloned().collect();
+            let cards = match addressbook::cards(s.store, s.rep.id, Some(&wanted)).await {
+                Ok(cards) => cards,
+                Err(e) => return internal(e),
+            };
+            let by_name: HashMap<String, &Card> = cards.iter().map(|c| (c.href(), c)).collect();
+            let mut body = Multistatus::new();
+            for (raw, name) in hrefs.iter().zip(names) {
+                match name.as_ref().and_then(|n| by_name.get(n)) {
+                    Some(card) => {
+                        body.add_response(&format!("{href}{}", card.href()), &card_propstats(card, &props, version))
+                    }
+                    None => body.add_status(&decoded(raw), 404),
+                }
+            }
+            reply::multistatus(body)
+        }
+        ReportRequest::AddressbookQuery { props, address_data, filter, limit } => {
+            let version = match requested_version(address_data.as_ref()) {
+                Ok(v) => v,
+                Err(reply) => return reply,
+            };
+            let cards = match addressbook::cards(s.store, s.rep.id, None).await {
+                Ok(cards) => cards,
+                Err(e) => return internal(e),
+            };
+            let mut body = Multistatus::new();
+            let mut matched = 0usize;
+            let limit = limit.map(|l| l as usize);
+            for card in &cards {
+                if !filter::matches(&vcard::to_vcard(card, version), &filter) {
+                    continue;
+                }
+                if limit.is_some_and(|l| matched >= l) {
+                    // RFC 6352 8.6.1: say that the result was cut at the client's limit.
+                    body.add_status_with_error(&href, 507, &PropName::dav("number-of-matches-within-limits"));
+                    break;
+                }
+                matched += 1;
+                body.add_response(&format!("{href}{}", card.href()), &card_propstats(card, &props, version));
+            }
+            reply::multistatus(body)
+        }
+        ReportRequest::SyncCollection { sync_token, sync_level, limit, props } => {
+            sync_collection(s, &sync_token, &sync_level, limit, &props).await
+        }
+        ReportRequest::CalendarMultiget { .. }
+        | ReportRequest::CalendarQuery { .. }
+        | ReportRequest::FreeBusyQuery { .. }
+        | ReportRequest::Unsupported(_) => reply::precondition_failed(
+            StatusCode::FORBIDDEN,
+            PropName::dav("supported-report"),
+            "this report is not supported on an address book",
+        ),
+    }
+}
+
+fn decoded(href: &str) -> String {
+    let path = match href.find("://") {
+        Some(i) => href[i + 3..].find('/').map_or("/", |j| &href[i + 3 + j..]),
+        None => href,
+    };
+    percent_encoding::percent_decode_str(path).decode_utf8_lossy().into_owned()
+}
+
+fn card_propstats(card: &Card, props: &PropfindRequest, version: Version) -> Vec<PropStat> {
+    let v3 = vcard::render(card, Version::V3);
+    let etag = vcard::etag(&v3);
+    let data = reply::wants(props, &address_data_name())
+        .then(|| if version == Version::V3 { v3 } else { vcard::render(card, version) });
+    reply::select_props(props, card_props(&etag, data), &[address_data_name()])
+}
+
+/// RFC 6578 sync-collection, with `DAV:limit` honoured by a cursor token.
+async fn sync_collection(
+    s: &Session<'_>,
+    token: &str,
+    level: &str,
+    limit: Option<u32>,
+    props: &PropfindRequest,
+) -> Reply {
+    if level != "1" {
+        return reply::precondition_failed(
+            StatusCode::FORBIDDEN,
+            PropName::dav("supported-sync-level"),
+            "the address book has no sub-collections: use sync-level 1",
+        );
+    }
+    let seq = match refresh(s).await {
+        Ok(seq) => seq,
+        Err(e) => return internal(e),
+    };
+    let cursor = if token.trim().is_empty() {
+        None
+    } else {
+        match sync::parse_cursor(token).filter(|c| c.seq <= seq) {
+            Some(cursor) => Some(cursor),
+            None => {
+                return reply::precondition_failed(
+                    StatusCode::FORBIDDEN,
+                    PropName::dav("valid-sync-token"),
+                    "unknown or expired sync-token: sync again from the start (empty token)",
+                );
+            }
+        }
+    };
+    let changes = match sync::changes_after(s.store, &collection_key(s.rep.id), cursor.as_ref()).await {
+        Ok(changes) => changes,
+        Err(e) => return internal(e),
+    };
+    let href = book_href(&s.rep.login);
+    let (page, truncated) = match limit.map(|l| l as usize) {
+        Some(l) if changes.len() > l => (&changes[..l], true),
+        _ => (&changes[..], false),
+    };
+    let wanted: Vec<String> = if reply::wants(props, &address_data_name()) {
+        page.iter().filter(|c| !c.deleted).map(|c| c.href.clone()).collect()
+    } else {
+        Vec::new()
+    };
+    let cards = if wanted.is_empty() {
+        Vec::new()
+    } else {
+        match addressbook::cards(s.store, s.rep.id, Some(&wanted)).await {
+            Ok(cards) => cards,
+            Err(e) => return internal(e),
+        }
+    };
+    let by_name: HashMap<String, &Card> = cards.iter().map(|c| (c.href(), c)).collect();
+    let mut body = Multistatus::new();
+    for change in page {
+        let member = format!("{href}{}", change.href);
+        if change.deleted {
+            body.add_status(&member, 404);
+        } else {
+            let propstats = match by_name.get(&change.href) {
+                Some(card) => card_propstats(card, props, Version::V3),
+                None => reply::select_props(props, card_props(&change.etag, None), &[address_data_name()]),
+            };
+            body.add_response(&member, &propstats);
+        }
+    }
+    let next = if truncated {
+        body.add_status_with_error(&href, 507, &PropName::dav("number-of-matches-within-limits"));
+        let last = page.last().expect("a truncated page is not empty");
+        sync::Cursor { seq: last.seq, href: Some(last.href.clone()) }
+    } else {
+        sync::Cursor { seq, href: None }
+    };
+    body.set_sync_token(sync::cursor_token(&next));
+    reply::multistatus(body)
+}
+
+/// PROPPATCH of the address book's display name (kept per rep).
+pub async fn set_displayname(s: &Session<'_>, name: Option<&str>) -> anyhow::Result<()> {
+    sync::set_display(s.store, &collection_key(s.rep.id), name, None).await
+}

@@ -1,0 +1,396 @@
+//! A rep's address book: one card per contact of each visible client (an organisation card for a
+//! client without contacts), with the client's last three notes. Reading and writing contacts.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use super::visibility::visible_condition;
+use crate::on_db;
+use crate::store::{Store, Ts};
+
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct Client {
+    pub id: i64,
+    pub code: String,
+    pub name: String,
+    pub category: String,
+    pub status: String,
+    pub territory: String,
+    pub sales_ytd_cents: i64,
+    pub sales_last_year_cents: i64,
+    pub street: String,
+    pub postal_code: String,
+    pub city: String,
+    pub country: String,
+    pub phone: String,
+    pub website: String,
+}
+
+/// The contact fields a rep may edit from a device, plus what the device sent that the CRM does
+/// not model (kept verbatim for the round trip).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct ContactFields {
+    pub first_name: String,
+    pub last_name: String,
+    pub title: String,
+    pub email: String,
+    pub phone: String,
+    pub mobile: String,
+    pub street: String,
+    pub postal_code: String,
+    pub city: String,
+    pub country: String,
+    pub vcard_extra: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Contact {
+    pub id: i64,
+    pub uid: String,
+    pub href: String,
+    pub fields: ContactFields,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Note {
+    pub body: String,
+    pub created_at: Ts,
+    pub author: Option<String>,
+}
+
+/// One address-book entry.
+#[derive(Clone, Debug)]
+pub struct Card {
+    pub client: Arc<Client>,
+    pub contact: Option<Contact>,
+    /// The client's newest notes, newest first (at most three).
+    pub notes: Arc<Vec<Note>>,
+}
+
+/// Name of the organisation card of a client that has no contact.
+pub fn org_card_href(client_code: &str) -> String {
+    format!("client-{client_code}.vcf")
+}
+
+impl Card {
+    pub fn href(&self) -> String {
+        match &self.contact {
+            Some(contact) => contact.href.clone(),
+            None => org_card_href(&self.client.code),
+        }
+    }
+
+    pub fn uid(&self) -> String {
+        match &self.contact {
+            Some(contact) => contact.uid.clone(),
+            None => format!("crmdav-client-{}", self.client.code),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct CardRow {
+    #[sqlx(flatten)]
+    client: Client,
+    contact_id: Option<i64>,
+    contact_uid: Option<String>,
+    contact_href: Option<String>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    title: Option<String>,
+    email: Option<String>,
+    contact_phone: Option<String>,
+    mobile: Option<String>,
+    contact_street: Option<String>,
+    contact_postal_code: Option<String>,
+    contact_city: Option<String>,
+    contact_country: Option<String>,
+    vcard_extra: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct NoteRow {
+    client_id: i64,
+    body: String,
+    created_at: Ts,
+    author: Option<String>,
+}
+
+const CARD_SELECT: &str = "SELECT c.id, c.code, c.name, c.category, c.status, c.territory, c.sales_ytd_cents, \
+    c.sales_last_year_cents, c.street, c.postal_code, c.city, c.country, c.phone, c.website, \
+    k.id AS contact_id, k.uid AS contact_uid, k.href AS contact_href, k.first_name, k.last_name, k.title, k.email, \
+    k.phone AS contact_phone, k.mobile, k.street AS contact_street, k.postal_code AS contact_postal_code, \
+    k.city AS contact_city, k.country AS contact_country, k.vcard_extra \
+    FROM clients c LEFT JOIN contacts k ON k.client_id = c.id";
+
+/// Every card of the rep's address book, or only those named in `hrefs`.
+pub async fn cards(store: &Store, rep_id: i64, hrefs: Option<&[String]>) -> Result<Vec<Card>> {
+    let mut rows: Vec<CardRow> = Vec::new();
+    let visible = visible_condition("$1");
+    match hrefs {
+        None => {
+            let sql = format!("{CARD_SELECT} WHERE {visible} ORDER BY c.id, k.id");
+            rows = on_db!(store, read, |pool| sqlx::query_as(&sql).bind(rep_id).fetch_all(pool).await?);
+        }
+        Some(hrefs) => {
+            for chunk in hrefs.chunks(500) {
+                let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+                let list = placeholders.join(", ");
+                let sql = format!(
+                    "{CARD_SELECT} WHERE {visible} AND (k.href IN ({list}) OR (k.id IS NULL AND ('client-' || c.code || '.vcf') IN ({list}))) ORDER BY c.id, k.id"
+                );
+                let mut chunk_rows: Vec<CardRow> = on_db!(store, read, |pool| {
+                    let mut query = sqlx::query_as(&sql).bind(rep_id);
+                    for href in chunk {
+                        query = query.bind(href);
+                    }
+                    query.fetch_all(pool).await?
+                });
+                rows.append(&mut chunk_rows);
+            }
+        }
+    }
+    let client_ids: Vec<i64> = {
+        let mut ids: Vec<i64> = rows.iter().map(|r| r.client.id).collect();
+        ids.dedup();
+        ids
+    };
+    let notes = if hrefs.is_none() {
+        latest_notes_visible(store, rep_id).await?
+    } else {
+        latest_notes(store, &client_ids).await?
+    };
+    let mut clients: HashMap<i64, Arc<Client>> = HashMap::new();
+    let mut cards = Vec::with_capacity(rows.len());
+    for row in rows {
+        let client = clients.entry(row.client.id).or_insert_with(|| Arc::new(row.client.clone())).clone();
+        let contact = row.contact_id.map(|id| Contact {
+            id,
+            uid: row.contact_uid.unwrap_or_default(),
+            href: row.contact_href.unwrap_or_default(),
+            fields: ContactFields {
+                first_name: row.first_name.unwrap_or_default(),
+                last_name: row.last_name.unwrap_or_default(),
+                title: row.title.unwrap_or_default(),
+                email: row.email.unwrap_or_default(),
+                phone: row.contact_phone.unwrap_or_default(),
+                mobile: row.mobile.unwrap_or_default(),
+                street: row.contact_street.unwrap_or_default(),
+                postal_code: row.contact_postal_code.unwrap_or_default(),
+                city: row.contact_city.unwrap_or_default(),
+                country: row.contact_country.unwrap_or_default(),
+                vcard_extra: row.vcard_extra,
+            },
+        });
+        let notes = notes.get(&client.id).cloned().unwrap_or_default();
+        cards.push(Card { client, contact, notes });
+    }
+    Ok(cards)
+}
+
+const NOTES_RANKED: &str = "SELECT n.client_id, n.body, n.created_at, r.display_name AS author FROM \
+    (SELECT client_id, body, created_at, rep_id, ROW_NUMBER() OVER (PARTITION BY client_id ORDER BY created_at DESC, id DESC) AS rn \
+     FROM notes WHERE client_id IN ";
+
+fn group_notes(rows: Vec<NoteRow>) -> HashMap<i64, Arc<Vec<Note>>> {
+    let mut grouped: HashMap<i64, Vec<Note>> = HashMap::new();
+    for row in rows {
+        grouped.entry(row.client_id).or_default().push(Note {
+            body: row.body,
+            created_at: row.created_at,
+            author: row.author,
+        });
+    }
+    grouped.into_iter().map(|(id, notes)| (id, Arc::new(notes))).collect()
+}
+
+async fn latest_notes_visible(store: &Store, rep_id: i64) -> Result<HashMap<i64, Arc<Vec<Note>>>> {
+    let sql = format!(
+        "{NOTES_RANKED}(SELECT c.id FROM clients c WHERE {})) n LEFT JOIN reps r ON r.id = n.rep_id WHERE n.rn <= 3 ORDER BY n.client_id, n.rn",
+        visible_condition("$1")
+    );
+    let rows: Vec<NoteRow> = on_db!(store, read, |pool| sqlx::query_as(&sql).bind(rep_id).fetch_all(pool).await?);
+    Ok(group_notes(rows))
+}
+
+async fn latest_notes(store: &Store, client_ids: &[i64]) -> Result<HashMap<i64, Arc<Vec<Note>>>> {
+    let mut rows: Vec<NoteRow> = Vec::new();
+    for chunk in client_ids.chunks(500) {
+        let list: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "{NOTES_RANKED}({})) n LEFT JOIN reps r ON r.id = n.rep_id WHERE n.rn <= 3 ORDER BY n.client_id, n.rn",
+            list.join(", ")
+        );
+        let mut chunk_rows: Vec<NoteRow> = on_db!(store, read, |pool| {
+            let mut query = sqlx::query_as(&sql);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            query.fetch_all(pool).await?
+        });
+        rows.append(&mut chunk_rows);
+    }
+    Ok(group_notes(rows))
+}
+
+/// A visible client whose name equals `name` (case-insensitive), for cards created on a device.
+pub async fn visible_client_by_name(store: &Store, rep_id: i64, name: &str) -> Result<Option<Client>> {
+    let sql = format!(
+        "SELECT c.id, c.code, c.name, c.category, c.status, c.territory, c.sales_ytd_cents, c.sales_last_year_cents, \
+         c.street, c.postal_code, c.city, c.country, c.phone, c.website FROM clients c \
+         WHERE LOWER(c.name) = LOWER($2) AND {} ORDER BY c.id LIMIT 1",
+        visible_condition("$1")
+    );
+    Ok(on_db!(store, read, |pool| sqlx::query_as(&sql).bind(rep_id).bind(name.trim()).fetch_optional(pool).await?))
+}
+
+/// The href of the contact that already uses `uid`, if any (a UID must be unique).
+pub async fn href_of_uid(store: &Store, uid: &str) -> Result<Option<String>> {
+    Ok(on_db!(store, read, |pool| sqlx::query_scalar("SELECT href FROM contacts WHERE uid = $1")
+        .bind(uid)
+        .fetch_optional(pool)
+        .await?))
+}
+
+/// Whether any contact (visible or not) already has this href.
+pub async fn href_taken(store: &Store, href: &str) -> Result<bool> {
+    let n: i64 = on_db!(store, read, |pool| sqlx::query_scalar("SELECT COUNT(*) FROM contacts WHERE href = $1")
+        .bind(href)
+        .fetch_one(pool)
+        .await?);
+    Ok(n > 0)
+}
+
+const FIELD_COLUMNS: [&str; 11] = [
+    "first_name",
+    "last_name",
+    "title",
+    "email",
+    "phone",
+    "mobile",
+    "street",
+    "postal_code",
+    "city",
+    "country",
+    "vcard_extra",
+];
+
+macro_rules! bind_fields {
+    ($query:expr, $f:expr) => {
+        $query
+            .bind(&$f.first_name)
+            .bind(&$f.last_name)
+            .bind(&$f.title)
+            .bind(&$f.email)
+            .bind(&$f.phone)
+            .bind(&$f.mobile)
+            .bind(&$f.street)
+            .bind(&$f.postal_code)
+            .bind(&$f.city)
+            .bind(&$f.country)
+            .bind(&$f.vcard_extra)
+    };
+}
+
+/// The audit row written in the same transaction as the change it records.
+pub struct AuditEntry<'a> {
+    pub rep_id: i64,
+    pub device: &'a str,
+    pub action: &'a str,
+    pub target: &'a str,
+    pub outcome: &'a str,
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+pub const AUDIT_INSERT: &str = "INSERT INTO audit_log (rep_id, device, action, target, outcome, before_data, after_data) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
+/// Writes an audit row on its own (for refused writes, which change nothing else).
+pub async fn audit(store: &Store, entry: AuditEntry<'_>) -> Result<()> {
+    on_db!(store, write, |pool| {
+        sqlx::query(AUDIT_INSERT)
+            .bind(entry.rep_id)
+            .bind(entry.device)
+            .bind(entry.action)
+            .bind(entry.target)
+            .bind(entry.outcome)
+            .bind(&entry.before)
+            .bind(&entry.after)
+            .execute(pool)
+            .await?;
+    });
+    Ok(())
+}
+
+/// Updates a contact's editable fields, if `expected` still holds (optimistic check inside the
+/// transaction, so two concurrent edits cannot both win), and audits it; one transaction.
+pub async fn update_contact(
+    store: &Store,
+    contact_id: i64,
+    expected: &ContactFields,
+    fields: &ContactFields,
+    audit: AuditEntry<'_>,
+) -> Result<bool> {
+    let set: Vec<String> = FIELD_COLUMNS.iter().enumerate().map(|(i, c)| format!("{c} = ${}", i + 2)).collect();
+    let sql = format!("UPDATE contacts SET {}, updated_at = $13 WHERE id = $1", set.join(", "));
+    let current_sql = format!("SELECT {} FROM contacts WHERE id = $1", FIELD_COLUMNS.join(", "));
+    let updated = on_db!(store, write, |pool| {
+        let mut tx = pool.begin().await?;
+        let current: Option<ContactFields> =
+            sqlx::query_as(&current_sql).bind(contact_id).fetch_optional(&mut *tx).await?;
+        if current.as_ref() != Some(expected) {
+            false
+        } else {
+            bind_fields!(sqlx::query(&sql).bind(contact_id), fields).bind(Ts::now()).execute(&mut *tx).await?;
+            sqlx::query(AUDIT_INSERT)
+                .bind(audit.rep_id)
+                .bind(audit.device)
+                .bind(audit.action)
+                .bind(audit.target)
+                .bind(audit.outcome)
+                .bind(&audit.before)
+                .bind(&audit.after)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            true
+        }
+    });
+    Ok(updated)
+}
+
+/// Creates a contact under a client, and audits it; one transaction.
+pub async fn create_contact(
+    store: &Store,
+    client_id: i64,
+    uid: &str,
+    href: &str,
+    fields: &ContactFields,
+    audit: AuditEntry<'_>,
+) -> Result<()> {
+    let placeholders: Vec<String> = (4..4 + FIELD_COLUMNS.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "INSERT INTO contacts (uid, href, client_id, {}) VALUES ($1, $2, $3, {})",
+        FIELD_COLUMNS.join(", "),
+        placeholders.join(", ")
+    );
+    on_db!(store, write, |pool| {
+        let mut tx = pool.begin().await?;
+        bind_fields!(sqlx::query(&sql).bind(uid).bind(href).bind(client_id), fields).execute(&mut *tx).await?;
+        sqlx::query(AUDIT_INSERT)
+            .bind(audit.rep_id)
+            .bind(audit.device)
+            .bind(audit.action)
+            .bind(audit.target)
+            .bind(audit.outcome)
+            .bind(&audit.before)
+            .bind(&audit.after)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+    });
+    Ok(())
+}

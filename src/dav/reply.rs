@@ -1,0 +1,167 @@
+//! DAV answers: multistatus, errors with preconditions, Depth and conditional-request headers.
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http_body_util::Full;
+
+use super::multistatus::{Multistatus, PropStat, PropValue, error_body};
+use super::names::PropName;
+use super::request::PropfindRequest;
+
+pub type Reply = http::Response<Full<Bytes>>;
+
+pub fn xml(status: StatusCode, body: String) -> Reply {
+    let mut response = http::Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/xml; charset=utf-8"));
+    response
+}
+
+pub fn multistatus(body: Multistatus) -> Reply {
+    xml(StatusCode::MULTI_STATUS, body.finish())
+}
+
+/// An error with a `DAV:error` body naming the precondition, and a sentence for people.
+pub fn precondition_failed(status: StatusCode, precondition: PropName, message: &str) -> Reply {
+    xml(status, error_body(&precondition, message))
+}
+
+pub fn text(status: StatusCode, message: impl Into<String>) -> Reply {
+    let mut message = message.into();
+    message.push('\n');
+    let mut response = http::Response::new(Full::new(Bytes::from(message)));
+    *response.status_mut() = status;
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    response
+}
+
+pub fn not_found(href: &str) -> Reply {
+    text(StatusCode::NOT_FOUND, format!("no resource at {href}"))
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Depth {
+    Zero,
+    One,
+    Infinity,
+}
+
+/// The Depth header; `default` when absent (RFC 4918: infinity for PROPFIND, 0 for REPORT).
+pub fn depth(headers: &HeaderMap, default: Depth) -> Result<Depth, Reply> {
+    match headers.get("depth").map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase()) {
+        None => Ok(default),
+        Some(v) if v == "0" => Ok(Depth::Zero),
+        Some(v) if v == "1" => Ok(Depth::One),
+        Some(v) if v == "infinity" => Ok(Depth::Infinity),
+        Some(v) => Err(text(StatusCode::BAD_REQUEST, format!("invalid Depth header {v:?}: use 0, 1 or infinity"))),
+    }
+}
+
+/// Checks If-Match / If-None-Match (RFC 7232) against the current ETag (None: no resource).
+pub fn check_conditions(headers: &HeaderMap, current_etag: Option<&str>) -> Result<(), Reply> {
+    let list = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.split(',').map(|t| t.trim().trim_start_matches("W/").to_string()).collect::<Vec<_>>())
+    };
+    if let Some(tags) = list("if-match") {
+        let ok = match current_etag {
+            Some(etag) => tags.iter().any(|t| t == "*" || t == etag),
+            None => false,
+        };
+        if !ok {
+            return Err(text(
+                StatusCode::PRECONDITION_FAILED,
+                match current_etag {
+                    Some(etag) => {
+                        format!("If-Match failed: the resource has changed (its ETag is now {etag}); fetch it again")
+                    }
+                    None => "If-Match failed: the resource does not exist".to_string(),
+                },
+            ));
+        }
+    }
+    if let Some(tags) = list("if-none-match") {
+        let clash = match current_etag {
+            Some(etag) => tags.iter().any(|t| t == "*" || t == etag),
+            None => false,
+        };
+        if clash {
+            return Err(text(StatusCode::PRECONDITION_FAILED, "If-None-Match failed: the resource already exists"));
+        }
+    }
+    Ok(())
+}
+
+/// The propstats answering `request` for a resource that has `available` properties.
+/// `on_demand` names properties that exist but are only computed when asked for by name (they
+/// are left out of allprop, as RFC 4918 allows for expensive ones).
+pub fn select_props(
+    request: &PropfindRequest,
+    available: Vec<(PropName, PropValue)>,
+    on_demand: &[PropName],
+) -> Vec<PropStat> {
+    match request {
+        PropfindRequest::PropName => {
+            let mut names: Vec<PropName> = available.into_iter().map(|(n, _)| n).collect();
+            names.extend(on_demand.iter().cloned());
+            vec![PropStat::names_only(200, names)]
+        }
+        PropfindRequest::AllProp { include } => {
+            let mut found = available;
+            found.retain(|(name, _)| !on_demand.contains(name) || include.contains(name));
+            vec![PropStat::new(200, found)]
+        }
+        PropfindRequest::Prop(wanted) => {
+            let mut found = Vec::new();
+            let mut missing = Vec::new();
+            let mut available = available;
+            for name in wanted {
+                match available.iter().position(|(n, _)| n == name) {
+                    Some(i) => found.push(available.swap_remove(i)),
+                    None => missing.push(name.clone()),
+                }
+            }
+            vec![PropStat::new(200, found), PropStat::names_only(404, missing)]
+        }
+    }
+}
+
+/// Whether `request` asks for property `name` (allprop only includes it through `include`).
+pub fn wants(request: &PropfindRequest, name: &PropName) -> bool {
+    match request {
+        PropfindRequest::Prop(names) => names.contains(name),
+        PropfindRequest::AllProp { include } => include.contains(name),
+        PropfindRequest::PropName => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conditional_headers() {
+        let mut headers = HeaderMap::new();
+        assert!(check_conditions(&headers, None).is_ok());
+        headers.insert("if-match", HeaderValue::from_static("\"a\""));
+        assert!(check_conditions(&headers, Some("\"a\"")).is_ok());
+        assert!(check_conditions(&headers, Some("\"b\"")).is_err());
+        assert!(check_conditions(&headers, None).is_err());
+        let mut headers = HeaderMap::new();
+        headers.insert("if-none-match", HeaderValue::from_static("*"));
+        assert!(check_conditions(&headers, None).is_ok());
+        assert!(check_conditions(&headers, Some("\"a\"")).is_err());
+    }
+
+    #[test]
+    fn depth_header() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(depth(&headers, Depth::Infinity).unwrap(), Depth::Infinity);
+        headers.insert("depth", HeaderValue::from_static("1"));
+        assert_eq!(depth(&headers, Depth::Zero).unwrap(), Depth::One);
+        headers.insert("depth", HeaderValue::from_static("2"));
+        assert!(depth(&headers, Depth::Zero).is_err());
+    }
+}

@@ -1,0 +1,256 @@
+//! DAV method dispatch: discovery (root, principal, homes) and the collections of one rep.
+
+use http::{Method, StatusCode, header};
+
+use super::AppState;
+use super::routes::Request;
+use crate::carddav;
+use crate::crm::Session;
+use crate::dav::multistatus::{Multistatus, PropValue};
+use crate::dav::names::PropName;
+use crate::dav::path::{DavPath, PathError};
+use crate::dav::reply::{self, Depth, Reply};
+use crate::dav::request::{PropfindRequest, ProppatchOperation, ProppatchRequest, ReportRequest};
+
+pub async fn handle(state: &AppState, request: &Request) -> Reply {
+    let path = match DavPath::parse(&request.path) {
+        Ok(path) => path,
+        Err(PathError::NotFound) => return reply::not_found(&request.path),
+        Err(PathError::Invalid(message)) => return reply::text(StatusCode::BAD_REQUEST, message),
+    };
+    // Another rep's resources do not exist for this one: 404, not 403, so nothing leaks.
+    if path.login().is_some_and(|login| login != request.user.rep.login) {
+        return reply::not_found(&request.path);
+    }
+    let session =
+        Session { store: &state.store, config: &state.config, rep: &request.user.rep, device: request.user_agent() };
+    let s = &session;
+    match (&request.method, &path) {
+        (m, _) if *m == Method::from_bytes(b"PROPFIND").expect("valid method") => propfind(s, &path, request).await,
+        (m, _) if *m == Method::from_bytes(b"PROPPATCH").expect("valid method") => proppatch(s, &path, request).await,
+        (m, _) if *m == Method::from_bytes(b"REPORT").expect("valid method") => report(s, &path, request).await,
+        (&Method::GET | &Method::HEAD, DavPath::Card { book, name, .. }) if book == carddav::BOOK => {
+            carddav::get(s, name, &request.headers, request.method == Method::HEAD).await
+        }
+        (&Method::PUT, DavPath::Card { book, name, .. }) if book == carddav::BOOK => {
+            carddav::put(s, name, &request.headers, &request.body).await
+        }
+        (&Method::DELETE, DavPath::Card { book, name, .. }) if book == carddav::BOOK => carddav::delete(s, name).await,
+        (
+            &Method::GET | &Method::HEAD,
+            DavPath::Root | DavPath::Principal { .. } | DavPath::AddressbookHome { .. } | DavPath::Addressbook { .. },
+        ) => reply::text(StatusCode::OK, format!("crmdav: {} (use a CalDAV/CardDAV client)", path.href())),
+        (m, _) if is_write(m) && !exists(&path) => reply::not_found(&request.path),
+        (m, _)
+            if *m == Method::from_bytes(b"MKCALENDAR").expect("valid method")
+                || *m == Method::from_bytes(b"MKCOL").expect("valid method") =>
+        {
+            reply::precondition_failed(
+                StatusCode::FORBIDDEN,
+                PropName::dav("resource-must-be-null"),
+                "collections are fixed views of the CRM and cannot be created",
+            )
+        }
+        _ if !exists(&path) => reply::not_found(&request.path),
+        _ => method_not_allowed(&request.method),
+    }
+}
+
+fn is_write(method: &Method) -> bool {
+    matches!(*method, Method::PUT | Method::DELETE)
+}
+
+/// Whether the path names a collection (or possible member) that exists for its owner.
+fn exists(path: &DavPath) -> bool {
+    match path {
+        DavPath::Addressbook { book, .. } | DavPath::Card { book, .. } => book == carddav::BOOK,
+        DavPath::Calendar { .. } | DavPath::CalendarObject { .. } => false,
+        _ => true,
+    }
+}
+
+fn method_not_allowed(method: &Method) -> Reply {
+    let mut reply = reply::text(StatusCode::METHOD_NOT_ALLOWED, format!("{method} is not allowed on this resource"));
+    reply.headers_mut().insert(
+        header::ALLOW,
+        header::HeaderValue::from_static("OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, REPORT"),
+    );
+    reply
+}
+
+fn bad_xml(error: crate::dav::error::XmlError) -> Reply {
+    match error.precondition {
+        Some(precondition) => reply::precondition_failed(StatusCode::FORBIDDEN, precondition, &error.message),
+        None => reply::text(StatusCode::BAD_REQUEST, format!("invalid XML request body: {}", error.message)),
+    }
+}
+
+fn principal_href(login: &str) -> String {
+    format!("/dav/principals/{login}/")
+}
+
+/// Properties every authenticated resource answers: who the user is and where their homes are.
+fn user_props(s: &Session<'_>) -> Vec<(PropName, PropValue)> {
+    let login = &s.rep.login;
+    vec![
+        (PropName::dav("current-user-principal"), PropValue::Href(principal_href(login))),
+        (PropName::dav("principal-collection-set"), PropValue::Href("/dav/principals/".into())),
+    ]
+}
+
+fn principal_props(s: &Session<'_>) -> Vec<(PropName, PropValue)> {
+    let login = &s.rep.login;
+    let mut props = vec![
+        (PropName::dav("resourcetype"), PropValue::ResourceType(vec![PropName::dav("principal")])),
+        (PropName::dav("displayname"), PropValue::Text(s.rep.display_name.clone())),
+        (PropName::dav("principal-URL"), PropValue::Href(principal_href(login))),
+        (PropName::caldav("calendar-home-set"), PropValue::Href(format!("/dav/calendars/{login}/"))),
+        (PropName::carddav("addressbook-home-set"), PropValue::Href(format!("/dav/addressbooks/{login}/"))),
+        (PropName::dav("current-user-privilege-set"), PropValue::Privileges(vec![PropName::dav("read")])),
+    ];
+    if !s.rep.email.is_empty() {
+        props.push((
+            PropName::caldav("calendar-user-address-set"),
+            PropValue::Hrefs(vec![format!("mailto:{}", s.rep.email)]),
+        ));
+        props.push((
+            PropName::calendarserver("email-address-set"),
+            PropValue::Raw(format!("<cs:email-address>{}</cs:email-address>", xml_text(&s.rep.email))),
+        ));
+    }
+    props.extend(user_props(s));
+    props
+}
+
+fn xml_text(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+fn plain_collection_props(s: &Session<'_>, name: &str) -> Vec<(PropName, PropValue)> {
+    let mut props = vec![
+        (PropName::dav("resourcetype"), PropValue::ResourceType(vec![PropName::dav("collection")])),
+        (PropName::dav("displayname"), PropValue::Text(name.into())),
+        (PropName::dav("current-user-privilege-set"), PropValue::Privileges(vec![PropName::dav("read")])),
+        (PropName::dav("owner"), PropValue::Href(principal_href(&s.rep.login))),
+    ];
+    props.extend(user_props(s));
+    props
+}
+
+async fn propfind(s: &Session<'_>, path: &DavPath, request: &Request) -> Reply {
+    let depth = match reply::depth(&request.headers, Depth::Infinity) {
+        Ok(depth) => depth,
+        Err(reply) => return reply,
+    };
+    let props = match PropfindRequest::parse(&request.body) {
+        Ok(props) => props,
+        Err(e) => return bad_xml(e),
+    };
+    // Depth infinity is answered as depth 1: the tree is shallow and clients cope (RFC 4918 9.1 allows refusing it).
+    let depth = if depth == Depth::Infinity { Depth::One } else { depth };
+    let mut body = Multistatus::new();
+    match path {
+        DavPath::Root => {
+            let mut available = plain_collection_props(s, "crmdav");
+            available.extend(principal_homes(s));
+            body.add_response(&path.href(), &reply::select_props(&props, available, &[]));
+        }
+        DavPath::Principal { .. } => {
+            body.add_response(&path.href(), &reply::select_props(&props, principal_props(s), &[]));
+        }
+        DavPath::AddressbookHome { login } => {
+            body.add_response(
+                &path.href(),
+                &reply::select_props(&props, plain_collection_props(s, "Address books"), &[]),
+            );
+            if depth == Depth::One {
+                match carddav::collection_props(s).await {
+                    Ok(available) => {
+                        body.add_response(&carddav::book_href(login), &reply::select_props(&props, available, &[]))
+                    }
+                    Err(reply) => return reply,
+                }
+            }
+        }
+        DavPath::CalendarHome { .. } => {
+            body.add_response(&path.href(), &reply::select_props(&props, plain_collection_props(s, "Calendars"), &[]));
+        }
+        DavPath::Addressbook { book, .. } if book == carddav::BOOK => return carddav::propfind(s, depth, &props).await,
+        DavPath::Card { book, name, .. } if book == carddav::BOOK => {
+            return carddav::propfind_card(s, name, &props).await;
+        }
+        _ => return reply::not_found(&path.href()),
+    }
+    reply::multistatus(body)
+}
+
+/// Home-set properties on the root too: some clients look for them there before the principal.
+fn principal_homes(s: &Session<'_>) -> Vec<(PropName, PropValue)> {
+    let login = &s.rep.login;
+    vec![
+        (PropName::caldav("calendar-home-set"), PropValue::Href(format!("/dav/calendars/{login}/"))),
+        (PropName::carddav("addressbook-home-set"), PropValue::Href(format!("/dav/addressbooks/{login}/"))),
+    ]
+}
+
+async fn proppatch(s: &Session<'_>, path: &DavPath, request: &Request) -> Reply {
+    let patch = match ProppatchRequest::parse(&request.body) {
+        Ok(patch) => patch,
+        Err(e) => return bad_xml(e),
+    };
+    let settable = [PropName::dav("displayname")];
+    let mut ok = Vec::new();
+    let mut forbidden = Vec::new();
+    let mut displayname: Option<Option<String>> = None;
+    for operation in &patch.operations {
+        let (name, value) = match operation {
+            ProppatchOperation::Set { name, text, .. } => (name, Some(text.clone())),
+            ProppatchOperation::Remove(name) => (name, None),
+        };
+        if settable.contains(name) && matches!(path, DavPath::Addressbook { .. }) {
+            displayname = Some(value);
+            ok.push(name.clone());
+        } else {
+            forbidden.push(name.clone());
+        }
+    }
+    let mut body = Multistatus::new();
+    if forbidden.is_empty() {
+        if let Some(name) = displayname
+            && let Err(e) = carddav::set_displayname(s, name.as_deref()).await
+        {
+            tracing::error!(error = %e, "PROPPATCH failed");
+            return reply::text(StatusCode::INTERNAL_SERVER_ERROR, "internal server error; nothing was changed");
+        }
+        body.add_response(&path.href(), &[crate::dav::multistatus::PropStat::names_only(200, ok)]);
+    } else {
+        // PROPPATCH is atomic (RFC 4918 9.2): one refused property fails them all.
+        body.add_response(
+            &path.href(),
+            &[
+                crate::dav::multistatus::PropStat::names_only(403, forbidden),
+                crate::dav::multistatus::PropStat::names_only(424, ok),
+            ],
+        );
+    }
+    reply::multistatus(body)
+}
+
+async fn report(s: &Session<'_>, path: &DavPath, request: &Request) -> Reply {
+    if let Err(reply) = reply::depth(&request.headers, Depth::Zero) {
+        return reply;
+    }
+    let report = match ReportRequest::parse(&request.body) {
+        Ok(report) => report,
+        Err(e) => return bad_xml(e),
+    };
+    match path {
+        DavPath::Addressbook { book, .. } if book == carddav::BOOK => carddav::report(s, report).await,
+        _ if !exists(path) => reply::not_found(&path.href()),
+        _ => reply::precondition_failed(
+            StatusCode::FORBIDDEN,
+            PropName::dav("supported-report"),
+            "no report is supported on this resource",
+        ),
+    }
+}

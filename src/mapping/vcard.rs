@@ -1,0 +1,290 @@
+//! CRM card -> vCard (3.0 or 4.0), and device vCard -> editable contact fields.
+//!
+//! Parsing and writing go through `calcard` (folding, escaping, quoted-printable, groups and
+//! parameters are its job). The CRM models names, title, one work email, a phone, a mobile and an
+//! address; everything else a device sends (photo, birthday, extra emails, X-* and grouped labels)
+//! is kept verbatim in `vcard_extra` and written back after the CRM's properties.
+
+use calcard::vcard::{
+    VCard, VCardEntry, VCardParameter, VCardParameterName, VCardProperty, VCardType, VCardValue, VCardVersion,
+};
+use sha2::{Digest, Sha256};
+
+use crate::crm::addressbook::{Card, ContactFields};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Version {
+    V3,
+    V4,
+}
+
+impl Version {
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Version::V3 => "text/vcard; charset=utf-8",
+            Version::V4 => "text/vcard; charset=utf-8; version=4.0",
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Version::V3 => "3.0",
+            Version::V4 => "4.0",
+        }
+    }
+}
+
+/// Properties the server derives from the CRM: a device's edits to them are ignored.
+const DERIVED: &[&str] = &["CATEGORIES", "NOTE", "ORG", "URL", "PRODID", "REV", "VERSION", "UID", "FN", "KIND"];
+
+fn text(property: VCardProperty, value: impl Into<String>) -> VCardEntry {
+    VCardEntry::new(property).with_value(VCardValue::Text(value.into()))
+}
+
+fn typed(mut entry: VCardEntry, types: &[VCardType]) -> VCardEntry {
+    for t in types {
+        entry.add_param(VCardParameter::new(VCardParameterName::Type, t.clone()));
+    }
+    entry
+}
+
+fn components(property: VCardProperty, parts: &[&str]) -> VCardEntry {
+    VCardEntry::new(property).with_value(VCardValue::Component(parts.iter().map(|p| p.to_string()).collect()))
+}
+
+fn money(cents: i64) -> String {
+    let units = cents / 100;
+    let digits = units.abs().to_string();
+    let mut grouped = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(ch);
+    }
+    if units < 0 { format!("-{grouped}") } else { grouped }
+}
+
+/// The text of the NOTE property: the client's last three notes, newest first, then key figures.
+pub fn note_summary(card: &Card) -> String {
+    let mut lines = Vec::new();
+    for note in card.notes.iter() {
+        let author = note.author.as_deref().map(|a| format!(" ({a})")).unwrap_or_default();
+        lines.push(format!("{}{}: {}", note.created_at.0.format("%Y-%m-%d"), author, note.body.trim()));
+    }
+    let client = &card.client;
+    lines.push(format!(
+        "Sales YTD: {} | Last year: {} | Status: {} | Client {}",
+        money(client.sales_ytd_cents),
+        money(client.sales_last_year_cents),
+        client.status,
+        client.code
+    ));
+    lines.join("\n")
+}
+
+/// The vCard text of a CRM card.
+pub fn render(card: &Card, version: Version) -> String {
+    write(&to_vcard(card, version), version)
+}
+
+pub fn write(vcard: &VCard, version: Version) -> String {
+    let mut out = String::new();
+    let vcard_version = if version == Version::V4 { VCardVersion::V4_0 } else { VCardVersion::V3_0 };
+    vcard.write_to(&mut out, vcard_version).expect("writing to a String cannot fail");
+    out
+}
+
+/// The vCard of a CRM card, as properties (for filters) before it is written out.
+pub fn to_vcard(card: &Card, version: Version) -> VCard {
+    let client = &card.client;
+    let mut entries =
+        vec![text(VCardProperty::Prodid, "-//crmdav//CRM address book//EN"), text(VCardProperty::Uid, card.uid())];
+    match &card.contact {
+        Some(contact) => {
+            let f = &contact.fields;
+            let full_name = [f.first_name.as_str(), f.last_name.as_str()]
+                .iter()
+                .filter(|s| !s.is_empty())
+                .copied()
+                .collect::<Vec<_>>()
+                .join(" ");
+            entries.push(text(VCardProperty::Fn, if full_name.is_empty() { client.name.clone() } else { full_name }));
+            entries.push(components(VCardProperty::N, &[&f.last_name, &f.first_name, "", "", ""]));
+            entries.push(components(VCardProperty::Org, &[&client.name]));
+            if !f.title.is_empty() {
+                entries.push(text(VCardProperty::Title, &f.title));
+            }
+            if !f.email.is_empty() {
+                entries.push(typed(text(VCardProperty::Email, &f.email), &[VCardType::Work]));
+            }
+            if !f.phone.is_empty() {
+                entries.push(typed(text(VCardProperty::Tel, &f.phone), &[VCardType::Work, VCardType::Voice]));
+            }
+            if !f.mobile.is_empty() {
+                entries.push(typed(text(VCardProperty::Tel, &f.mobile), &[VCardType::Cell]));
+            }
+            if !(f.street.is_empty() && f.city.is_empty() && f.postal_code.is_empty() && f.country.is_empty()) {
+                entries.push(typed(
+                    components(VCardProperty::Adr, &["", "", &f.street, &f.city, "", &f.postal_code, &f.country]),
+                    &[VCardType::Work],
+                ));
+            }
+        }
+        None => {
+            // An organisation card: the client itself, for clients with no contact person.
+            entries.push(text(VCardProperty::Fn, &client.name));
+            entries.push(components(VCardProperty::N, &["", "", "", "", ""]));
+            entries.push(components(VCardProperty::Org, &[&client.name]));
+            if version == Version::V4 {
+                entries.push(text(VCardProperty::Kind, "org"));
+            } else {
+                entries.push(text(VCardProperty::Other("X-ABShowAs".into()), "COMPANY"));
+            }
+            if !client.phone.is_empty() {
+                entries.push(typed(text(VCardProperty::Tel, &client.phone), &[VCardType::Work, VCardType::Voice]));
+            }
+            entries.push(typed(
+                components(
+                    VCardProperty::Adr,
+                    &["", "", &client.street, &client.city, "", &client.postal_code, &client.country],
+                ),
+                &[VCardType::Work],
+            ));
+        }
+    }
+    if !client.website.is_empty() {
+        entries.push(text(VCardProperty::Url, &client.website));
+    }
+    if !client.category.is_empty() {
+        entries.push(VCardEntry::new(VCardProperty::Categories).with_value(VCardValue::Text(client.category.clone())));
+    }
+    entries.push(text(VCardProperty::Note, note_summary(card)));
+    entries.push(text(VCardProperty::Other("X-CRM-CLIENT-CODE".into()), &client.code));
+    entries.push(text(VCardProperty::Other("X-CRM-CLIENT-STATUS".into()), &client.status));
+    if let Some(extra) =
+        card.contact.as_ref().and_then(|c| c.fields.vcard_extra.as_deref()).and_then(|e| VCard::parse(e).ok())
+    {
+        entries.extend(
+            extra
+                .entries
+                .into_iter()
+                .filter(|e| !matches!(e.name, VCardProperty::Begin | VCardProperty::End | VCardProperty::Version)),
+        );
+    }
+    VCard { entries }
+}
+
+/// Strong ETag of a representation.
+pub fn etag(rendered: &str) -> String {
+    let digest = Sha256::digest(rendered.as_bytes());
+    format!("\"{}\"", digest[..12].iter().map(|b| format!("{b:02x}")).collect::<String>())
+}
+
+/// What a device's card says, split into what the CRM stores and what it keeps verbatim.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ParsedCard {
+    pub uid: Option<String>,
+    pub org: Option<String>,
+    pub fields: ContactFields,
+}
+
+fn has_type(entry: &VCardEntry, wanted: VCardType) -> bool {
+    entry.params.iter().any(|p| {
+        p.name == VCardParameterName::Type
+            && match &p.value {
+                calcard::vcard::VCardParameterValue::Type(t) => *t == wanted,
+                calcard::vcard::VCardParameterValue::Text(t) => {
+                    t.eq_ignore_ascii_case(calcard::common::IanaString::as_str(&wanted))
+                }
+                _ => false,
+            }
+    })
+}
+
+/// The text of a property as filters compare it: values joined by ",", components by ";".
+pub fn entry_text(entry: &VCardEntry) -> String {
+    entry
+        .values
+        .iter()
+        .filter_map(|v| match v {
+            VCardValue::Component(parts) => Some(parts.join(";")),
+            other => other.as_text().map(str::to_string),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn component(entry: &VCardEntry, index: usize) -> String {
+    match entry.values.first() {
+        Some(VCardValue::Component(parts)) => parts.get(index).cloned().unwrap_or_default(),
+        _ => entry.values.get(index).and_then(|v| v.as_text()).unwrap_or_default().to_string(),
+    }
+}
+
+/// Parses a device's vCard (3.0 or 4.0). Errors name what is wrong.
+pub fn parse(text: &str) -> Result<ParsedCard, String> {
+    let card = VCard::parse(text).map_err(|e| format!("not a vCard: {}", describe(&e)))?;
+    let mut fields = ContactFields::default();
+    let (mut uid, mut org) = (None, None);
+    let mut extra = Vec::new();
+    let (mut have_email, mut have_phone, mut have_mobile, mut have_adr, mut have_title, mut have_n) =
+        (false, false, false, false, false, false);
+    for entry in card.entries {
+        let name = entry.name.as_str().to_ascii_uppercase();
+        match entry.name {
+            VCardProperty::Uid => uid = Some(entry_text(&entry)).filter(|u| !u.is_empty()),
+            VCardProperty::Org => org = Some(component(&entry, 0)).filter(|o| !o.is_empty()),
+            VCardProperty::N if !have_n => {
+                have_n = true;
+                fields.last_name = component(&entry, 0);
+                fields.first_name = component(&entry, 1);
+            }
+            VCardProperty::Title if !have_title => {
+                have_title = true;
+                fields.title = entry_text(&entry);
+            }
+            VCardProperty::Email if !have_email && entry.group.is_none() => {
+                have_email = true;
+                fields.email = entry_text(&entry);
+            }
+            VCardProperty::Tel if !have_mobile && entry.group.is_none() && has_type(&entry, VCardType::Cell) => {
+                have_mobile = true;
+                fields.mobile = entry_text(&entry);
+            }
+            VCardProperty::Tel if !have_phone && entry.group.is_none() && !has_type(&entry, VCardType::Cell) => {
+                have_phone = true;
+                fields.phone = entry_text(&entry);
+            }
+            VCardProperty::Adr if !have_adr && entry.group.is_none() => {
+                have_adr = true;
+                fields.street = component(&entry, 2);
+                fields.city = component(&entry, 3);
+                fields.postal_code = component(&entry, 5);
+                fields.country = component(&entry, 6);
+            }
+            _ if DERIVED.contains(&name.as_str()) || name.starts_with("X-CRM-") || name == "X-ABSHOWAS" => {}
+            VCardProperty::Begin | VCardProperty::End => {}
+            _ => extra.push(entry),
+        }
+    }
+    if !have_n {
+        return Err("the card has no N (name) property".into());
+    }
+    if !extra.is_empty() {
+        let mut out = String::new();
+        VCard { entries: extra }.write_to(&mut out, VCardVersion::V4_0).expect("writing to a String cannot fail");
+        fields.vcard_extra = Some(out);
+    }
+    Ok(ParsedCard { uid, org, fields })
+}
+
+fn describe(entry: &calcard::Entry) -> String {
+    match entry {
+        calcard::Entry::InvalidLine(line) => format!("invalid line {line:?}"),
+        calcard::Entry::ICalendar(_) => "an iCalendar object was sent where a vCard was expected".into(),
+        calcard::Entry::Eof => "no BEGIN:VCARD found".into(),
+        calcard::Entry::UnterminatedComponent(name) => format!("{name} is not terminated"),
+        other => format!("{other:?}"),
+    }
+}

@@ -1,0 +1,244 @@
+//! Collection membership, sync-tokens and CTags (RFC 6578).
+//!
+//! A DAV collection here is a *view* computed from the CRM tables, so it has no change history of
+//! its own. Each collection keeps the members (href, etag) it had when it was last brought up to
+//! date, and for each member the change_log sequence at which it last changed (or left). Bringing a
+//! collection up to date is needed only when the change_log has moved since; it diffs the freshly
+//! computed view against the stored members. The sync-token is the sequence the collection was
+//! last brought up to date at, so "what changed since token T" is "members whose seq > T".
+
+use std::collections::HashMap;
+
+use anyhow::Result;
+
+use super::Store;
+use crate::on_db;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Member {
+    pub href: String,
+    pub etag: String,
+}
+
+/// One entry of a sync-collection answer: a member that changed, or one that left (etag `None`).
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct Change {
+    pub href: String,
+    pub etag: String,
+    pub deleted: bool,
+    pub seq: i64,
+}
+
+const TOKEN_PREFIX: &str = "urn:crmdav:sync:";
+
+pub fn token(seq: i64) -> String {
+    format!("{TOKEN_PREFIX}{seq}")
+}
+
+/// The sequence in a token we issued; `None` for anything else.
+pub fn parse_token(token: &str) -> Option<i64> {
+    token.trim().strip_prefix(TOKEN_PREFIX)?.parse().ok().filter(|seq| *seq >= 0)
+}
+
+/// The sequence the collection was last brought up to date at, if it ever was.
+pub async fn synced_seq(store: &Store, collection: &str) -> Result<Option<i64>> {
+    Ok(on_db!(store, read, |pool| {
+        sqlx::query_scalar("SELECT synced_seq FROM collections WHERE key = $1")
+            .bind(collection)
+            .fetch_optional(pool)
+            .await?
+    }))
+}
+
+/// Records `current` as the members of `collection` as of change `seq`, diffing against what was
+/// stored: new or changed members get `seq`, members that are gone are kept as deletions.
+pub async fn record(store: &Store, collection: &str, seq: i64, current: &[Member]) -> Result<()> {
+    let stored: Vec<(String, String, bool)> = on_db!(store, read, |pool| {
+        sqlx::query_as("SELECT href, etag, deleted FROM collection_members WHERE collection = $1")
+            .bind(collection)
+            .fetch_all(pool)
+            .await?
+    });
+    let stored: HashMap<&str, (&str, bool)> = stored.iter().map(|(h, e, d)| (h.as_str(), (e.as_str(), *d))).collect();
+    let mut upserts: Vec<(&str, &str, bool)> = Vec::new();
+    let mut seen = std::collections::HashSet::with_capacity(current.len());
+    for member in current {
+        seen.insert(member.href.as_str());
+        match stored.get(member.href.as_str()) {
+            Some((etag, false)) if *etag == member.etag => {}
+            _ => upserts.push((&member.href, &member.etag, false)),
+        }
+    }
+    for (href, (etag, deleted)) in &stored {
+        if !deleted && !seen.contains(href) {
+            upserts.push((href, etag, true));
+        }
+    }
+    on_db!(store, write, |pool| {
+        let mut tx = pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO collections (key, synced_seq) VALUES ($1, $2) \
+             ON CONFLICT (key) DO UPDATE SET synced_seq = CASE WHEN collections.synced_seq > excluded.synced_seq \
+             THEN collections.synced_seq ELSE excluded.synced_seq END",
+        )
+        .bind(collection)
+        .bind(seq)
+        .execute(&mut *tx)
+        .await?;
+        for (href, etag, deleted) in &upserts {
+            sqlx::query(
+                "INSERT INTO collection_members (collection, href, etag, seq, deleted) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (collection, href) DO UPDATE SET etag = excluded.etag, seq = excluded.seq, deleted = excluded.deleted",
+            )
+            .bind(collection)
+            .bind(*href)
+            .bind(*etag)
+            .bind(seq)
+            .bind(*deleted)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+    });
+    Ok(())
+}
+
+/// Brings `collection` up to date if the change_log moved since it last was, computing its
+/// current members with `compute`. Returns the sequence it is now up to date at (its sync-token).
+pub async fn refresh<F, Fut>(store: &Store, collection: &str, compute: F) -> Result<i64>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<Member>>>,
+{
+    // Read the sequence before the view: the view then reflects at least every change up to it.
+    let current = store.current_seq().await?;
+    match synced_seq(store, collection).await? {
+        Some(synced) if synced >= current => Ok(synced),
+        _ => {
+            let members = compute().await?;
+            record(store, collection, current, &members).await?;
+            Ok(current)
+        }
+    }
+}
+
+/// A position in a collection's change history: everything up to `seq`, and at `seq` itself the
+/// members up to `href` (set when a client's `DAV:limit` cut an answer in the middle of a seq).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cursor {
+    pub seq: i64,
+    pub href: Option<String>,
+}
+
+pub fn cursor_token(cursor: &Cursor) -> String {
+    match &cursor.href {
+        None => token(cursor.seq),
+        Some(href) => format!(
+            "{}:{}",
+            token(cursor.seq),
+            percent_encoding::utf8_percent_encode(href, percent_encoding::NON_ALPHANUMERIC)
+        ),
+    }
+}
+
+pub fn parse_cursor(text: &str) -> Option<Cursor> {
+    let rest = text.trim().strip_prefix(TOKEN_PREFIX)?;
+    let (seq, href) = match rest.split_once(':') {
+        Some((seq, href)) => (seq, Some(percent_encoding::percent_decode_str(href).decode_utf8().ok()?.into_owned())),
+        None => (rest, None),
+    };
+    let seq = seq.parse().ok().filter(|s: &i64| *s >= 0)?;
+    Some(Cursor { seq, href })
+}
+
+/// Changes after `cursor` (all current members when `cursor` is None), in (seq, href) order.
+pub async fn changes_after(store: &Store, collection: &str, cursor: Option<&Cursor>) -> Result<Vec<Change>> {
+    // Without an href, the whole of `seq` was delivered; with one, the members after it were not.
+    let (seq, href, initial) = match cursor {
+        Some(c) => (c.seq, c.href.clone(), false),
+        None => (-1, None, true),
+    };
+    Ok(on_db!(store, read, |pool| {
+        sqlx::query_as(
+            "SELECT href, etag, deleted, seq FROM collection_members WHERE collection = $1 \
+             AND (seq > $2 OR (seq = $2 AND $3 IS NOT NULL AND href > $3)) AND NOT ($4 AND deleted) ORDER BY seq, href",
+        )
+        .bind(collection)
+        .bind(seq)
+        .bind(&href)
+        .bind(initial)
+        .fetch_all(pool)
+        .await?
+    }))
+}
+
+/// Members (and departures) with a sequence above `since`, oldest first.
+pub async fn changes_since(store: &Store, collection: &str, since: i64) -> Result<Vec<Change>> {
+    Ok(on_db!(store, read, |pool| {
+        sqlx::query_as(
+            "SELECT href, etag, deleted, seq FROM collection_members WHERE collection = $1 AND seq > $2 ORDER BY seq, href",
+        )
+        .bind(collection)
+        .bind(since)
+        .fetch_all(pool)
+        .await?
+    }))
+}
+
+/// The current members of a collection, by href.
+pub async fn members(store: &Store, collection: &str) -> Result<Vec<Member>> {
+    let rows: Vec<(String, String)> = on_db!(store, read, |pool| {
+        sqlx::query_as("SELECT href, etag FROM collection_members WHERE collection = $1 AND NOT deleted ORDER BY href")
+            .bind(collection)
+            .fetch_all(pool)
+            .await?
+    });
+    Ok(rows.into_iter().map(|(href, etag)| Member { href, etag }).collect())
+}
+
+/// Per-rep display settings (PROPPATCH of displayname / calendar-color).
+pub async fn set_display(
+    store: &Store,
+    collection: &str,
+    displayname: Option<&str>,
+    color: Option<&str>,
+) -> Result<()> {
+    on_db!(store, write, |pool| {
+        sqlx::query(
+            "INSERT INTO collections (key, synced_seq, displayname, color) VALUES ($1, -1, $2, $3) \
+             ON CONFLICT (key) DO UPDATE SET displayname = COALESCE($2, collections.displayname), color = COALESCE($3, collections.color)",
+        )
+        .bind(collection)
+        .bind(displayname)
+        .bind(color)
+        .execute(pool)
+        .await?;
+    });
+    Ok(())
+}
+
+pub async fn display(store: &Store, collection: &str) -> Result<(Option<String>, Option<String>)> {
+    let row: Option<(Option<String>, Option<String>)> = on_db!(store, read, |pool| {
+        sqlx::query_as("SELECT displayname, color FROM collections WHERE key = $1")
+            .bind(collection)
+            .fetch_optional(pool)
+            .await?
+    });
+    Ok(row.unwrap_or((None, None)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_round_trip_and_foreign_tokens_are_rejected() {
+        assert_eq!(parse_token(&token(42)), Some(42));
+        assert_eq!(parse_token("http://example.com/sync/42"), None);
+        assert_eq!(parse_token("urn:crmdav:sync:-1"), None);
+        assert_eq!(parse_token("urn:crmdav:sync:abc"), None);
+        let cursor = Cursor { seq: 7, href: Some("a b:c.vcf".into()) };
+        assert_eq!(parse_cursor(&cursor_token(&cursor)), Some(cursor));
+        assert_eq!(parse_cursor(&token(9)), Some(Cursor { seq: 9, href: None }));
+    }
+}
