@@ -538,31 +538,21 @@ async fn sync_collection(
         Ok(seq) => seq,
         Err(e) => return internal(e),
     };
-    let cursor = if token.trim().is_empty() {
-        None
-    } else {
-        match sync::parse_cursor(token).filter(|c| c.seq <= seq) {
-            Some(cursor) => Some(cursor),
-            None => {
-                return reply::precondition_failed(
-                    StatusCode::FORBIDDEN,
-                    PropName::dav("valid-sync-token"),
-                    "unknown or expired sync-token: sync again from the start (empty token)",
-                );
-            }
+    let limit = limit.map(|l| l as usize);
+    let page = match sync::page(s.store, &collection_key(s.rep.id), seq, token, limit).await {
+        Ok(Some(page)) => page,
+        Ok(None) => {
+            return reply::precondition_failed(
+                StatusCode::FORBIDDEN,
+                PropName::dav("valid-sync-token"),
+                "unknown or expired sync-token: sync again from the start (empty token)",
+            );
         }
-    };
-    let changes = match sync::changes_after(s.store, &collection_key(s.rep.id), cursor.as_ref()).await {
-        Ok(changes) => changes,
         Err(e) => return internal(e),
     };
     let href = book_href(&s.rep.login);
-    let (page, truncated) = match limit.map(|l| l as usize) {
-        Some(l) if changes.len() > l => (&changes[..l], true),
-        _ => (&changes[..], false),
-    };
     let wanted: Vec<String> = if reply::wants(props, &address_data_name()) {
-        page.iter().filter(|c| !c.deleted).map(|c| c.href.clone()).collect()
+        page.changes.iter().filter(|c| !c.deleted).map(|c| c.href.clone()).collect()
     } else {
         Vec::new()
     };
@@ -576,7 +566,7 @@ async fn sync_collection(
     };
     let by_name: HashMap<String, &Card> = cards.iter().map(|c| (c.href(), c)).collect();
     let mut body = Multistatus::new();
-    for change in page {
+    for change in &page.changes {
         let member = format!("{href}{}", change.href);
         if change.deleted {
             body.add_status(&member, 404);
@@ -588,14 +578,10 @@ async fn sync_collection(
             body.add_response(&member, &propstats);
         }
     }
-    let next = if truncated {
+    if page.truncated {
         body.add_status_with_error(&href, 507, &PropName::dav("number-of-matches-within-limits"));
-        let last = page.last().expect("a truncated page is not empty");
-        sync::Cursor { seq: last.seq, href: Some(last.href.clone()) }
-    } else {
-        sync::Cursor { seq, href: None }
-    };
-    body.set_sync_token(sync::cursor_token(&next));
+    }
+    body.set_sync_token(page.next_token);
     reply::multistatus(body)
 }
 

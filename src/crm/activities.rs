@@ -31,3 +31,355 @@ pub struct Activity {
     /// The last iCalendar object a device wrote, kept for the round trip.
     pub ical: Option<String>,
 }
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+
+use super::addressbook::{AUDIT_INSERT, AuditEntry};
+use super::visibility::{visible_condition, visible_condition_on};
+use super::{CrmError, Session};
+use crate::on_db;
+use crate::store::Store;
+
+/// The two calendars of a rep: events (meetings, calls, visits) and follow-up tasks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Calendar {
+    Activities,
+    FollowUps,
+}
+
+impl Calendar {
+    pub fn from_name(name: &str) -> Option<Calendar> {
+        match name {
+            "activities" => Some(Calendar::Activities),
+            "follow-ups" => Some(Calendar::FollowUps),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Calendar::Activities => "activities",
+            Calendar::FollowUps => "follow-ups",
+        }
+    }
+
+    fn kind_condition(self) -> &'static str {
+        match self {
+            Calendar::Activities => "a.kind <> 'task'",
+            Calendar::FollowUps => "a.kind = 'task'",
+        }
+    }
+}
+
+/// An activity with what its calendar object shows besides the row: the linked client and the
+/// activity's note.
+#[derive(Clone, Debug, Default, sqlx::FromRow)]
+pub struct ActivityView {
+    #[sqlx(flatten)]
+    pub activity: Activity,
+    pub client_code: Option<String>,
+    pub client_name: Option<String>,
+    pub note_id: Option<i64>,
+    pub note: Option<String>,
+}
+
+const ACTIVITY_COLUMNS: &str = "SELECT a.id, a.uid, a.href, a.rep_id, a.client_id, a.contact_id, a.kind, a.subject, a.location, \
+    a.start_at, a.end_at, a.all_day, a.timezone, a.recurring, a.range_end, a.status, a.completed_at, a.ical";
+
+const ACTIVITY_SELECT: &str = "SELECT a.id, a.uid, a.href, a.rep_id, a.client_id, a.contact_id, a.kind, a.subject, a.location, \
+    a.start_at, a.end_at, a.all_day, a.timezone, a.recurring, a.range_end, a.status, a.completed_at, a.ical, \
+    c.code AS client_code, c.name AS client_name, n.id AS note_id, n.body AS note \
+    FROM activities a LEFT JOIN clients c ON c.id = a.client_id \
+    LEFT JOIN notes n ON n.id = (SELECT MAX(n2.id) FROM notes n2 WHERE n2.activity_id = a.id)";
+
+/// The condition for an activity to be in the rep's calendar: theirs, not cancelled, and either
+/// unlinked or linked to a client they still see.
+fn in_calendar(calendar: Calendar) -> String {
+    format!(
+        "a.rep_id = $1 AND a.status <> 'cancelled' AND {} \
+         AND (a.client_id IS NULL OR EXISTS (SELECT 1 FROM clients vc WHERE vc.id = a.client_id AND {}))",
+        calendar.kind_condition(),
+        visible_condition_on("vc", "$1")
+    )
+}
+
+/// Every activity of the calendar; with `range`, only those that may overlap it (instances of
+/// recurring ones are checked by the caller).
+pub async fn list(store: &Store, rep_id: i64, calendar: Calendar, range: Option<(Option<DateTime<Utc>>, Option<DateTime<Utc>>)>) -> Result<Vec<ActivityView>> {
+    let mut sql = format!("{ACTIVITY_SELECT} WHERE {}", in_calendar(calendar));
+    let (start, end) = range.unwrap_or((None, None));
+    if range.is_some() {
+        // Undated tasks always stay candidates; dated ones must start before the end and end after the start.
+        sql.push_str(" AND (a.start_at IS NULL OR (($2 IS NULL OR a.start_at < $2) AND ($3 IS NULL OR a.range_end IS NULL OR a.range_end > $3)))");
+    }
+    sql.push_str(" ORDER BY a.id");
+    let start = start.map(Ts);
+    let end = end.map(Ts);
+    Ok(on_db!(store, read, |pool| {
+        let query = sqlx::query_as(&sql).bind(rep_id);
+        let query = if range.is_some() { query.bind(end).bind(start) } else { query };
+        query.fetch_all(pool).await?
+    }))
+}
+
+pub async fn find(store: &Store, rep_id: i64, calendar: Calendar, href: &str) -> Result<Option<ActivityView>> {
+    let sql = format!("{ACTIVITY_SELECT} WHERE {} AND a.href = $2", in_calendar(calendar));
+    Ok(on_db!(store, read, |pool| sqlx::query_as(&sql).bind(rep_id).bind(href).fetch_optional(pool).await?))
+}
+
+pub async fn find_many(store: &Store, rep_id: i64, calendar: Calendar, hrefs: &[String]) -> Result<Vec<ActivityView>> {
+    let mut found = Vec::new();
+    for chunk in hrefs.chunks(500) {
+        let list: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
+        let sql = format!("{ACTIVITY_SELECT} WHERE {} AND a.href IN ({})", in_calendar(calendar), list.join(", "));
+        let mut rows: Vec<ActivityView> = on_db!(store, read, |pool| {
+            let mut query = sqlx::query_as(&sql).bind(rep_id);
+            for href in chunk {
+                query = query.bind(href);
+            }
+            query.fetch_all(pool).await?
+        });
+        found.append(&mut rows);
+    }
+    Ok(found)
+}
+
+/// The href (and calendar kind) of the rep's activity that uses `uid`, cancelled ones included.
+pub async fn href_of_uid(store: &Store, rep_id: i64, uid: &str) -> Result<Option<(String, String, String)>> {
+    Ok(on_db!(store, read, |pool| {
+        sqlx::query_as("SELECT href, kind, status FROM activities WHERE rep_id = $1 AND uid = $2").bind(rep_id).bind(uid).fetch_optional(pool).await?
+    }))
+}
+
+/// What a device wrote, as the CRM models it.
+#[derive(Clone, Debug, Default)]
+pub struct ActivityInput {
+    pub uid: String,
+    pub kind: String,
+    pub subject: String,
+    pub location: String,
+    pub start_at: Option<DateTime<Utc>>,
+    pub end_at: Option<DateTime<Utc>>,
+    pub all_day: bool,
+    pub timezone: String,
+    pub recurring: bool,
+    pub range_end: Option<DateTime<Utc>>,
+    pub description: String,
+    pub completes: bool,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub cancelled: bool,
+    /// Ways the object names its client, strongest first (see `resolve_client`).
+    pub x_crm_client: Option<String>,
+    pub attendee_emails: Vec<String>,
+    pub categories: Vec<String>,
+    pub ical: String,
+}
+
+/// The client an activity is linked to, in DESIGN order: X-CRM-CLIENT (code), then an attendee's
+/// email equal to a visible contact's, then a client code or name among the categories.
+/// Only visible clients can be linked.
+pub async fn resolve_client(store: &Store, rep_id: i64, input: &ActivityInput) -> Result<(Option<i64>, Option<i64>)> {
+    let visible = visible_condition("$1");
+    if let Some(code) = input.x_crm_client.as_deref().filter(|c| !c.trim().is_empty()) {
+        let sql = format!("SELECT c.id FROM clients c WHERE (c.code = $2 OR LOWER(c.name) = LOWER($2)) AND {visible}");
+        let id: Option<i64> = on_db!(store, read, |pool| sqlx::query_scalar(&sql).bind(rep_id).bind(code.trim()).fetch_optional(pool).await?);
+        if id.is_some() {
+            return Ok((id, None));
+        }
+    }
+    for email in &input.attendee_emails {
+        let sql = format!("SELECT c.id, k.id FROM contacts k JOIN clients c ON c.id = k.client_id WHERE LOWER(k.email) = LOWER($2) AND {visible} ORDER BY k.id LIMIT 1");
+        let hit: Option<(i64, i64)> = on_db!(store, read, |pool| sqlx::query_as(&sql).bind(rep_id).bind(email).fetch_optional(pool).await?);
+        if let Some((client, contact)) = hit {
+            return Ok((Some(client), Some(contact)));
+        }
+    }
+    for category in &input.categories {
+        let sql = format!("SELECT c.id FROM clients c WHERE (c.code = $2 OR LOWER(c.name) = LOWER($2)) AND {visible} ORDER BY c.id LIMIT 1");
+        let id: Option<i64> = on_db!(store, read, |pool| sqlx::query_scalar(&sql).bind(rep_id).bind(category.trim()).fetch_optional(pool).await?);
+        if id.is_some() {
+            return Ok((id, None));
+        }
+    }
+    Ok((None, None))
+}
+
+/// The CRM's key rule: an activity is not completed without a note. The note is the object's
+/// DESCRIPTION; it must hold at least `min_note_chars` characters.
+pub fn check_note_rule(session: &Session<'_>, existing: Option<&ActivityView>, input: &ActivityInput) -> Result<(), CrmError> {
+    let already_completed = existing.is_some_and(|e| e.activity.status == "completed");
+    if !input.completes || already_completed && input.description.trim().chars().count() >= session.config.calendar.min_note_chars {
+        return Ok(());
+    }
+    if input.description.trim().chars().count() < session.config.calendar.min_note_chars {
+        return Err(CrmError::NoteRequired(format!(
+            "\"{}\" cannot be completed without a note: write what happened in the description (at least {} characters) and save again",
+            if input.subject.is_empty() { "This activity" } else { &input.subject },
+            session.config.calendar.min_note_chars
+        )));
+    }
+    Ok(())
+}
+
+pub enum Saved {
+    Created,
+    Updated,
+}
+
+/// Creates or updates the activity at `href` from a device's object, with its note, in one
+/// transaction; audited. `existing` is what the device's If-Match was checked against: if the row
+/// changed since, nothing is written and `Ok(None)` is returned.
+pub async fn save(session: &Session<'_>, calendar: Calendar, href: &str, existing: Option<&ActivityView>, input: &ActivityInput) -> Result<Option<Saved>, CrmError> {
+    check_note_rule(session, existing, input)?;
+    let (client_id, contact_id) = match existing {
+        // A link set in the CRM stays unless the object names another client.
+        Some(e) if input.x_crm_client.is_none() && e.activity.client_id.is_some() => (e.activity.client_id, e.activity.contact_id),
+        _ => resolve_client(session.store, session.rep.id, input).await?,
+    };
+    let status = if input.cancelled {
+        "cancelled"
+    } else if input.completes {
+        "completed"
+    } else {
+        "planned"
+    };
+    let completed_at = input.completes.then(|| Ts(input.completed_at.unwrap_or_else(Utc::now)));
+    let now = Ts::now();
+    let description = input.description.trim().to_string();
+    let kind = if calendar == Calendar::FollowUps { "task".to_string() } else { input.kind.clone() };
+    let before = existing.map(|e| serde_json::to_string(&e.activity).unwrap_or_default());
+    let after = serde_json::json!({
+        "uid": input.uid, "kind": kind, "subject": input.subject, "start_at": input.start_at, "end_at": input.end_at,
+        "status": status, "client_id": client_id, "note": description,
+    })
+    .to_string();
+    let rep_id = session.rep.id;
+    let outcome = if existing.is_some() { "updated" } else { "created" };
+    let audit = AuditEntry { rep_id, device: session.device, action: "activity.put", target: href, outcome, before, after: Some(after) };
+    let saved = on_db!(session.store, write, |pool| {
+        let mut tx = pool.begin().await?;
+        let activity_id: i64 = match existing {
+            Some(e) => {
+                // Lock the row (a no-op write), then check it is still what the device's If-Match was
+                // checked against: of two concurrent edits with the same ETag only one wins.
+                sqlx::query("UPDATE activities SET updated_at = updated_at WHERE id = $1").bind(e.activity.id).execute(&mut *tx).await?;
+                let current: Option<Activity> = sqlx::query_as(&format!("{ACTIVITY_COLUMNS} FROM activities a WHERE a.id = $1"))
+                    .bind(e.activity.id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if current.as_ref() != Some(&e.activity) {
+                    return Ok(None);
+                }
+                sqlx::query(
+                    "UPDATE activities SET client_id = $2, contact_id = $3, kind = $4, subject = $5, location = $6, start_at = $7, end_at = $8, \
+                     all_day = $9, timezone = $10, recurring = $11, range_end = $12, status = $13, completed_at = $14, ical = $15, updated_at = $16 \
+                     WHERE id = $1",
+                )
+                .bind(e.activity.id)
+                .bind(client_id)
+                .bind(contact_id)
+                .bind(&kind)
+                .bind(&input.subject)
+                .bind(&input.location)
+                .bind(input.start_at.map(Ts))
+                .bind(input.end_at.map(Ts))
+                .bind(input.all_day)
+                .bind(&input.timezone)
+                .bind(input.recurring)
+                .bind(input.range_end.map(Ts))
+                .bind(status)
+                .bind(completed_at)
+                .bind(&input.ical)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                e.activity.id
+            }
+            None => {
+                sqlx::query_scalar(
+                    "INSERT INTO activities (uid, href, rep_id, client_id, contact_id, kind, subject, location, start_at, end_at, all_day, timezone, \
+                     recurring, range_end, status, completed_at, ical, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18) RETURNING id",
+                )
+                .bind(&input.uid)
+                .bind(href)
+                .bind(rep_id)
+                .bind(client_id)
+                .bind(contact_id)
+                .bind(&kind)
+                .bind(&input.subject)
+                .bind(&input.location)
+                .bind(input.start_at.map(Ts))
+                .bind(input.end_at.map(Ts))
+                .bind(input.all_day)
+                .bind(&input.timezone)
+                .bind(input.recurring)
+                .bind(input.range_end.map(Ts))
+                .bind(status)
+                .bind(completed_at)
+                .bind(&input.ical)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?
+            }
+        };
+        // The description is the activity's note: an edit updates it rather than adding another.
+        let note_id = existing.and_then(|e| e.note_id);
+        match (note_id, description.is_empty()) {
+            (Some(id), false) => {
+                sqlx::query("UPDATE notes SET body = $2, client_id = $3 WHERE id = $1 AND body <> $2 OR id = $1 AND client_id IS DISTINCT FROM $3")
+                    .bind(id)
+                    .bind(&description)
+                    .bind(client_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            (None, false) => {
+                sqlx::query("INSERT INTO notes (client_id, activity_id, rep_id, body, source, created_at) VALUES ($1, $2, $3, $4, 'dav', $5)")
+                    .bind(client_id)
+                    .bind(activity_id)
+                    .bind(rep_id)
+                    .bind(&description)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            (_, true) => {}
+        }
+        sqlx::query(AUDIT_INSERT)
+            .bind(audit.rep_id)
+            .bind(audit.device)
+            .bind(audit.action)
+            .bind(audit.target)
+            .bind(audit.outcome)
+            .bind(&audit.before)
+            .bind(&audit.after)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Some(if existing.is_some() { Saved::Updated } else { Saved::Created })
+    });
+    Ok(saved)
+}
+
+/// DELETE from a device: the activity is kept for reporting, marked cancelled, and leaves the calendar.
+pub async fn cancel(session: &Session<'_>, existing: &ActivityView) -> Result<()> {
+    let before = serde_json::to_string(&existing.activity).ok();
+    on_db!(session.store, write, |pool| {
+        let mut tx = pool.begin().await?;
+        sqlx::query("UPDATE activities SET status = 'cancelled', updated_at = $2 WHERE id = $1").bind(existing.activity.id).bind(Ts::now()).execute(&mut *tx).await?;
+        sqlx::query(AUDIT_INSERT)
+            .bind(session.rep.id)
+            .bind(session.device)
+            .bind("activity.delete")
+            .bind(&existing.activity.href)
+            .bind("cancelled")
+            .bind(&before)
+            .bind(None::<String>)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+    });
+    Ok(())
+}

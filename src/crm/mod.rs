@@ -33,6 +33,9 @@ pub enum CrmError {
     Conflict(String),
     #[error("{0}")]
     Invalid(String),
+    /// Completing an activity without a note (the CRM's key business rule).
+    #[error("{0}")]
+    NoteRequired(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }

@@ -172,17 +172,37 @@ pub async fn changes_after(store: &Store, collection: &str, cursor: Option<&Curs
     }))
 }
 
-/// Members (and departures) with a sequence above `since`, oldest first.
-pub async fn changes_since(store: &Store, collection: &str, since: i64) -> Result<Vec<Change>> {
-    Ok(on_db!(store, read, |pool| {
-        sqlx::query_as(
-            "SELECT href, etag, deleted, seq FROM collection_members WHERE collection = $1 AND seq > $2 ORDER BY seq, href",
-        )
-        .bind(collection)
-        .bind(since)
-        .fetch_all(pool)
-        .await?
-    }))
+/// One answer to a sync-collection request.
+pub struct Page {
+    pub changes: Vec<Change>,
+    /// More changes remain: the client must ask again with `next_token`.
+    pub truncated: bool,
+    pub next_token: String,
+}
+
+/// The changes a client holding `token` (empty: none yet) must apply, at most `limit` of them,
+/// with the token to ask with next. `None` when the token was not issued for this state (invalid
+/// or from the future), which the caller answers with DAV:valid-sync-token.
+pub async fn page(store: &Store, collection: &str, synced: i64, token: &str, limit: Option<usize>) -> Result<Option<Page>> {
+    let cursor = if token.trim().is_empty() {
+        None
+    } else {
+        match parse_cursor(token).filter(|c| c.seq <= synced) {
+            Some(cursor) => Some(cursor),
+            None => return Ok(None),
+        }
+    };
+    let mut changes = changes_after(store, collection, cursor.as_ref()).await?;
+    let truncated = limit.is_some_and(|l| changes.len() > l);
+    let next = match limit {
+        Some(l) if truncated => {
+            changes.truncate(l);
+            let last = changes.last().expect("a truncated page holds the limit's worth of changes");
+            Cursor { seq: last.seq, href: Some(last.href.clone()) }
+        }
+        _ => Cursor { seq: synced, href: None },
+    };
+    Ok(Some(Page { changes, truncated, next_token: cursor_token(&next) }))
 }
 
 /// The current members of a collection, by href.
