@@ -3,6 +3,7 @@
 //! Dependency direction (see DESIGN.md): `http -> dav -> {caldav, carddav} -> crm <- mapping`,
 //! `crm -> store`. `dav` knows nothing of the CRM; `crm` knows nothing of HTTP or XML.
 
+pub mod caldav;
 pub mod carddav;
 pub mod config;
 pub mod crm;

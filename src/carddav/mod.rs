@@ -54,7 +54,10 @@ pub async fn collection_props(s: &Session<'_>) -> Result<Vec<(PropName, PropValu
             PropName::dav("resourcetype"),
             PropValue::ResourceType(vec![PropName::dav("collection"), PropName::carddav("addressbook")]),
         ),
-        (PropName::dav("displayname"), PropValue::Text(displayname.unwrap_or_else(|| "CRM clients".into()))),
+        (
+            PropName::dav("displayname"),
+            PropValue::Text(displayname.filter(|d| !d.is_empty()).unwrap_or_else(|| "CRM clients".into())),
+        ),
         (
             PropName::carddav("addressbook-description"),
             PropValue::Text(format!("Clients visible to {} in the CRM", s.rep.display_name)),

@@ -4,9 +4,11 @@ use http::{Method, StatusCode, header};
 
 use super::AppState;
 use super::routes::Request;
+use crate::caldav::calendar as caldav;
 use crate::carddav;
 use crate::crm::Session;
-use crate::dav::multistatus::{Multistatus, PropValue};
+use crate::crm::activities::Calendar;
+use crate::dav::multistatus::{Multistatus, PropStat, PropValue};
 use crate::dav::names::PropName;
 use crate::dav::path::{DavPath, PathError};
 use crate::dav::reply::{self, Depth, Reply};
@@ -36,6 +38,19 @@ pub async fn handle(state: &AppState, request: &Request) -> Reply {
             carddav::put(s, name, &request.headers, &request.body).await
         }
         (&Method::DELETE, DavPath::Card { book, name, .. }) if book == carddav::BOOK => carddav::delete(s, name).await,
+        (&Method::GET | &Method::HEAD, DavPath::CalendarObject { calendar, name, .. })
+            if Calendar::from_name(calendar).is_some() =>
+        {
+            caldav::get(s, calendar_of(calendar), name, &request.headers, request.method == Method::HEAD).await
+        }
+        (&Method::PUT, DavPath::CalendarObject { calendar, name, .. }) if Calendar::from_name(calendar).is_some() => {
+            caldav::put(s, calendar_of(calendar), name, &request.headers, &request.body).await
+        }
+        (&Method::DELETE, DavPath::CalendarObject { calendar, name, .. })
+            if Calendar::from_name(calendar).is_some() =>
+        {
+            caldav::delete(s, calendar_of(calendar), name, &request.headers).await
+        }
         (
             &Method::GET | &Method::HEAD,
             DavPath::Root | DavPath::Principal { .. } | DavPath::AddressbookHome { .. } | DavPath::Addressbook { .. },
@@ -64,9 +79,15 @@ fn is_write(method: &Method) -> bool {
 fn exists(path: &DavPath) -> bool {
     match path {
         DavPath::Addressbook { book, .. } | DavPath::Card { book, .. } => book == carddav::BOOK,
-        DavPath::Calendar { .. } | DavPath::CalendarObject { .. } => false,
+        DavPath::Calendar { calendar, .. } | DavPath::CalendarObject { calendar, .. } => {
+            Calendar::from_name(calendar).is_some()
+        }
         _ => true,
     }
+}
+
+fn calendar_of(name: &str) -> Calendar {
+    Calendar::from_name(name).expect("checked by the caller")
 }
 
 fn method_not_allowed(method: &Method) -> Reply {
@@ -172,8 +193,25 @@ async fn propfind(s: &Session<'_>, path: &DavPath, request: &Request) -> Reply {
                 }
             }
         }
-        DavPath::CalendarHome { .. } => {
+        DavPath::CalendarHome { login } => {
             body.add_response(&path.href(), &reply::select_props(&props, plain_collection_props(s, "Calendars"), &[]));
+            if depth == Depth::One {
+                for calendar in [Calendar::Activities, Calendar::FollowUps] {
+                    match caldav::collection_props(s, calendar).await {
+                        Ok(available) => body.add_response(
+                            &caldav::calendar_href(login, calendar),
+                            &reply::select_props(&props, available, &[]),
+                        ),
+                        Err(reply) => return reply,
+                    }
+                }
+            }
+        }
+        DavPath::Calendar { calendar, .. } if Calendar::from_name(calendar).is_some() => {
+            return caldav::propfind(s, calendar_of(calendar), depth, &props).await;
+        }
+        DavPath::CalendarObject { calendar, name, .. } if Calendar::from_name(calendar).is_some() => {
+            return caldav::propfind_object(s, calendar_of(calendar), name, &props).await;
         }
         DavPath::Addressbook { book, .. } if book == carddav::BOOK => return carddav::propfind(s, depth, &props).await,
         DavPath::Card { book, name, .. } if book == carddav::BOOK => {
@@ -198,41 +236,45 @@ async fn proppatch(s: &Session<'_>, path: &DavPath, request: &Request) -> Reply 
         Ok(patch) => patch,
         Err(e) => return bad_xml(e),
     };
-    let settable = [PropName::dav("displayname")];
-    let mut ok = Vec::new();
-    let mut forbidden = Vec::new();
-    let mut displayname: Option<Option<String>> = None;
+    let calendar = match path {
+        DavPath::Calendar { calendar, .. } => Calendar::from_name(calendar),
+        _ => None,
+    };
+    let is_book = matches!(path, DavPath::Addressbook { book, .. } if book == carddav::BOOK);
+    let (mut ok, mut forbidden) = (Vec::new(), Vec::new());
+    let (mut displayname, mut color) = (None, None);
     for operation in &patch.operations {
         let (name, value) = match operation {
-            ProppatchOperation::Set { name, text, .. } => (name, Some(text.clone())),
-            ProppatchOperation::Remove(name) => (name, None),
+            ProppatchOperation::Set { name, text, .. } => (name, text.trim().to_string()),
+            // Removing a display setting restores the default.
+            ProppatchOperation::Remove(name) => (name, String::new()),
         };
-        if settable.contains(name) && matches!(path, DavPath::Addressbook { .. }) {
+        if (is_book || calendar.is_some()) && *name == PropName::dav("displayname") {
             displayname = Some(value);
+            ok.push(name.clone());
+        } else if calendar.is_some() && *name == PropName::apple_ical("calendar-color") {
+            color = Some(value);
             ok.push(name.clone());
         } else {
             forbidden.push(name.clone());
         }
     }
     let mut body = Multistatus::new();
-    if forbidden.is_empty() {
-        if let Some(name) = displayname
-            && let Err(e) = carddav::set_displayname(s, name.as_deref()).await
-        {
-            tracing::error!(error = %e, "PROPPATCH failed");
-            return reply::text(StatusCode::INTERNAL_SERVER_ERROR, "internal server error; nothing was changed");
-        }
-        body.add_response(&path.href(), &[crate::dav::multistatus::PropStat::names_only(200, ok)]);
-    } else {
+    if !forbidden.is_empty() {
         // PROPPATCH is atomic (RFC 4918 9.2): one refused property fails them all.
-        body.add_response(
-            &path.href(),
-            &[
-                crate::dav::multistatus::PropStat::names_only(403, forbidden),
-                crate::dav::multistatus::PropStat::names_only(424, ok),
-            ],
-        );
+        body.add_response(&path.href(), &[PropStat::names_only(403, forbidden), PropStat::names_only(424, ok)]);
+        return reply::multistatus(body);
     }
+    let saved = match calendar {
+        Some(calendar) => caldav::set_display(s, calendar, displayname.as_deref(), color.as_deref()).await,
+        None if is_book => carddav::set_displayname(s, displayname.as_deref()).await,
+        None => Ok(()),
+    };
+    if let Err(e) = saved {
+        tracing::error!(error = %e, "PROPPATCH failed");
+        return reply::text(StatusCode::INTERNAL_SERVER_ERROR, "internal server error; nothing was changed");
+    }
+    body.add_response(&path.href(), &[PropStat::names_only(200, ok)]);
     reply::multistatus(body)
 }
 
@@ -246,6 +288,9 @@ async fn report(s: &Session<'_>, path: &DavPath, request: &Request) -> Reply {
     };
     match path {
         DavPath::Addressbook { book, .. } if book == carddav::BOOK => carddav::report(s, report).await,
+        DavPath::Calendar { calendar, .. } if Calendar::from_name(calendar).is_some() => {
+            caldav::report(s, calendar_of(calendar), report).await
+        }
         _ if !exists(path) => reply::not_found(&path.href()),
         _ => reply::precondition_failed(
             StatusCode::FORBIDDEN,

@@ -1,0 +1,584 @@
+//! CalDAV (RFC 4791) collections of one rep: `activities` (VEVENT) and `follow-ups` (VTODO).
+
+use std::collections::HashMap;
+
+use calcard::icalendar::ICalendar;
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+
+use crate::crm::activities::{self, ActivityInput, ActivityView, Calendar, Saved};
+use crate::crm::{CrmError, Session};
+use crate::dav::filter::TimeRange;
+use crate::dav::multistatus::{Multistatus, PropStat, PropValue, error_body, error_body_with_href};
+use crate::dav::names::PropName;
+use crate::dav::path::member_name;
+use crate::dav::reply::{self, Depth, Reply};
+use crate::dav::request::{CalendarDataRequest, PropfindRequest, ReportRequest};
+use crate::mapping::ical::{self, ComponentKind, ParseOptions, RenderContext};
+use crate::mapping::vcard::etag as strong_etag;
+use crate::store::sync::{self, Member};
+
+use super::{CalendarQueryError, Limits, busy_periods, expand, limit_recurrence_set, matches, merge_periods};
+
+pub fn calendar_href(login: &str, calendar: Calendar) -> String {
+    format!("/dav/calendars/{login}/{}/", calendar.name())
+}
+
+fn collection_key(rep_id: i64, calendar: Calendar) -> String {
+    format!("{}:{rep_id}", calendar.name())
+}
+
+fn component(calendar: Calendar) -> ComponentKind {
+    match calendar {
+        Calendar::Activities => ComponentKind::Event,
+        Calendar::FollowUps => ComponentKind::Todo,
+    }
+}
+
+fn limits(s: &Session<'_>) -> Limits {
+    Limits::new(s.config.calendar.max_instances)
+}
+
+fn internal(e: impl std::fmt::Display) -> Reply {
+    tracing::error!(error = %e, "CalDAV request failed");
+    reply::text(StatusCode::INTERNAL_SERVER_ERROR, "internal server error; nothing was changed")
+}
+
+/// The calendar object of an activity as the device sees it.
+pub fn render(s: &Session<'_>, view: &ActivityView) -> String {
+    let client = view.client_code.clone().zip(view.client_name.clone());
+    let context = RenderContext {
+        client,
+        note: Some(view.note.clone().unwrap_or_default()),
+        stamp: None,
+        done_category: s.config.calendar.done_category.clone(),
+    };
+    ical::render(&view.activity, &context)
+}
+
+async fn refresh(s: &Session<'_>, calendar: Calendar) -> anyhow::Result<i64> {
+    sync::refresh(s.store, &collection_key(s.rep.id, calendar), || async {
+        let views = activities::list(s.store, s.rep.id, calendar, None).await?;
+        Ok(views.iter().map(|v| Member { href: v.activity.href.clone(), etag: strong_etag(&render(s, v)) }).collect())
+    })
+    .await
+}
+
+pub async fn collection_props(s: &Session<'_>, calendar: Calendar) -> Result<Vec<(PropName, PropValue)>, Reply> {
+    let seq = refresh(s, calendar).await.map_err(internal)?;
+    let token = sync::token(seq);
+    let (displayname, color) = sync::display(s.store, &collection_key(s.rep.id, calendar)).await.map_err(internal)?;
+    let (default_name, default_color, comp) = match calendar {
+        Calendar::Activities => ("CRM activities", "#1E88E5FF", "VEVENT"),
+        Calendar::FollowUps => ("CRM follow-ups", "#F4511EFF", "VTODO"),
+    };
+    let mut reports = vec![
+        PropName::caldav("calendar-multiget"),
+        PropName::caldav("calendar-query"),
+        PropName::dav("sync-collection"),
+    ];
+    if calendar == Calendar::Activities {
+        reports.push(PropName::caldav("free-busy-query"));
+    }
+    Ok(vec![
+        (
+            PropName::dav("resourcetype"),
+            PropValue::ResourceType(vec![PropName::dav("collection"), PropName::caldav("calendar")]),
+        ),
+        (
+            PropName::dav("displayname"),
+            PropValue::Text(displayname.filter(|d| !d.is_empty()).unwrap_or_else(|| default_name.into())),
+        ),
+        (
+            PropName::apple_ical("calendar-color"),
+            PropValue::Text(color.filter(|c| !c.is_empty()).unwrap_or_else(|| default_color.into())),
+        ),
+        (PropName::caldav("supported-calendar-component-set"), PropValue::Comps(vec![comp.into()])),
+        (
+            PropName::caldav("supported-calendar-data"),
+            PropValue::Raw(r#"<cal:calendar-data content-type="text/calendar" version="2.0"/>"#.into()),
+        ),
+        (PropName::caldav("max-resource-size"), PropValue::Text(s.config.max_body_bytes.to_string())),
+        (PropName::calendarserver("getctag"), PropValue::Text(token.clone())),
+        (PropName::dav("sync-token"), PropValue::Text(token)),
+        (PropName::dav("getetag"), PropValue::Text(format!("\"{seq}\""))),
+        (PropName::dav("supported-report-set"), PropValue::SupportedReports(reports)),
+        (
+            PropName::dav("current-user-privilege-set"),
+            PropValue::Privileges(vec![
+                PropName::dav("read"),
+                PropName::dav("write"),
+                PropName::dav("write-content"),
+                PropName::dav("write-properties"),
+                PropName::dav("bind"),
+                PropName::dav("unbind"),
+                PropName::dav("read-current-user-privilege-set"),
+                PropName::caldav("read-free-busy"),
+            ]),
+        ),
+        (PropName::dav("owner"), PropValue::Href(format!("/dav/principals/{}/", s.rep.login))),
+    ])
+}
+
+fn calendar_data_name() -> PropName {
+    PropName::caldav("calendar-data")
+}
+
+fn object_props(etag: &str, data: Option<String>) -> Vec<(PropName, PropValue)> {
+    let mut props = vec![
+        (PropName::dav("getetag"), PropValue::Text(etag.to_string())),
+        (PropName::dav("getcontenttype"), PropValue::Text("text/calendar; charset=utf-8; component=vevent".into())),
+        (PropName::dav("resourcetype"), PropValue::ResourceType(vec![])),
+    ];
+    if let Some(data) = data {
+        props.push((calendar_data_name(), PropValue::Text(data)));
+    }
+    props
+}
+
+/// Propstats of one object, with calendar-data shaped as the request asks (expand, limit).
+fn object_propstats(
+    s: &Session<'_>,
+    view: &ActivityView,
+    props: &PropfindRequest,
+    data: Option<&CalendarDataRequest>,
+) -> Result<Vec<PropStat>, Reply> {
+    let text = render(s, view);
+    let etag = strong_etag(&text);
+    let data =
+        if reply::wants(props, &calendar_data_name()) { Some(shape_calendar_data(s, text, data)?) } else { None };
+    Ok(reply::select_props(props, object_props(&etag, data), &[calendar_data_name()]))
+}
+
+fn shape_calendar_data(s: &Session<'_>, text: String, request: Option<&CalendarDataRequest>) -> Result<String, Reply> {
+    let Some(request) = request else { return Ok(text) };
+    if request.expand.is_none() && request.limit_recurrence_set.is_none() {
+        return Ok(text);
+    }
+    let parsed = ICalendar::parse(&text).map_err(|_| internal("stored calendar object does not parse"))?;
+    if let Some(range) = &request.expand {
+        return expand(&parsed, range, &limits(s)).map_err(too_many);
+    }
+    if let Some(range) = &request.limit_recurrence_set {
+        return limit_recurrence_set(&parsed, range, &limits(s)).map_err(too_many);
+    }
+    Ok(text)
+}
+
+fn too_many(e: impl std::fmt::Display) -> Reply {
+    reply::precondition_failed(StatusCode::FORBIDDEN, PropName::caldav("max-instances"), &e.to_string())
+}
+
+pub async fn propfind(s: &Session<'_>, calendar: Calendar, depth: Depth, request: &PropfindRequest) -> Reply {
+    let href = calendar_href(&s.rep.login, calendar);
+    let props = match collection_props(s, calendar).await {
+        Ok(props) => props,
+        Err(reply) => return reply,
+    };
+    let mut body = Multistatus::new();
+    body.add_response(&href, &reply::select_props(request, props, &[]));
+    if depth != Depth::Zero {
+        if reply::wants(request, &calendar_data_name()) {
+            let views = match activities::list(s.store, s.rep.id, calendar, None).await {
+                Ok(views) => views,
+                Err(e) => return internal(e),
+            };
+            for view in &views {
+                match object_propstats(s, view, request, None) {
+                    Ok(propstats) => body.add_response(&format!("{href}{}", view.activity.href), &propstats),
+                    Err(reply) => return reply,
+                }
+            }
+        } else {
+            let members = match sync::members(s.store, &collection_key(s.rep.id, calendar)).await {
+                Ok(members) => members,
+                Err(e) => return internal(e),
+            };
+            for member in members {
+                body.add_response(
+                    &format!("{href}{}", member.href),
+                    &reply::select_props(request, object_props(&member.etag, None), &[calendar_data_name()]),
+                );
+            }
+        }
+    }
+    reply::multistatus(body)
+}
+
+pub async fn propfind_object(s: &Session<'_>, calendar: Calendar, name: &str, request: &PropfindRequest) -> Reply {
+    match activities::find(s.store, s.rep.id, calendar, name).await {
+        Ok(Some(view)) => match object_propstats(s, &view, request, None) {
+            Ok(propstats) => {
+                let mut body = Multistatus::new();
+                body.add_response(&format!("{}{name}", calendar_href(&s.rep.login, calendar)), &propstats);
+                reply::multistatus(body)
+            }
+            Err(reply) => reply,
+        },
+        Ok(None) => reply::not_found(&format!("{}{name}", calendar_href(&s.rep.login, calendar))),
+        Err(e) => internal(e),
+    }
+}
+
+pub async fn get(s: &Session<'_>, calendar: Calendar, name: &str, headers: &HeaderMap, head: bool) -> Reply {
+    let view = match activities::find(s.store, s.rep.id, calendar, name).await {
+        Ok(Some(view)) => view,
+        Ok(None) => return reply::not_found(&format!("{}{name}", calendar_href(&s.rep.login, calendar))),
+        Err(e) => return internal(e),
+    };
+    let text = render(s, &view);
+    let etag = strong_etag(&text);
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag))
+    {
+        let mut not_modified = reply::text(StatusCode::NOT_MODIFIED, "");
+        not_modified.headers_mut().insert(header::ETAG, HeaderValue::from_str(&etag).expect("hex etag"));
+        return not_modified;
+    }
+    let length = text.len();
+    let mut response =
+        http::Response::new(http_body_util::Full::new(bytes::Bytes::from(if head { String::new() } else { text })));
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/calendar; charset=utf-8"));
+    h.insert(header::ETAG, HeaderValue::from_str(&etag).expect("hex etag"));
+    if head {
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    }
+    response
+}
+
+fn is_calendar_type(headers: &HeaderMap) -> bool {
+    match headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
+        None => true,
+        Some(ct) => ct.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("text/calendar"),
+    }
+}
+
+/// PUT of a calendar object: creates or updates a CRM activity; refuses a completion without note.
+pub async fn put(s: &Session<'_>, calendar: Calendar, name: &str, headers: &HeaderMap, body: &[u8]) -> Reply {
+    let target = format!("{}{name}", calendar_href(&s.rep.login, calendar));
+    let refuse = async |status: StatusCode, precondition: PropName, message: String| {
+        let entry = crate::crm::addressbook::AuditEntry {
+            rep_id: s.rep.id,
+            device: s.device,
+            action: "activity.put",
+            target: name,
+            outcome: "refused",
+            before: None,
+            after: Some(format!("{}: {}", precondition.name, message)),
+        };
+        if let Err(e) = crate::crm::addressbook::audit(s.store, entry).await {
+            return internal(e);
+        }
+        reply::precondition_failed(status, precondition, &message)
+    };
+    if !is_calendar_type(headers) {
+        return refuse(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            PropName::caldav("supported-calendar-data"),
+            "calendar objects must be sent as text/calendar".into(),
+        )
+        .await;
+    }
+    let Ok(text) = std::str::from_utf8(body) else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            PropName::caldav("valid-calendar-data"),
+            "the calendar object is not UTF-8 text".into(),
+        )
+        .await;
+    };
+    let options = ParseOptions {
+        done_category: s.config.calendar.done_category.clone(),
+        max_instances: s.config.calendar.max_instances,
+    };
+    let parsed = match ical::parse(text, component(calendar), &options) {
+        Ok(parsed) => parsed,
+        Err(e) => return refuse(StatusCode::BAD_REQUEST, PropName::caldav("valid-calendar-data"), e.to_string()).await,
+    };
+    let existing = match activities::find(s.store, s.rep.id, calendar, name).await {
+        Ok(view) => view,
+        Err(e) => return internal(e),
+    };
+    let current_etag = existing.as_ref().map(|v| strong_etag(&render(s, v)));
+    if let Err(reply) = reply::check_conditions(headers, current_etag.as_deref()) {
+        return reply;
+    }
+    match &existing {
+        Some(view) if view.activity.uid != parsed.uid => {
+            return refuse(
+                StatusCode::CONFLICT,
+                PropName::caldav("no-uid-conflict"),
+                format!(
+                    "the object at {target} has UID {}; a calendar object cannot change its UID",
+                    view.activity.uid
+                ),
+            )
+            .await;
+        }
+        Some(_) => {}
+        None => match activities::href_of_uid(s.store, s.rep.id, &parsed.uid).await {
+            Ok(Some((href, kind, status))) if status != "cancelled" => {
+                let other = if kind == "task" { Calendar::FollowUps } else { Calendar::Activities };
+                let existing_href = format!("{}{href}", calendar_href(&s.rep.login, other));
+                let message = format!("UID {} is already used by {existing_href}", parsed.uid);
+                return reply::xml(
+                    StatusCode::CONFLICT,
+                    error_body_with_href(&PropName::caldav("no-uid-conflict"), &existing_href, &message),
+                );
+            }
+            Ok(Some(_)) => {
+                return refuse(
+                    StatusCode::CONFLICT,
+                    PropName::caldav("no-uid-conflict"),
+                    format!("UID {} belongs to a cancelled activity; create the event with a new UID", parsed.uid),
+                )
+                .await;
+            }
+            Ok(None) => {}
+            Err(e) => return internal(e),
+        },
+    }
+    let input = ActivityInput {
+        uid: parsed.uid.clone(),
+        kind: parsed.activity_kind(existing.as_ref().map(|e| e.activity.kind.as_str())).to_string(),
+        subject: parsed.summary.clone(),
+        location: parsed.location.clone(),
+        start_at: parsed.start,
+        end_at: parsed.end,
+        all_day: parsed.all_day,
+        timezone: parsed.timezone.clone(),
+        recurring: parsed.recurring,
+        range_end: parsed.range_end,
+        description: parsed.description.clone(),
+        completes: parsed.completes,
+        completed_at: parsed.completed_at,
+        cancelled: parsed.activity_status() == "cancelled",
+        x_crm_client: parsed.x_crm_client.clone(),
+        attendee_emails: parsed.attendees.clone(),
+        categories: parsed.categories.clone(),
+        ical: text.to_string(),
+    };
+    let saved = match activities::save(s, calendar, name, existing.as_ref(), &input).await {
+        Ok(Some(saved)) => saved,
+        Ok(None) => {
+            return reply::text(
+                StatusCode::PRECONDITION_FAILED,
+                "the activity changed while this edit was applied; fetch it again",
+            );
+        }
+        Err(CrmError::NoteRequired(message)) => {
+            return refuse(StatusCode::FORBIDDEN, PropName::crmdav("note-required"), message).await;
+        }
+        Err(CrmError::Internal(e)) => return internal(e),
+        Err(other) => return refuse(StatusCode::FORBIDDEN, PropName::crmdav("refused"), other.to_string()).await,
+    };
+    let status = match saved {
+        Saved::Created => StatusCode::CREATED,
+        Saved::Updated => StatusCode::NO_CONTENT,
+    };
+    let mut response = reply::text(status, "");
+    // The ETag only when the stored object is exactly what was sent (RFC 4791 5.3.4).
+    if let Ok(Some(view)) = activities::find(s.store, s.rep.id, calendar, name).await {
+        let stored = render(s, &view);
+        if stored == text {
+            response
+                .headers_mut()
+                .insert(header::ETAG, HeaderValue::from_str(&strong_etag(&stored)).expect("hex etag"));
+        }
+    }
+    response
+}
+
+/// DELETE: the activity is cancelled in the CRM (kept for reporting) and leaves the calendar.
+pub async fn delete(s: &Session<'_>, calendar: Calendar, name: &str, headers: &HeaderMap) -> Reply {
+    let view = match activities::find(s.store, s.rep.id, calendar, name).await {
+        Ok(Some(view)) => view,
+        Ok(None) => return reply::not_found(&format!("{}{name}", calendar_href(&s.rep.login, calendar))),
+        Err(e) => return internal(e),
+    };
+    if let Err(reply) = reply::check_conditions(headers, Some(&strong_etag(&render(s, &view)))) {
+        return reply;
+    }
+    match activities::cancel(s, &view).await {
+        Ok(()) => reply::text(StatusCode::NO_CONTENT, ""),
+        Err(e) => internal(e),
+    }
+}
+
+pub async fn report(s: &Session<'_>, calendar: Calendar, report: ReportRequest) -> Reply {
+    let href = calendar_href(&s.rep.login, calendar);
+    match report {
+        ReportRequest::CalendarMultiget { props, calendar_data, hrefs } => {
+            let names: Vec<Option<String>> = hrefs.iter().map(|h| member_name(h, &href)).collect();
+            let wanted: Vec<String> = names.iter().flatten().cloned().collect();
+            let views = match activities::find_many(s.store, s.rep.id, calendar, &wanted).await {
+                Ok(views) => views,
+                Err(e) => return internal(e),
+            };
+            let by_name: HashMap<&str, &ActivityView> = views.iter().map(|v| (v.activity.href.as_str(), v)).collect();
+            let mut body = Multistatus::new();
+            for (raw, name) in hrefs.iter().zip(names) {
+                match name.as_deref().and_then(|n| by_name.get(n)) {
+                    Some(view) => match object_propstats(s, view, &props, calendar_data.as_ref()) {
+                        Ok(propstats) => body.add_response(&format!("{href}{}", view.activity.href), &propstats),
+                        Err(reply) => return reply,
+                    },
+                    None => body.add_status(&percent_encoding::percent_decode_str(raw).decode_utf8_lossy(), 404),
+                }
+            }
+            reply::multistatus(body)
+        }
+        ReportRequest::CalendarQuery { props, calendar_data, filter, .. } => {
+            // Narrow candidates in SQL by the top-level time range; recurrence instances are checked below.
+            let range = filter.comp_filters.first().and_then(|f| f.time_range.as_ref()).map(|r| (r.start, r.end));
+            let views = match activities::list(s.store, s.rep.id, calendar, range).await {
+                Ok(views) => views,
+                Err(e) => return internal(e),
+            };
+            let mut body = Multistatus::new();
+            for view in &views {
+                let text = render(s, view);
+                let Ok(parsed) = ICalendar::parse(&text) else { continue };
+                match matches(&parsed, &filter, &limits(s)) {
+                    Ok(true) => {}
+                    Ok(false) => continue,
+                    Err(CalendarQueryError::InvalidObject(message)) => {
+                        // Written by another program and unreadable: leave it out, say so in the log.
+                        tracing::warn!(href = %view.activity.href, %message, "calendar object skipped by calendar-query");
+                        continue;
+                    }
+                    Err(e) => return too_many(e),
+                }
+                match object_propstats(s, view, &props, calendar_data.as_ref()) {
+                    Ok(propstats) => body.add_response(&format!("{href}{}", view.activity.href), &propstats),
+                    Err(reply) => return reply,
+                }
+            }
+            reply::multistatus(body)
+        }
+        ReportRequest::FreeBusyQuery { range } if calendar == Calendar::Activities => free_busy(s, &range).await,
+        ReportRequest::SyncCollection { sync_token, sync_level, limit, props } => {
+            sync_collection(s, calendar, &sync_token, &sync_level, limit, &props).await
+        }
+        _ => reply::precondition_failed(
+            StatusCode::FORBIDDEN,
+            PropName::dav("supported-report"),
+            "this report is not supported on this calendar",
+        ),
+    }
+}
+
+async fn free_busy(s: &Session<'_>, range: &TimeRange) -> Reply {
+    let views = match activities::list(s.store, s.rep.id, Calendar::Activities, Some((range.start, range.end))).await {
+        Ok(views) => views,
+        Err(e) => return internal(e),
+    };
+    let mut periods = Vec::new();
+    for view in &views {
+        let Ok(parsed) = ICalendar::parse(&render(s, view)) else { continue };
+        match busy_periods(&parsed, range, &limits(s)) {
+            Ok(mut busy) => periods.append(&mut busy),
+            Err(CalendarQueryError::InvalidObject(_)) => continue,
+            Err(e) => return too_many(e),
+        }
+    }
+    let periods = merge_periods(periods);
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+    let fmt = |t: &chrono::DateTime<chrono::Utc>| t.format("%Y%m%dT%H%M%SZ").to_string();
+    let mut out = format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//crmdav//free-busy//EN\r\nBEGIN:VFREEBUSY\r\nDTSTAMP:{stamp}\r\n"
+    );
+    if let (Some(start), Some(end)) = (range.start, range.end) {
+        out.push_str(&format!("DTSTART:{}\r\nDTEND:{}\r\n", fmt(&start), fmt(&end)));
+    }
+    for (start, end) in periods {
+        out.push_str(&format!("FREEBUSY;FBTYPE=BUSY:{}/{}\r\n", fmt(&start), fmt(&end)));
+    }
+    out.push_str("END:VFREEBUSY\r\nEND:VCALENDAR\r\n");
+    let mut response = reply::text(StatusCode::OK, "");
+    *response.body_mut() = http_body_util::Full::new(bytes::Bytes::from(out));
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/calendar; charset=utf-8"));
+    response
+}
+
+async fn sync_collection(
+    s: &Session<'_>,
+    calendar: Calendar,
+    token: &str,
+    level: &str,
+    limit: Option<u32>,
+    props: &PropfindRequest,
+) -> Reply {
+    if level != "1" {
+        return reply::precondition_failed(
+            StatusCode::FORBIDDEN,
+            PropName::dav("supported-sync-level"),
+            "calendars have no sub-collections: use sync-level 1",
+        );
+    }
+    let seq = match refresh(s, calendar).await {
+        Ok(seq) => seq,
+        Err(e) => return internal(e),
+    };
+    let page =
+        match sync::page(s.store, &collection_key(s.rep.id, calendar), seq, token, limit.map(|l| l as usize)).await {
+            Ok(Some(page)) => page,
+            Ok(None) => {
+                return reply::xml(
+                    StatusCode::FORBIDDEN,
+                    error_body(
+                        &PropName::dav("valid-sync-token"),
+                        "unknown or expired sync-token: sync again from the start (empty token)",
+                    ),
+                );
+            }
+            Err(e) => return internal(e),
+        };
+    let href = calendar_href(&s.rep.login, calendar);
+    let wanted: Vec<String> = if reply::wants(props, &calendar_data_name()) {
+        page.changes.iter().filter(|c| !c.deleted).map(|c| c.href.clone()).collect()
+    } else {
+        Vec::new()
+    };
+    let views = if wanted.is_empty() {
+        Vec::new()
+    } else {
+        match activities::find_many(s.store, s.rep.id, calendar, &wanted).await {
+            Ok(views) => views,
+            Err(e) => return internal(e),
+        }
+    };
+    let by_name: HashMap<&str, &ActivityView> = views.iter().map(|v| (v.activity.href.as_str(), v)).collect();
+    let mut body = Multistatus::new();
+    for change in &page.changes {
+        let member = format!("{href}{}", change.href);
+        if change.deleted {
+            body.add_status(&member, 404);
+            continue;
+        }
+        let propstats = match by_name.get(change.href.as_str()) {
+            Some(view) => match object_propstats(s, view, props, None) {
+                Ok(p) => p,
+                Err(reply) => return reply,
+            },
+            None => reply::select_props(props, object_props(&change.etag, None), &[calendar_data_name()]),
+        };
+        body.add_response(&member, &propstats);
+    }
+    if page.truncated {
+        body.add_status_with_error(&href, 507, &PropName::dav("number-of-matches-within-limits"));
+    }
+    body.set_sync_token(page.next_token);
+    reply::multistatus(body)
+}
+
+pub async fn set_display(
+    s: &Session<'_>,
+    calendar: Calendar,
+    displayname: Option<&str>,
+    color: Option<&str>,
+) -> anyhow::Result<()> {
+    sync::set_display(s.store, &collection_key(s.rep.id, calendar), displayname, color).await
+}
