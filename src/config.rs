@@ -77,29 +77,19 @@ impl Default for Config {
 
 impl Default for AuthConfig {
     fn default() -> AuthConfig {
-        AuthConfig {
-            max_failures: 5,
-            throttle_window_secs: 300,
-        }
+        AuthConfig { max_failures: 5, throttle_window_secs: 300 }
     }
 }
 
 impl Default for CalendarConfig {
     fn default() -> CalendarConfig {
-        CalendarConfig {
-            done_category: "Completed".into(),
-            min_note_chars: 3,
-            max_instances: 3000,
-        }
+        CalendarConfig { done_category: "Completed".into(), min_note_chars: 3, max_instances: 3000 }
     }
 }
 
 impl Default for FeedConfig {
     fn default() -> FeedConfig {
-        FeedConfig {
-            days_back: 90,
-            days_ahead: 365,
-        }
+        FeedConfig { days_back: 90, days_ahead: 365 }
     }
 }
 
@@ -110,8 +100,7 @@ impl Config {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("cannot read config file {}", path.display()))?;
-                toml::from_str(&text)
-                    .with_context(|| format!("invalid config file {}", path.display()))?
+                toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))?
             }
             None => Config::default(),
         };
@@ -125,9 +114,7 @@ impl Config {
         where
             T::Err: std::fmt::Display,
         {
-            value
-                .parse()
-                .map_err(|e| anyhow::anyhow!("invalid {name}={value:?}: {e}"))
+            value.parse().map_err(|e| anyhow::anyhow!("invalid {name}={value:?}: {e}"))
         }
         if let Some(v) = var("CRMDAV_LISTEN") {
             self.listen = parse("CRMDAV_LISTEN", &v)?;
@@ -145,12 +132,7 @@ impl Config {
             self.log_format = v;
         }
         match (var("CRMDAV_TLS_CERT"), var("CRMDAV_TLS_KEY")) {
-            (Some(cert), Some(key)) => {
-                self.tls = Some(TlsConfig {
-                    cert: cert.into(),
-                    key: key.into(),
-                })
-            }
+            (Some(cert), Some(key)) => self.tls = Some(TlsConfig { cert: cert.into(), key: key.into() }),
             (None, None) => {}
             _ => bail!("CRMDAV_TLS_CERT and CRMDAV_TLS_KEY must be set together"),
         }
@@ -186,8 +168,7 @@ mod tests {
     #[test]
     fn environment_overrides_file_values() {
         let mut config: Config =
-            toml::from_str("listen = \"127.0.0.1:9000\"\n[calendar]\ndone_category = \"Done\"\n")
-                .unwrap();
+            toml::from_str("listen = \"127.0.0.1:9000\"\n[calendar]\ndone_category = \"Done\"\n").unwrap();
         assert_eq!(config.listen.port(), 9000);
         assert_eq!(config.calendar.done_category, "Done");
         config
@@ -205,11 +186,7 @@ mod tests {
     fn rejects_unknown_keys_and_half_tls() {
         assert!(toml::from_str::<Config>("lisen = \"x\"").is_err());
         let mut config = Config::default();
-        assert!(
-            config
-                .apply_env(|name| (name == "CRMDAV_TLS_CERT").then(|| "c.pem".into()))
-                .is_err()
-        );
+        assert!(config.apply_env(|name| (name == "CRMDAV_TLS_CERT").then(|| "c.pem".into())).is_err());
     }
 
     #[test]

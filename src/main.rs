@@ -12,11 +12,7 @@ use crmdav::http;
 use crmdav::store::Store;
 
 #[derive(Parser)]
-#[command(
-    name = "crmdav",
-    version,
-    about = "CalDAV/CardDAV bridge for a CRM database"
-)]
+#[command(name = "crmdav", version, about = "CalDAV/CardDAV bridge for a CRM database")]
 struct Cli {
     /// TOML configuration file (CRMDAV_* environment variables override it).
     #[arg(long, global = true, env = "CRMDAV_CONFIG")]
@@ -117,10 +113,7 @@ async fn main() -> Result<()> {
     init_logging(&config.log_format);
     let store = Store::open(&config.database).await?;
     match cli.command {
-        Command::Serve {
-            listen,
-            demo: load_demo,
-        } => {
+        Command::Serve { listen, demo: load_demo } => {
             if let Some(listen) = listen {
                 config.listen = listen;
             }
@@ -129,20 +122,9 @@ async fn main() -> Result<()> {
             }
             serve(config, store.clone()).await?;
         }
-        Command::Migrate => println!(
-            "database is up to date: {}",
-            crmdav::store::redact(&config.database)
-        ),
+        Command::Migrate => println!("database is up to date: {}", crmdav::store::redact(&config.database)),
         Command::Demo { clients, seed } => {
-            load_demo_data(
-                &store,
-                demo::DemoSize {
-                    clients,
-                    activities: clients * 10,
-                    seed,
-                },
-            )
-            .await?;
+            load_demo_data(&store, demo::DemoSize { clients, activities: clients * 10, seed }).await?;
         }
         Command::User { action } => user(&store, action).await?,
         Command::Token { action } => token(&store, action).await?,
@@ -152,17 +134,10 @@ async fn main() -> Result<()> {
 }
 
 async fn serve(config: Config, store: Store) -> Result<()> {
-    let scheme = if config.tls.is_some() {
-        "https"
-    } else {
-        "http"
-    };
+    let scheme = if config.tls.is_some() { "https" } else { "http" };
     let state = http::AppState::new(config, store);
     let server = http::start(state).await?;
-    println!(
-        "crmdav listening on {scheme}://{}/ (CalDAV and CardDAV at /dav/)",
-        server.addr
-    );
+    println!("crmdav listening on {scheme}://{}/ (CalDAV and CardDAV at /dav/)", server.addr);
     let stop = server.stopper();
     tokio::spawn(async move {
         shutdown_signal().await;
@@ -177,8 +152,8 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("SIGTERM handler");
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}
@@ -189,9 +164,7 @@ async fn shutdown_signal() {
 }
 
 async fn load_demo_data(store: &Store, size: demo::DemoSize) -> Result<()> {
-    let summary = demo::load(store, size)
-        .await
-        .context("cannot load demo data")?;
+    let summary = demo::load(store, size).await.context("cannot load demo data")?;
     if summary.loaded {
         println!(
             "demo CRM loaded: {} clients, {} contacts, {} activities, {} notes",
@@ -203,33 +176,15 @@ async fn load_demo_data(store: &Store, size: demo::DemoSize) -> Result<()> {
     println!(
         "demo logins (password \"{}\"): {}",
         demo::DEMO_PASSWORD,
-        demo::DEMO_REPS
-            .iter()
-            .map(|(login, _, role)| format!("{login} ({role})"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        demo::DEMO_REPS.iter().map(|(login, _, role)| format!("{login} ({role})")).collect::<Vec<_>>().join(", ")
     );
     Ok(())
 }
 
 async fn user(store: &Store, action: UserAction) -> Result<()> {
     match action {
-        UserAction::Add {
-            login,
-            name,
-            email,
-            role,
-            password,
-        } => {
-            let rep = reps::add(
-                store,
-                &login,
-                name.as_deref().unwrap_or(&login),
-                &email,
-                &role,
-                &password,
-            )
-            .await?;
+        UserAction::Add { login, name, email, role, password } => {
+            let rep = reps::add(store, &login, name.as_deref().unwrap_or(&login), &email, &role, &password).await?;
             println!("added {} ({}) with id {}", rep.login, rep.role, rep.id);
         }
         UserAction::Passwd { login, password } => {
@@ -263,24 +218,16 @@ async fn user(store: &Store, action: UserAction) -> Result<()> {
 async fn token(store: &Store, action: TokenAction) -> Result<()> {
     match action {
         TokenAction::Add { login, label, feed } => {
-            let kind = if feed {
-                TokenKind::Feed
-            } else {
-                TokenKind::App
-            };
+            let kind = if feed { TokenKind::Feed } else { TokenKind::App };
             let (id, secret) = credentials::create_token(store, &login, kind, &label).await?;
             println!("{} {id} for {login}: {secret}", kind.as_str());
             println!("(shown once; revoke with `crmdav token revoke {id}`)");
         }
         TokenAction::List { login } => {
-            println!(
-                "{:<6} {:<16} {:<11} {:<21} {:<21} {}",
-                "ID", "LOGIN", "KIND", "LAST USED", "REVOKED", "LABEL"
-            );
+            println!("{:<6} {:<16} {:<11} {:<21} {:<21} {}", "ID", "LOGIN", "KIND", "LAST USED", "REVOKED", "LABEL");
             for t in credentials::list_tokens(store, login.as_deref()).await? {
                 let when = |ts: Option<crmdav::store::Ts>| {
-                    ts.map(|t| t.0.format("%Y-%m-%d %H:%M:%S").to_string())
-                        .unwrap_or_else(|| "-".into())
+                    ts.map(|t| t.0.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_else(|| "-".into())
                 };
                 println!(
                     "{:<6} {:<16} {:<11} {:<21} {:<21} {}",
@@ -302,11 +249,8 @@ async fn token(store: &Store, action: TokenAction) -> Result<()> {
 }
 
 fn init_logging(format: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("CRMDAV_LOG")
-        .unwrap_or_else(|_| "info,sqlx=warn".into());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CRMDAV_LOG").unwrap_or_else(|_| "info,sqlx=warn".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     if format == "json" {
         builder.json().init();
     } else {

@@ -106,7 +106,12 @@ fn in_calendar(calendar: Calendar) -> String {
 
 /// Every activity of the calendar; with `range`, only those that may overlap it (instances of
 /// recurring ones are checked by the caller).
-pub async fn list(store: &Store, rep_id: i64, calendar: Calendar, range: Option<(Option<DateTime<Utc>>, Option<DateTime<Utc>>)>) -> Result<Vec<ActivityView>> {
+pub async fn list(
+    store: &Store,
+    rep_id: i64,
+    calendar: Calendar,
+    range: Option<(Option<DateTime<Utc>>, Option<DateTime<Utc>>)>,
+) -> Result<Vec<ActivityView>> {
     let mut sql = format!("{ACTIVITY_SELECT} WHERE {}", in_calendar(calendar));
     let (start, end) = range.unwrap_or((None, None));
     if range.is_some() {
@@ -148,7 +153,11 @@ pub async fn find_many(store: &Store, rep_id: i64, calendar: Calendar, hrefs: &[
 /// The href (and calendar kind) of the rep's activity that uses `uid`, cancelled ones included.
 pub async fn href_of_uid(store: &Store, rep_id: i64, uid: &str) -> Result<Option<(String, String, String)>> {
     Ok(on_db!(store, read, |pool| {
-        sqlx::query_as("SELECT href, kind, status FROM activities WHERE rep_id = $1 AND uid = $2").bind(rep_id).bind(uid).fetch_optional(pool).await?
+        sqlx::query_as("SELECT href, kind, status FROM activities WHERE rep_id = $1 AND uid = $2")
+            .bind(rep_id)
+            .bind(uid)
+            .fetch_optional(pool)
+            .await?
     }))
 }
 
@@ -183,21 +192,34 @@ pub async fn resolve_client(store: &Store, rep_id: i64, input: &ActivityInput) -
     let visible = visible_condition("$1");
     if let Some(code) = input.x_crm_client.as_deref().filter(|c| !c.trim().is_empty()) {
         let sql = format!("SELECT c.id FROM clients c WHERE (c.code = $2 OR LOWER(c.name) = LOWER($2)) AND {visible}");
-        let id: Option<i64> = on_db!(store, read, |pool| sqlx::query_scalar(&sql).bind(rep_id).bind(code.trim()).fetch_optional(pool).await?);
+        let id: Option<i64> = on_db!(store, read, |pool| sqlx::query_scalar(&sql)
+            .bind(rep_id)
+            .bind(code.trim())
+            .fetch_optional(pool)
+            .await?);
         if id.is_some() {
             return Ok((id, None));
         }
     }
     for email in &input.attendee_emails {
-        let sql = format!("SELECT c.id, k.id FROM contacts k JOIN clients c ON c.id = k.client_id WHERE LOWER(k.email) = LOWER($2) AND {visible} ORDER BY k.id LIMIT 1");
-        let hit: Option<(i64, i64)> = on_db!(store, read, |pool| sqlx::query_as(&sql).bind(rep_id).bind(email).fetch_optional(pool).await?);
+        let sql = format!(
+            "SELECT c.id, k.id FROM contacts k JOIN clients c ON c.id = k.client_id WHERE LOWER(k.email) = LOWER($2) AND {visible} ORDER BY k.id LIMIT 1"
+        );
+        let hit: Option<(i64, i64)> =
+            on_db!(store, read, |pool| sqlx::query_as(&sql).bind(rep_id).bind(email).fetch_optional(pool).await?);
         if let Some((client, contact)) = hit {
             return Ok((Some(client), Some(contact)));
         }
     }
     for category in &input.categories {
-        let sql = format!("SELECT c.id FROM clients c WHERE (c.code = $2 OR LOWER(c.name) = LOWER($2)) AND {visible} ORDER BY c.id LIMIT 1");
-        let id: Option<i64> = on_db!(store, read, |pool| sqlx::query_scalar(&sql).bind(rep_id).bind(category.trim()).fetch_optional(pool).await?);
+        let sql = format!(
+            "SELECT c.id FROM clients c WHERE (c.code = $2 OR LOWER(c.name) = LOWER($2)) AND {visible} ORDER BY c.id LIMIT 1"
+        );
+        let id: Option<i64> = on_db!(store, read, |pool| sqlx::query_scalar(&sql)
+            .bind(rep_id)
+            .bind(category.trim())
+            .fetch_optional(pool)
+            .await?);
         if id.is_some() {
             return Ok((id, None));
         }
@@ -207,9 +229,15 @@ pub async fn resolve_client(store: &Store, rep_id: i64, input: &ActivityInput) -
 
 /// The CRM's key rule: an activity is not completed without a note. The note is the object's
 /// DESCRIPTION; it must hold at least `min_note_chars` characters.
-pub fn check_note_rule(session: &Session<'_>, existing: Option<&ActivityView>, input: &ActivityInput) -> Result<(), CrmError> {
+pub fn check_note_rule(
+    session: &Session<'_>,
+    existing: Option<&ActivityView>,
+    input: &ActivityInput,
+) -> Result<(), CrmError> {
     let already_completed = existing.is_some_and(|e| e.activity.status == "completed");
-    if !input.completes || already_completed && input.description.trim().chars().count() >= session.config.calendar.min_note_chars {
+    if !input.completes
+        || already_completed && input.description.trim().chars().count() >= session.config.calendar.min_note_chars
+    {
         return Ok(());
     }
     if input.description.trim().chars().count() < session.config.calendar.min_note_chars {
@@ -230,11 +258,19 @@ pub enum Saved {
 /// Creates or updates the activity at `href` from a device's object, with its note, in one
 /// transaction; audited. `existing` is what the device's If-Match was checked against: if the row
 /// changed since, nothing is written and `Ok(None)` is returned.
-pub async fn save(session: &Session<'_>, calendar: Calendar, href: &str, existing: Option<&ActivityView>, input: &ActivityInput) -> Result<Option<Saved>, CrmError> {
+pub async fn save(
+    session: &Session<'_>,
+    calendar: Calendar,
+    href: &str,
+    existing: Option<&ActivityView>,
+    input: &ActivityInput,
+) -> Result<Option<Saved>, CrmError> {
     check_note_rule(session, existing, input)?;
     let (client_id, contact_id) = match existing {
         // A link set in the CRM stays unless the object names another client.
-        Some(e) if input.x_crm_client.is_none() && e.activity.client_id.is_some() => (e.activity.client_id, e.activity.contact_id),
+        Some(e) if input.x_crm_client.is_none() && e.activity.client_id.is_some() => {
+            (e.activity.client_id, e.activity.contact_id)
+        }
         _ => resolve_client(session.store, session.rep.id, input).await?,
     };
     let status = if input.cancelled {
@@ -256,7 +292,15 @@ pub async fn save(session: &Session<'_>, calendar: Calendar, href: &str, existin
     .to_string();
     let rep_id = session.rep.id;
     let outcome = if existing.is_some() { "updated" } else { "created" };
-    let audit = AuditEntry { rep_id, device: session.device, action: "activity.put", target: href, outcome, before, after: Some(after) };
+    let audit = AuditEntry {
+        rep_id,
+        device: session.device,
+        action: "activity.put",
+        target: href,
+        outcome,
+        before,
+        after: Some(after),
+    };
     let saved = on_db!(session.store, write, |pool| {
         let mut tx = pool.begin().await?;
         let activity_id: i64 = match existing {
@@ -368,7 +412,11 @@ pub async fn cancel(session: &Session<'_>, existing: &ActivityView) -> Result<()
     let before = serde_json::to_string(&existing.activity).ok();
     on_db!(session.store, write, |pool| {
         let mut tx = pool.begin().await?;
-        sqlx::query("UPDATE activities SET status = 'cancelled', updated_at = $2 WHERE id = $1").bind(existing.activity.id).bind(Ts::now()).execute(&mut *tx).await?;
+        sqlx::query("UPDATE activities SET status = 'cancelled', updated_at = $2 WHERE id = $1")
+            .bind(existing.activity.id)
+            .bind(Ts::now())
+            .execute(&mut *tx)
+            .await?;
         sqlx::query(AUDIT_INSERT)
             .bind(session.rep.id)
             .bind(session.device)

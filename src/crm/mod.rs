@@ -3,10 +3,10 @@
 
 pub mod activities;
 pub mod addressbook;
-pub mod rules;
 pub mod credentials;
 pub mod demo;
 pub mod reps;
+pub mod rules;
 pub mod visibility;
 
 use thiserror::Error;

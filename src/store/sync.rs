@@ -183,7 +183,13 @@ pub struct Page {
 /// The changes a client holding `token` (empty: none yet) must apply, at most `limit` of them,
 /// with the token to ask with next. `None` when the token was not issued for this state (invalid
 /// or from the future), which the caller answers with DAV:valid-sync-token.
-pub async fn page(store: &Store, collection: &str, synced: i64, token: &str, limit: Option<usize>) -> Result<Option<Page>> {
+pub async fn page(
+    store: &Store,
+    collection: &str,
+    synced: i64,
+    token: &str,
+    limit: Option<usize>,
+) -> Result<Option<Page>> {
     let cursor = if token.trim().is_empty() {
         None
     } else {

@@ -1,0 +1,278 @@
+//! CalDAV over HTTP: the rep's activities and follow-ups, device writes as CRM data, and the
+//! CRM's rule that an activity is not completed without a note, on SQLite and PostgreSQL.
+
+mod common;
+
+use common::{Backend, TestServer, responses, sync_body, sync_token};
+
+const EVENTS: &str = "/dav/calendars/alice/activities/";
+const TASKS: &str = "/dav/calendars/alice/follow-ups/";
+
+async fn put(server: &TestServer, path: &str, body: &str, headers: &[(&str, &str)]) -> (u16, String, Option<String>) {
+    let mut request = server
+        .as_user("PUT", path, "alice")
+        .header("Content-Type", "text/calendar; charset=utf-8")
+        .body(body.to_string());
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.unwrap();
+    let etag = response.headers().get("etag").map(|v| v.to_str().unwrap().to_string());
+    (response.status().as_u16(), response.text().await.unwrap(), etag)
+}
+
+async fn report(server: &TestServer, path: &str, body: &str) -> (u16, String) {
+    let response =
+        server.as_user("REPORT", path, "alice").header("Depth", "1").body(body.to_string()).send().await.unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+fn task(uid: &str, extra: &str) -> String {
+    format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VTODO\r\nUID:{uid}\r\nDTSTAMP:20261101T090000Z\r\nSUMMARY:Send the quote\r\nDUE:20261201T170000Z\r\n{extra}END:VTODO\r\nEND:VCALENDAR\r\n"
+    )
+}
+
+async fn calendars_are_discoverable_with_their_components(backend: Backend) {
+    let server = TestServer::demo(backend).await;
+    let (status, body) = {
+        let r = server.as_user("PROPFIND", "/dav/calendars/alice/", "alice").header("Depth", "1").body(r#"<propfind xmlns="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><prop><resourcetype/><C:supported-calendar-component-set/><sync-token/></prop></propfind>"#).send().await.unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    };
+    assert_eq!(status, 207);
+    let all = responses(&body);
+    let events = all.iter().find(|r| r.href == EVENTS).expect("activities calendar");
+    assert!(events.body.contains("<cal:calendar/>") && events.body.contains(r#"<cal:comp name="VEVENT"/>"#));
+    let tasks = all.iter().find(|r| r.href == TASKS).expect("follow-ups calendar");
+    assert!(tasks.body.contains(r#"<cal:comp name="VTODO"/>"#));
+    let principal = server.as_user("PROPFIND", "/dav/principals/alice/", "alice").header("Depth", "0").body(r#"<propfind xmlns="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><prop><C:calendar-home-set/></prop></propfind>"#).send().await.unwrap().text().await.unwrap();
+    assert!(principal.contains("<cal:calendar-home-set><d:href>/dav/calendars/alice/</d:href>"));
+    // Only the rep's own activities of visible (or no) clients are listed.
+    let (_, body) = report(&server, EVENTS, &sync_body("")).await;
+    let expected = server.db.count(
+        "SELECT COUNT(*) FROM activities a LEFT JOIN clients c ON c.id = a.client_id WHERE a.rep_id = (SELECT id FROM reps WHERE login = 'alice') \
+         AND a.kind <> 'task' AND a.status <> 'cancelled' AND (a.client_id IS NULL OR (c.account_manager_id = a.rep_id AND c.status IN ('prospect', 'active')))",
+    ).await;
+    assert_eq!(responses(&body).len() as i64, expected);
+    server.stop().await;
+}
+
+async fn a_device_event_becomes_a_linked_activity_and_keeps_what_the_crm_does_not_model(backend: Backend) {
+    let server = TestServer::demo(backend).await;
+    let code = server.db.text("SELECT code FROM clients WHERE account_manager_id = (SELECT id FROM reps WHERE login = 'alice') AND status = 'active' ORDER BY id LIMIT 1").await.unwrap();
+    let event = format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Apple Inc.//iOS 17//EN\r\nBEGIN:VEVENT\r\nUID:dev-event-1\r\nDTSTAMP:20261101T090000Z\r\n\
+         DTSTART:20261210T090000Z\r\nDTEND:20261210T100000Z\r\nSUMMARY:Visit planning\r\nLOCATION:Head office\r\nX-CRM-CLIENT:{code}\r\n\
+         X-APPLE-TRAVEL-ADVISORY-BEHAVIOR:AUTOMATIC\r\nBEGIN:VALARM\r\nACTION:DISPLAY\r\nDESCRIPTION:Reminder\r\nTRIGGER:-PT15M\r\nEND:VALARM\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    );
+    let (status, body, _) = put(&server, &format!("{EVENTS}dev-event-1.ics"), &event, &[("If-None-Match", "*")]).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(
+        server
+            .db
+            .text("SELECT c.code FROM activities a JOIN clients c ON c.id = a.client_id WHERE a.uid = 'dev-event-1'")
+            .await,
+        Some(code)
+    );
+    assert_eq!(
+        server.db.text("SELECT subject FROM activities WHERE uid = 'dev-event-1'").await.as_deref(),
+        Some("Visit planning")
+    );
+    let stored =
+        server.as_user("GET", &format!("{EVENTS}dev-event-1.ics"), "alice").send().await.unwrap().text().await.unwrap();
+    assert!(
+        stored.contains("BEGIN:VALARM")
+            && stored.contains("TRIGGER:-PT15M")
+            && stored.contains("X-APPLE-TRAVEL-ADVISORY-BEHAVIOR:AUTOMATIC"),
+        "{stored}"
+    );
+    // The CRM moves it (another program, plain SQL): the device sees the new time at its next GET.
+    server.db.exec("UPDATE activities SET subject = 'Visit planning (moved)' WHERE uid = 'dev-event-1'").await;
+    let moved =
+        server.as_user("GET", &format!("{EVENTS}dev-event-1.ics"), "alice").send().await.unwrap().text().await.unwrap();
+    assert!(moved.contains("SUMMARY:Visit planning (moved)") && moved.contains("BEGIN:VALARM"));
+    // Same UID at another name: 409 no-uid-conflict naming the existing object.
+    let (status, body, _) = put(&server, &format!("{EVENTS}other.ics"), &event, &[]).await;
+    assert_eq!(status, 409);
+    assert!(body.contains("no-uid-conflict") && body.contains("dev-event-1.ics"));
+    // Malformed data and the wrong component are refused with valid-calendar-data, nothing stored.
+    let (status, body, _) =
+        put(&server, &format!("{EVENTS}bad.ics"), "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:x\r\n", &[]).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("valid-calendar-data"));
+    let (status, _, _) = put(&server, &format!("{EVENTS}todo.ics"), &task("wrong-place", ""), &[]).await;
+    assert_eq!(status, 400);
+    assert_eq!(server.db.count("SELECT COUNT(*) FROM activities WHERE uid IN ('x', 'wrong-place')").await, 0);
+    server.stop().await;
+}
+
+async fn completing_without_a_note_is_refused_and_changes_nothing(backend: Backend) {
+    let server = TestServer::demo(backend).await;
+    let path = format!("{TASKS}quote.ics");
+    let (status, _, _) = put(&server, &path, &task("task-quote", ""), &[]).await;
+    assert_eq!(status, 201);
+    let before = server.as_user("GET", &path, "alice").send().await.unwrap();
+    let etag = before.headers()["etag"].to_str().unwrap().to_string();
+
+    let (status, body, _) = put(
+        &server,
+        &path,
+        &task("task-quote", "STATUS:COMPLETED\r\nCOMPLETED:20261120T100000Z\r\nPERCENT-COMPLETE:100\r\n"),
+        &[("If-Match", &etag)],
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("<crm:note-required/>") && body.contains("without a note"), "{body}");
+    assert_eq!(
+        server.db.text("SELECT status FROM activities WHERE uid = 'task-quote'").await.as_deref(),
+        Some("planned")
+    );
+    let after = server.as_user("GET", &path, "alice").send().await.unwrap();
+    assert_eq!(after.headers()["etag"].to_str().unwrap(), etag, "the activity stays exactly as it was");
+    assert!(
+        server.db.count("SELECT COUNT(*) FROM audit_log WHERE action = 'activity.put' AND outcome = 'refused'").await
+            >= 1
+    );
+
+    let (status, _, _) = put(&server, &path, &task("task-quote", "STATUS:COMPLETED\r\nCOMPLETED:20261120T100000Z\r\nDESCRIPTION:Quote sent\\, customer will answer by Friday.\r\n"), &[("If-Match", &etag)]).await;
+    assert_eq!(status, 204);
+    assert_eq!(
+        server.db.text("SELECT status FROM activities WHERE uid = 'task-quote'").await.as_deref(),
+        Some("completed")
+    );
+    assert_eq!(
+        server
+            .db
+            .text("SELECT n.body FROM notes n JOIN activities a ON a.id = n.activity_id WHERE a.uid = 'task-quote'")
+            .await
+            .as_deref(),
+        Some("Quote sent, customer will answer by Friday.")
+    );
+    // A stale ETag is refused.
+    let (status, _, _) = put(&server, &path, &task("task-quote", ""), &[("If-Match", &etag)]).await;
+    assert_eq!(status, 412);
+    server.stop().await;
+}
+
+async fn a_description_on_a_linked_event_is_a_client_note_edited_in_place(backend: Backend) {
+    let server = TestServer::demo(backend).await;
+    let code = server.db.text("SELECT code FROM clients WHERE account_manager_id = (SELECT id FROM reps WHERE login = 'alice') AND status = 'active' ORDER BY id LIMIT 1").await.unwrap();
+    let event = |description: &str, extra: &str| {
+        format!(
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:noted\r\nDTSTAMP:20261101T090000Z\r\nDTSTART:20261110T090000Z\r\nDTEND:20261110T100000Z\r\nSUMMARY:Call\r\nX-CRM-CLIENT:{code}\r\nDESCRIPTION:{description}\r\n{extra}END:VEVENT\r\nEND:VCALENDAR\r\n"
+        )
+    };
+    let path = format!("{EVENTS}noted.ics");
+    assert_eq!(put(&server, &path, &event("Wants the new price list", ""), &[]).await.0, 201);
+    assert_eq!(put(&server, &path, &event("Wants the new price list by Monday", ""), &[]).await.0, 204);
+    let notes = server
+        .db
+        .count("SELECT COUNT(*) FROM notes n JOIN activities a ON a.id = n.activity_id WHERE a.uid = 'noted'")
+        .await;
+    assert_eq!(notes, 1, "an edited description updates its note");
+    let client_note = server.db.text(&format!("SELECT n.body FROM notes n JOIN clients c ON c.id = n.client_id WHERE c.code = '{code}' AND n.source = 'dav'")).await;
+    assert_eq!(client_note.as_deref(), Some("Wants the new price list by Monday"));
+    // Completing through the done category with that note is accepted.
+    assert_eq!(
+        put(&server, &path, &event("Wants the new price list by Monday", "CATEGORIES:Completed\r\n"), &[]).await.0,
+        204
+    );
+    assert_eq!(server.db.text("SELECT status FROM activities WHERE uid = 'noted'").await.as_deref(), Some("completed"));
+    // The client's cards show the note among the last three.
+    let card = server
+        .db
+        .text(&format!(
+            "SELECT k.href FROM contacts k JOIN clients c ON c.id = k.client_id WHERE c.code = '{code}' LIMIT 1"
+        ))
+        .await;
+    if let Some(card) = card {
+        let text = server
+            .as_user("GET", &format!("/dav/addressbooks/alice/clients/{card}"), "alice")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(text.replace("\r\n ", "").contains("Wants the new price list by Monday"), "{text}");
+    }
+    server.stop().await;
+}
+
+async fn time_range_queries_see_recurrence_overrides(backend: Backend) {
+    let server = TestServer::demo(backend).await;
+    // Weekly on Mondays 09:00 UTC from 2027-01-04, 4 times; the 2027-01-11 instance moved to Wednesday 2027-01-13 15:00.
+    let series = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:weekly\r\nDTSTAMP:20261101T090000Z\r\n\
+        DTSTART:20270104T090000Z\r\nDTEND:20270104T100000Z\r\nRRULE:FREQ=WEEKLY;COUNT=4\r\nSUMMARY:Weekly review\r\nEND:VEVENT\r\n\
+        BEGIN:VEVENT\r\nUID:weekly\r\nDTSTAMP:20261101T090000Z\r\nRECURRENCE-ID:20270111T090000Z\r\nDTSTART:20270113T150000Z\r\nDTEND:20270113T160000Z\r\n\
+        SUMMARY:Weekly review (moved)\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    assert_eq!(put(&server, &format!("{EVENTS}weekly.ics"), series, &[]).await.0, 201);
+    let query = |start: &str, end: &str, expand: bool| {
+        let data = if expand {
+            format!(r#"<C:calendar-data><C:expand start="{start}" end="{end}"/></C:calendar-data>"#)
+        } else {
+            String::new()
+        };
+        format!(
+            r#"<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/>{data}</D:prop><C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:time-range start="{start}" end="{end}"/></C:comp-filter></C:comp-filter></C:filter></C:calendar-query>"#
+        )
+    };
+    let weekly = |body: &str| responses(body).into_iter().filter(|r| r.href.ends_with("weekly.ics")).count();
+    // Only the override's new slot: matches.
+    let (status, body) = report(&server, EVENTS, &query("20270113T140000Z", "20270113T170000Z", true)).await;
+    assert_eq!(status, 207, "{body}");
+    assert_eq!(weekly(&body), 1);
+    let data = responses(&body)
+        .into_iter()
+        .find(|r| r.href.ends_with("weekly.ics"))
+        .unwrap()
+        .prop("cal:calendar-data")
+        .unwrap();
+    assert!(data.contains("Weekly review (moved)") && !data.contains("RRULE"), "expanded: {data}");
+    // The original slot of the moved instance: no match.
+    let (_, body) = report(&server, EVENTS, &query("20270111T080000Z", "20270111T110000Z", false)).await;
+    assert_eq!(weekly(&body), 0);
+    // A regular instance: matches; after the last one: nothing.
+    let (_, body) = report(&server, EVENTS, &query("20270118T080000Z", "20270118T110000Z", false)).await;
+    assert_eq!(weekly(&body), 1);
+    let (_, body) = report(&server, EVENTS, &query("20270201T000000Z", "20270301T000000Z", false)).await;
+    assert_eq!(weekly(&body), 0);
+    server.stop().await;
+}
+
+async fn delete_cancels_and_sync_follows(backend: Backend) {
+    let server = TestServer::demo(backend).await;
+    let (_, body) = report(&server, TASKS, &sync_body("")).await;
+    let token = sync_token(&body);
+    let path = format!("{TASKS}to-drop.ics");
+    assert_eq!(put(&server, &path, &task("to-drop", ""), &[]).await.0, 201);
+    let (_, body) = report(&server, TASKS, &sync_body(&token)).await;
+    let added = responses(&body);
+    assert_eq!(added.len(), 1);
+    assert_eq!(added[0].href, path);
+    let token = sync_token(&body);
+    let delete = server.as_user("DELETE", &path, "alice").send().await.unwrap();
+    assert_eq!(delete.status(), 204);
+    assert_eq!(
+        server.db.text("SELECT status FROM activities WHERE uid = 'to-drop'").await.as_deref(),
+        Some("cancelled"),
+        "kept for reporting"
+    );
+    let (_, body) = report(&server, TASKS, &sync_body(&token)).await;
+    let gone = responses(&body);
+    assert_eq!(gone.len(), 1);
+    assert_eq!(gone[0].status(), Some(404));
+    assert_eq!(server.as_user("GET", &path, "alice").send().await.unwrap().status(), 404);
+    // Bob cannot see or touch alice's calendars.
+    assert_eq!(server.as_user("PROPFIND", TASKS, "bob").header("Depth", "0").send().await.unwrap().status(), 404);
+    server.stop().await;
+}
+
+on_both_databases!(
+    calendars_are_discoverable_with_their_components,
+    a_device_event_becomes_a_linked_activity_and_keeps_what_the_crm_does_not_model,
+    completing_without_a_note_is_refused_and_changes_nothing,
+    a_description_on_a_linked_event_is_a_client_note_edited_in_place,
+    time_range_queries_see_recurrence_overrides,
+    delete_cancels_and_sync_follows,
+);
