@@ -48,7 +48,8 @@ pub fn render(s: &Session<'_>, view: &ActivityView) -> String {
     let client = view.client_code.clone().zip(view.client_name.clone());
     let context = RenderContext {
         client,
-        note: Some(view.note.clone().unwrap_or_default()),
+        // None keeps the device's own DESCRIPTION when the activity has no note.
+        note: view.note.clone(),
         stamp: None,
         done_category: s.config.calendar.done_category.clone(),
     };

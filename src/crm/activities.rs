@@ -116,7 +116,7 @@ pub async fn list(
     let (start, end) = range.unwrap_or((None, None));
     if range.is_some() {
         // Undated tasks always stay candidates; dated ones must start before the end and end after the start.
-        sql.push_str(" AND (a.start_at IS NULL OR (($2 IS NULL OR a.start_at < $2) AND ($3 IS NULL OR a.range_end IS NULL OR a.range_end > $3)))");
+        sql.push_str(" AND (a.start_at IS NULL OR (($2 IS NULL OR a.start_at < $2) AND ($3 IS NULL OR a.range_end IS NULL OR a.range_end >= $3)))");
     }
     sql.push_str(" ORDER BY a.id");
     let start = start.map(Ts);

@@ -43,9 +43,7 @@ impl FromStr for Effect {
         match s.trim() {
             "allow" => Ok(Effect::Allow),
             "deny" => Ok(Effect::Deny),
-            other => Err(CrmError::Invalid(format!(
-                "effect: {other:?} is not an effect; use allow or deny"
-            ))),
+            other => Err(CrmError::Invalid(format!("effect: {other:?} is not an effect; use allow or deny"))),
         }
     }
 }
@@ -94,14 +92,7 @@ impl fmt::Display for Rule {
         if let Some(client) = &self.client {
             conditions.push(format!("client {client}"));
         }
-        write!(
-            f,
-            "#{} [{}] {} for {who}: {}",
-            self.id,
-            self.position,
-            self.effect,
-            conditions.join(" and ")
-        )
+        write!(f, "#{} [{}] {} for {who}: {}", self.id, self.position, self.effect, conditions.join(" and "))
     }
 }
 
@@ -148,10 +139,7 @@ pub struct Actor<'a> {
 }
 
 impl Actor<'static> {
-    pub const CLI: Actor<'static> = Actor {
-        rep_id: None,
-        device: "cli",
-    };
+    pub const CLI: Actor<'static> = Actor { rep_id: None, device: "cli" };
 }
 
 #[derive(sqlx::FromRow)]
@@ -172,11 +160,7 @@ impl TryFrom<RuleRow> for Rule {
 
     fn try_from(row: RuleRow) -> Result<Rule, CrmError> {
         let effect = row.effect.parse().map_err(|_| {
-            CrmError::Internal(anyhow::anyhow!(
-                "visibility rule {} has an unknown effect {:?}",
-                row.id,
-                row.effect
-            ))
+            CrmError::Internal(anyhow::anyhow!("visibility rule {} has an unknown effect {:?}", row.id, row.effect))
         })?;
         Ok(Rule {
             id: row.id,
@@ -186,13 +170,9 @@ impl TryFrom<RuleRow> for Rule {
             match_account_manager: row.match_account_manager,
             territory: row.territory,
             // Stored comma-separated, the form the SQL match in `visibility` reads.
-            statuses: row.statuses.map(|s| {
-                s.split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_string)
-                    .collect()
-            }),
+            statuses: row
+                .statuses
+                .map(|s| s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()),
             category: row.category,
             client: row.client_code,
         })
@@ -206,9 +186,7 @@ const RULE_SELECT: &str = "SELECT r.id, r.position, p.login AS rep_login, r.effe
 /// Every rule, in evaluation order.
 pub async fn list(store: &Store) -> Result<Vec<Rule>, CrmError> {
     let sql = format!("{RULE_SELECT} ORDER BY r.position, r.id");
-    let rows: Vec<RuleRow> = on_db!(store, read, |pool| sqlx::query_as(&sql)
-        .fetch_all(pool)
-        .await?);
+    let rows: Vec<RuleRow> = on_db!(store, read, |pool| sqlx::query_as(&sql).fetch_all(pool).await?);
     rows.into_iter().map(Rule::try_from).collect()
 }
 
@@ -228,17 +206,13 @@ struct ValidRule {
 fn non_empty(field: &str, value: &Option<String>, hint: &str) -> Result<Option<String>, CrmError> {
     match value.as_deref().map(str::trim) {
         None => Ok(None),
-        Some("") => Err(CrmError::Invalid(format!(
-            "{field}: must not be empty ({hint})"
-        ))),
+        Some("") => Err(CrmError::Invalid(format!("{field}: must not be empty ({hint})"))),
         Some(v) => Ok(Some(v.to_string())),
     }
 }
 
 fn validate(new: &NewRule) -> Result<ValidRule, CrmError> {
-    let effect = new
-        .effect
-        .ok_or_else(|| CrmError::Invalid("effect: required; use allow or deny".into()))?;
+    let effect = new.effect.ok_or_else(|| CrmError::Invalid("effect: required; use allow or deny".into()))?;
     let rep = non_empty("rep", &new.rep, "omit it for a rule that applies to everyone")?;
     let territory = non_empty("territory", &new.territory, "omit it to match any territory")?;
     let category = non_empty("category", &new.category, "omit it to match any category")?;
@@ -267,14 +241,11 @@ fn validate(new: &NewRule) -> Result<ValidRule, CrmError> {
     };
     // A rule without conditions would allow or deny every client at once: far more likely a
     // mistake (an empty form, a misspelt field) than an intent.
-    if !new.match_account_manager
-        && territory.is_none()
-        && statuses.is_none()
-        && category.is_none()
-        && client.is_none()
+    if !new.match_account_manager && territory.is_none() && statuses.is_none() && category.is_none() && client.is_none()
     {
         return Err(CrmError::Invalid(
-            "a rule needs at least one condition: match_account_manager, territory, statuses, category or client".into(),
+            "a rule needs at least one condition: match_account_manager, territory, statuses, category or client"
+                .into(),
         ));
     }
     Ok(ValidRule {
@@ -304,9 +275,7 @@ pub async fn create(store: &Store, actor: Actor<'_>, new: &NewRule) -> Result<Ru
                     .bind(login)
                     .fetch_optional(&mut *tx)
                     .await?
-                    .ok_or_else(|| {
-                        CrmError::Invalid(format!("rep: no rep with login {login:?}"))
-                    })?,
+                    .ok_or_else(|| CrmError::Invalid(format!("rep: no rep with login {login:?}")))?,
             ),
         };
         let client_id: Option<i64> = match &valid.client {
@@ -316,15 +285,12 @@ pub async fn create(store: &Store, actor: Actor<'_>, new: &NewRule) -> Result<Ru
                     .bind(code)
                     .fetch_optional(&mut *tx)
                     .await?
-                    .ok_or_else(|| {
-                        CrmError::Invalid(format!("client: no client with code {code:?}"))
-                    })?,
+                    .ok_or_else(|| CrmError::Invalid(format!("client: no client with code {code:?}")))?,
             ),
         };
-        let position: i64 =
-            sqlx::query_scalar("SELECT COALESCE(MAX(position), 0) + 1 FROM visibility_rules")
-                .fetch_one(&mut *tx)
-                .await?;
+        let position: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(position), 0) + 1 FROM visibility_rules")
+            .fetch_one(&mut *tx)
+            .await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO visibility_rules (position, rep_id, effect, match_account_manager, territory, statuses, category, client_id) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
@@ -346,9 +312,7 @@ pub async fn create(store: &Store, actor: Actor<'_>, new: &NewRule) -> Result<Ru
             effect: valid.effect,
             match_account_manager: valid.match_account_manager,
             territory: valid.territory,
-            statuses: valid
-                .statuses
-                .map(|s| s.split(',').map(str::to_string).collect()),
+            statuses: valid.statuses.map(|s| s.split(',').map(str::to_string).collect()),
             category: valid.category,
             client: valid.client,
         };
@@ -379,10 +343,7 @@ pub async fn delete(store: &Store, actor: Actor<'_>, id: i64) -> Result<Rule, Cr
             .await?
             .ok_or_else(|| CrmError::NotFound(format!("no rule with id {id}")))?;
         let rule = Rule::try_from(row)?;
-        sqlx::query("DELETE FROM visibility_rules WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query("DELETE FROM visibility_rules WHERE id = $1").bind(id).execute(&mut *tx).await?;
         sqlx::query(AUDIT_INSERT)
             .bind(actor.rep_id)
             .bind(actor.device)
@@ -415,18 +376,11 @@ fn check_order(existing: &[i64], order: &[i64]) -> Result<(), CrmError> {
             format!("{label} {}", ids.join(", "))
         })
     };
-    let problems: Vec<String> = [
-        show("missing", &missing),
-        show("unknown", &unknown),
-        show("repeated", &repeated),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    Err(CrmError::Invalid(format!(
-        "order: must list every rule id exactly once ({})",
-        problems.join("; ")
-    )))
+    let problems: Vec<String> = [show("missing", &missing), show("unknown", &unknown), show("repeated", &repeated)]
+        .into_iter()
+        .flatten()
+        .collect();
+    Err(CrmError::Invalid(format!("order: must list every rule id exactly once ({})", problems.join("; "))))
 }
 
 /// Sets the positions from `order` (every rule id, first first), audits it, and returns the
@@ -437,9 +391,7 @@ pub async fn reorder(store: &Store, actor: Actor<'_>, order: &[i64]) -> Result<V
         let mut tx = pool.begin().await?;
         // Checked inside the transaction, so a rule created meanwhile cannot be left unplaced.
         let before: Vec<i64> =
-            sqlx::query_scalar("SELECT id FROM visibility_rules ORDER BY position, id")
-                .fetch_all(&mut *tx)
-                .await?;
+            sqlx::query_scalar("SELECT id FROM visibility_rules ORDER BY position, id").fetch_all(&mut *tx).await?;
         check_order(&before, order)?;
         for (index, id) in order.iter().enumerate() {
             sqlx::query("UPDATE visibility_rules SET position = $2 WHERE id = $1 AND position <> $2")
@@ -499,10 +451,7 @@ pub async fn visible_clients(store: &Store, login: &str) -> Result<Vec<VisibleCl
         matches = rule_matches("$1"),
         visible = visible_condition("$1"),
     );
-    Ok(on_db!(store, read, |pool| sqlx::query_as(&sql)
-        .bind(rep_id)
-        .fetch_all(pool)
-        .await?))
+    Ok(on_db!(store, read, |pool| sqlx::query_as(&sql).bind(rep_id).fetch_all(pool).await?))
 }
 
 #[cfg(test)]
@@ -521,10 +470,7 @@ mod tests {
     }
 
     fn rule(f: impl FnOnce(&mut NewRule)) -> NewRule {
-        let mut new = NewRule {
-            effect: Some(Effect::Allow),
-            ..NewRule::default()
-        };
+        let mut new = NewRule { effect: Some(Effect::Allow), ..NewRule::default() };
         f(&mut new);
         new
     }
@@ -541,28 +487,30 @@ mod tests {
     fn validation_names_the_field() {
         assert!(invalid(&rule(|_| {})).contains("at least one condition"));
         assert!(invalid(&rule(|r| r.rep = Some("alice".into()))).contains("at least one condition"));
-        assert!(invalid(&rule(|r| {
-            r.effect = None;
-            r.territory = Some("North".into());
-        }))
-        .starts_with("effect:"));
+        assert!(
+            invalid(&rule(|r| {
+                r.effect = None;
+                r.territory = Some("North".into());
+            }))
+            .starts_with("effect:")
+        );
         assert!(invalid(&rule(|r| r.statuses = Some(vec!["open".into()]))).starts_with("statuses:"));
         assert!(invalid(&rule(|r| r.statuses = Some(vec![]))).starts_with("statuses:"));
         assert!(invalid(&rule(|r| r.territory = Some("  ".into()))).starts_with("territory:"));
-        assert!(invalid(&rule(|r| {
-            r.rep = Some(String::new());
-            r.category = Some("Retail".into());
-        }))
-        .starts_with("rep:"));
+        assert!(
+            invalid(&rule(|r| {
+                r.rep = Some(String::new());
+                r.category = Some("Retail".into());
+            }))
+            .starts_with("rep:")
+        );
         assert!(matches!("maybe".parse::<Effect>(), Err(CrmError::Invalid(m)) if m.starts_with("effect:")));
     }
 
     #[test]
     fn statuses_are_deduplicated_in_lifecycle_order() {
-        let valid = validate(&rule(|r| {
-            r.statuses = Some(vec!["active".into(), " prospect".into(), "active".into()])
-        }))
-        .expect("valid");
+        let valid = validate(&rule(|r| r.statuses = Some(vec!["active".into(), " prospect".into(), "active".into()])))
+            .expect("valid");
         assert_eq!(valid.statuses.as_deref(), Some("prospect,active"));
     }
 
@@ -572,9 +520,6 @@ mod tests {
         let Err(CrmError::Invalid(message)) = check_order(&[1, 2, 3], &[3, 3, 9]) else {
             panic!("expected Invalid");
         };
-        assert_eq!(
-            message,
-            "order: must list every rule id exactly once (missing 1, 2; unknown 9; repeated 3)"
-        );
+        assert_eq!(message, "order: must list every rule id exactly once (missing 1, 2; unknown 9; repeated 3)");
     }
 }

@@ -1,5 +1,6 @@
 //! HTTP: listener (TCP or TLS), limits, authentication, routing and request logs.
 
+pub mod admin;
 pub mod auth;
 mod dav;
 pub mod response;

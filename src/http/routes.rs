@@ -92,6 +92,9 @@ async fn route(state: &Arc<AppState>, peer: SocketAddr, request: http::Request<I
 }
 
 async fn dispatch(state: &Arc<AppState>, request: Request) -> Reply {
+    if request.path == "/admin/api" || request.path.starts_with(super::admin::PREFIX) {
+        return super::admin::handle(state, &request).await;
+    }
     if request.path == "/" || request.path == "/dav" || request.path.starts_with("/dav/") {
         return super::dav::handle(state, &request).await;
     }
