@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 
 use crmdav::config::Config;
 use crmdav::crm::credentials::{self, TokenKind};
-use crmdav::crm::{demo, reps};
+use crmdav::crm::{demo, reps, rules};
 use crmdav::http;
 use crmdav::store::Store;
 
@@ -54,6 +54,47 @@ enum Command {
     Token {
         #[command(subcommand)]
         action: TokenAction,
+    },
+    /// Manage the visibility rules (which clients each rep sees).
+    Rule {
+        #[command(subcommand)]
+        action: RuleAction,
+    },
+    /// List exactly the clients a rep's address book holds, with the rule that let each in.
+    Preview { login: String },
+}
+
+#[derive(Subcommand)]
+enum RuleAction {
+    /// List the rules in evaluation order.
+    List,
+    /// Add a rule (at the end). Conditions are ANDed; deny rules win over allow rules.
+    Add {
+        /// allow or deny.
+        effect: rules::Effect,
+        /// The rule applies to this rep only (default: everyone).
+        #[arg(long)]
+        rep: Option<String>,
+        /// Match clients whose account manager is the rep.
+        #[arg(long)]
+        account_manager: bool,
+        #[arg(long)]
+        territory: Option<String>,
+        /// Client statuses, comma-separated: prospect, active, inactive, closed.
+        #[arg(long, value_delimiter = ',')]
+        status: Option<Vec<String>>,
+        #[arg(long)]
+        category: Option<String>,
+        /// One client, by code.
+        #[arg(long)]
+        client: Option<String>,
+    },
+    /// Delete a rule by id.
+    Delete { id: i64 },
+    /// Set the evaluation order: every rule id, in the new order.
+    Order {
+        #[arg(required = true)]
+        ids: Vec<i64>,
     },
 }
 
@@ -104,8 +145,18 @@ enum TokenAction {
 }
 
 #[tokio::main]
-async fn main() -> Result<()> {
-    let cli = Cli::parse();
+async fn main() -> std::process::ExitCode {
+    match run(Cli::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // One line a person can act on, with its causes; no backtrace.
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
     let mut config = Config::load(cli.config.as_deref())?;
     if let Some(database) = cli.database {
         config.database = database;
@@ -128,6 +179,23 @@ async fn main() -> Result<()> {
         }
         Command::User { action } => user(&store, action).await?,
         Command::Token { action } => token(&store, action).await?,
+        Command::Rule { action } => rule(&store, action).await?,
+        Command::Preview { login } => {
+            let clients = rules::visible_clients(&store, &login).await?;
+            println!("{:<8} {:<40} {:<9} {:<8} {:<10} RULE", "CODE", "NAME", "STATUS", "TERR.", "MANAGER");
+            for c in &clients {
+                println!(
+                    "{:<8} {:<40} {:<9} {:<8} {:<10} #{}",
+                    c.code,
+                    c.name,
+                    c.status,
+                    c.territory,
+                    c.account_manager.as_deref().unwrap_or("-"),
+                    c.rule_id
+                );
+            }
+            println!("{} clients visible to {login}", clients.len());
+        }
     }
     store.close().await;
     Ok(())
@@ -243,6 +311,35 @@ async fn token(store: &Store, action: TokenAction) -> Result<()> {
         TokenAction::Revoke { id } => {
             credentials::revoke_token(store, id).await?;
             println!("token {id} revoked");
+        }
+    }
+    Ok(())
+}
+
+async fn rule(store: &Store, action: RuleAction) -> Result<()> {
+    match action {
+        RuleAction::List => {
+            for rule in rules::list(store).await? {
+                println!("{rule}");
+            }
+        }
+        RuleAction::Add { effect, rep, account_manager, territory, status, category, client } => {
+            let new = rules::NewRule {
+                rep,
+                effect: Some(effect),
+                match_account_manager: account_manager,
+                territory,
+                statuses: status,
+                category,
+                client,
+            };
+            println!("added {}", rules::create(store, rules::Actor::CLI, &new).await?);
+        }
+        RuleAction::Delete { id } => println!("deleted {}", rules::delete(store, rules::Actor::CLI, id).await?),
+        RuleAction::Order { ids } => {
+            for rule in rules::reorder(store, rules::Actor::CLI, &ids).await? {
+                println!("{rule}");
+            }
         }
     }
     Ok(())
