@@ -1,26 +1,3 @@
-#!/usr/bin/env bash
-# Measures CardDAV on a 5,000-card address book: initial sync-collection, a multiget of every card,
-# and an empty-token sync (nothing changed). Release build, SQLite, loopback.
-#
-#   scripts/measure-carddav            # prints one line per measurement (median of 5 runs)
-set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
-BIN="${CRMDAV_BIN:-$ROOT/target/release/crmdav}"
-if [[ -z "${CRMDAV_BIN:-}" ]]; then cargo build --release --locked --bin crmdav >&2; fi
-WORK="$(mktemp -d)"; trap 'kill $PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
-DB="sqlite://$WORK/crm.sqlite3"
-# 2,300 demo clients give about 5,200 cards once alice may see every client.
-"$BIN" --database "$DB" demo --clients 2300 >/dev/null
-python3 - "$WORK/crm.sqlite3" <<'PY'
-import sqlite3, sys
-db = sqlite3.connect(sys.argv[1])
-db.execute("INSERT INTO visibility_rules (position, rep_id, effect) SELECT 2, id, 'allow' FROM reps WHERE login = 'alice'")
-db.commit()
-PY
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-CRMDAV_LOG=warn "$BIN" --database "$DB" serve --listen "127.0.0.1:$PORT" >/dev/null 2>&1 & PID=$!
-python3 - "$PORT" <<'PY'
 import base64, statistics, sys, time, urllib.request, re
 base = f"http://127.0.0.1:{sys.argv[1]}"
 auth = "Basic " + base64.b64encode(b"alice:demo").decode()
@@ -53,4 +30,3 @@ multiget = ('<C:addressbook-multiget xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml
 out = timed(f"addressbook-multiget of all {len(hrefs)} cards", lambda: call("REPORT", book, multiget))
 assert out.count("BEGIN:VCARD") == len(hrefs)
 timed("empty-token sync (no change)", lambda: sync(token), runs=50)
-PY
