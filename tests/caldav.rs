@@ -268,7 +268,105 @@ async fn delete_cancels_and_sync_follows(backend: Backend) {
     server.stop().await;
 }
 
+async fn proppatch_free_busy_and_content_types(backend: Backend) {
+    let server = TestServer::demo(backend).await;
+    let patch = r#"<d:propertyupdate xmlns:d="DAV:" xmlns:A="http://apple.com/ns/ical/"><d:set><d:prop><d:displayname>Visits</d:displayname><A:calendar-color>#00AA00FF</A:calendar-color></d:prop></d:set></d:propertyupdate>"#;
+    let response = server.as_user("PROPPATCH", EVENTS, "alice").body(patch).send().await.unwrap();
+    assert_eq!(response.status(), 207);
+    let body = response.text().await.unwrap();
+    assert!(body.contains("200 OK") && !body.contains("403"), "{body}");
+    let props = server.as_user("PROPFIND", EVENTS, "alice").header("Depth", "0").body(r#"<d:propfind xmlns:d="DAV:" xmlns:A="http://apple.com/ns/ical/"><d:prop><d:displayname/><A:calendar-color/></d:prop></d:propfind>"#).send().await.unwrap().text().await.unwrap();
+    assert!(props.contains("<d:displayname>Visits</d:displayname>") && props.contains("#00AA00FF"), "{props}");
+    // Bob's view of his own calendar keeps the defaults: settings are per rep.
+    let bob = server
+        .as_user("PROPFIND", "/dav/calendars/bob/activities/", "bob")
+        .header("Depth", "0")
+        .body(r#"<d:propfind xmlns:d="DAV:"><d:prop><d:displayname/></d:prop></d:propfind>"#)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(bob.contains("CRM activities"));
+    // A property that cannot be set fails the whole PROPPATCH (atomic) and changes nothing.
+    let refused = server.as_user("PROPPATCH", EVENTS, "alice").body(r#"<d:propertyupdate xmlns:d="DAV:"><d:set><d:prop><d:displayname>X</d:displayname><d:getetag>"x"</d:getetag></d:prop></d:set></d:propertyupdate>"#).send().await.unwrap().text().await.unwrap();
+    assert!(refused.contains("403") && refused.contains("424"), "{refused}");
+
+    let event = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:busy-1\r\nDTSTAMP:20261101T090000Z\r\nDTSTART:20270301T090000Z\r\nDTEND:20270301T110000Z\r\nSUMMARY:Busy\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    assert_eq!(put(&server, &format!("{EVENTS}busy.ics"), event, &[]).await.0, 201);
+    let (status, body) = report(&server, EVENTS, r#"<C:free-busy-query xmlns:C="urn:ietf:params:xml:ns:caldav"><C:time-range start="20270301T000000Z" end="20270302T000000Z"/></C:free-busy-query>"#).await;
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("BEGIN:VFREEBUSY") && body.contains("FREEBUSY;FBTYPE=BUSY:20270301T090000Z/20270301T110000Z"),
+        "{body}"
+    );
+
+    let wrong = server
+        .as_user("PUT", &format!("{EVENTS}json.ics"), "alice")
+        .header("Content-Type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 415);
+    assert!(wrong.text().await.unwrap().contains("supported-calendar-data"));
+    server.stop().await;
+}
+
+async fn expansion_past_the_bound_is_an_error_not_a_truncation(backend: Backend) {
+    let mut config = crmdav::config::Config::default();
+    config.calendar.max_instances = 50;
+    let server = TestServer::with_config(backend, config, Some(crmdav::crm::demo::DemoSize::SMALL)).await;
+    let daily = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:daily\r\nDTSTAMP:20261101T090000Z\r\nDTSTART:20260101T080000Z\r\nDTEND:20260101T081500Z\r\nRRULE:FREQ=DAILY\r\nSUMMARY:Stand-up\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    assert_eq!(put(&server, &format!("{EVENTS}daily.ics"), daily, &[]).await.0, 201);
+    let query = |start: &str, end: &str| {
+        format!(
+            r#"<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/></D:prop><C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:time-range start="{start}" end="{end}"/></C:comp-filter></C:comp-filter></C:filter></C:calendar-query>"#
+        )
+    };
+    // Within the first 50 days: answered.
+    let (status, body) = report(&server, EVENTS, &query("20260110T000000Z", "20260111T000000Z")).await;
+    assert_eq!(status, 207);
+    assert!(responses(&body).iter().any(|r| r.href.ends_with("daily.ics")));
+    // A year later the rule would need more instances than allowed: a clear error, not a silent miss.
+    let (status, body) = report(&server, EVENTS, &query("20270110T000000Z", "20270111T000000Z")).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("instances"), "{body}");
+    // A bounded rule with more instances than allowed is refused at PUT.
+    let (status, body, _) = put(
+        &server,
+        &format!("{EVENTS}long.ics"),
+        &daily.replace("UID:daily", "UID:long").replace("FREQ=DAILY", "FREQ=DAILY;COUNT=500"),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    server.stop().await;
+}
+
+async fn activities_inserted_with_plain_sql_show_at_the_next_sync(backend: Backend) {
+    let server = TestServer::demo(backend).await;
+    let (_, body) = report(&server, EVENTS, &sync_body("")).await;
+    let token = sync_token(&body);
+    server
+        .db
+        .exec("INSERT INTO activities (uid, href, rep_id, kind, subject, start_at, end_at) SELECT 'from-erp', 'from-erp.ics', id, 'call', 'Call from the ERP', '2026-12-01T10:00:00Z', '2026-12-01T10:30:00Z' FROM reps WHERE login = 'alice'")
+        .await;
+    let (_, body) = report(&server, EVENTS, &sync_body(&token)).await;
+    let added = responses(&body);
+    assert_eq!(added.len(), 1, "{body}");
+    assert!(added[0].href.ends_with("from-erp.ics"));
+    let text =
+        server.as_user("GET", &format!("{EVENTS}from-erp.ics"), "alice").send().await.unwrap().text().await.unwrap();
+    assert!(text.contains("SUMMARY:Call from the ERP") && text.contains("UID:from-erp"), "{text}");
+    server.stop().await;
+}
+
 on_both_databases!(
+    proppatch_free_busy_and_content_types,
+    expansion_past_the_bound_is_an_error_not_a_truncation,
+    activities_inserted_with_plain_sql_show_at_the_next_sync,
     calendars_are_discoverable_with_their_components,
     a_device_event_becomes_a_linked_activity_and_keeps_what_the_crm_does_not_model,
     completing_without_a_note_is_refused_and_changes_nothing,
