@@ -85,18 +85,21 @@ pub async fn record(store: &Store, collection: &str, seq: i64, current: &[Member
         .bind(seq)
         .execute(&mut *tx)
         .await?;
-        for (href, etag, deleted) in &upserts {
-            sqlx::query(
-                "INSERT INTO collection_members (collection, href, etag, seq, deleted) VALUES ($1, $2, $3, $4, $5) \
+        // Many rows per statement: a first sync of a large collection would otherwise cost one round
+        // trip per member.
+        for chunk in upserts.chunks(500) {
+            let values: Vec<String> =
+                (0..chunk.len()).map(|i| format!("($1, ${}, ${}, $2, ${})", 3 * i + 3, 3 * i + 4, 3 * i + 5)).collect();
+            let sql = format!(
+                "INSERT INTO collection_members (collection, href, etag, seq, deleted) VALUES {} \
                  ON CONFLICT (collection, href) DO UPDATE SET etag = excluded.etag, seq = excluded.seq, deleted = excluded.deleted",
-            )
-            .bind(collection)
-            .bind(*href)
-            .bind(*etag)
-            .bind(seq)
-            .bind(*deleted)
-            .execute(&mut *tx)
-            .await?;
+                values.join(", ")
+            );
+            let mut query = sqlx::query(&sql).bind(collection).bind(seq);
+            for (href, etag, deleted) in chunk {
+                query = query.bind(*href).bind(*etag).bind(*deleted);
+            }
+            query.execute(&mut *tx).await?;
         }
         tx.commit().await?;
     });

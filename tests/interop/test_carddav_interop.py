@@ -165,6 +165,8 @@ def _eventually(check, what: str, sync, attempts: int = 4, pause: float = 2.0):
     for i in range(attempts):
         sync()
         if check():
+            if i:
+                print(f"[interop] {what}: seen only after sync #{i + 1}")
             return
         time.sleep(pause)
     pytest.fail(f"{what} not seen after {attempts} syncs over ~{attempts * pause:.0f} s", pytrace=False)
