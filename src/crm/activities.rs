@@ -114,16 +114,27 @@ pub async fn list(
 ) -> Result<Vec<ActivityView>> {
     let mut sql = format!("{ACTIVITY_SELECT} WHERE {}", in_calendar(calendar));
     let (start, end) = range.unwrap_or((None, None));
-    if range.is_some() {
-        // Undated tasks always stay candidates; dated ones must start before the end and end after the start.
-        sql.push_str(" AND (a.start_at IS NULL OR (($2 IS NULL OR a.start_at < $2) AND ($3 IS NULL OR a.range_end IS NULL OR a.range_end >= $3)))");
+    // Undated tasks always stay candidates; dated ones must start before the end and end after the
+    // start. Only the bounds given become conditions: an `$n IS NULL OR ...` would keep PostgreSQL's
+    // generic plan of this prepared statement from using the (rep_id, start_at) index.
+    let mut bounds = Vec::new();
+    if let Some(end) = end {
+        bounds.push(Ts(end));
+        sql.push_str(&format!(" AND (a.start_at IS NULL OR a.start_at < ${})", bounds.len() + 1));
+    }
+    if let Some(start) = start {
+        bounds.push(Ts(start));
+        sql.push_str(&format!(
+            " AND (a.start_at IS NULL OR a.range_end IS NULL OR a.range_end >= ${})",
+            bounds.len() + 1
+        ));
     }
     sql.push_str(" ORDER BY a.id");
-    let start = start.map(Ts);
-    let end = end.map(Ts);
     Ok(on_db!(store, read, |pool| {
-        let query = sqlx::query_as(&sql).bind(rep_id);
-        let query = if range.is_some() { query.bind(end).bind(start) } else { query };
+        let mut query = sqlx::query_as(&sql).bind(rep_id);
+        for bound in &bounds {
+            query = query.bind(*bound);
+        }
         query.fetch_all(pool).await?
     }))
 }
