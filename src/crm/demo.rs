@@ -204,6 +204,11 @@ pub async fn load(store: &Store, size: DemoSize) -> Result<DemoSummary> {
             }
         });
     }
+    // Fresh statistics, or the planner works from those of an empty database until autovacuum
+    // (PostgreSQL) or never (SQLite) catches up.
+    on_db!(store, write, |pool| {
+        sqlx::query("ANALYZE").execute(pool).await?;
+    });
     Ok(DemoSummary {
         loaded: true,
         clients: data.clients.len(),
