@@ -3,6 +3,10 @@
 //! Dependency direction (see DESIGN.md): `http -> dav -> {caldav, carddav} -> crm <- mapping`,
 //! `crm -> store`. `dav` knows nothing of the CRM; `crm` knows nothing of HTTP or XML.
 
+// Protocol helpers return a ready HTTP answer as their error (`Result<_, Reply>`) so that handlers
+// can `?`/early-return it; the answer is large by nature and is built once per request.
+#![allow(clippy::result_large_err)]
+
 pub mod caldav;
 pub mod carddav;
 pub mod config;

@@ -260,7 +260,7 @@ async fn user(store: &Store, action: UserAction) -> Result<()> {
             println!("password of {login} changed");
         }
         UserAction::List => {
-            println!("{:<20} {:<8} {:<7} {}", "LOGIN", "ROLE", "ACTIVE", "NAME");
+            println!("{:<20} {:<8} {:<7} NAME", "LOGIN", "ROLE", "ACTIVE");
             for rep in reps::list(store).await? {
                 println!(
                     "{:<20} {:<8} {:<7} {}",
@@ -292,7 +292,7 @@ async fn token(store: &Store, action: TokenAction) -> Result<()> {
             println!("(shown once; revoke with `crmdav token revoke {id}`)");
         }
         TokenAction::List { login } => {
-            println!("{:<6} {:<16} {:<11} {:<21} {:<21} {}", "ID", "LOGIN", "KIND", "LAST USED", "REVOKED", "LABEL");
+            println!("{:<6} {:<16} {:<11} {:<21} {:<21} LABEL", "ID", "LOGIN", "KIND", "LAST USED", "REVOKED");
             for t in credentials::list_tokens(store, login.as_deref()).await? {
                 let when = |ts: Option<crmdav::store::Ts>| {
                     ts.map(|t| t.0.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_else(|| "-".into())

@@ -169,8 +169,7 @@ async fn serves_https_with_the_configured_certificate() {
 
 #[test]
 fn refuses_clear_text_basic_auth_on_a_public_address() {
-    let mut config = crmdav::config::Config::default();
-    config.listen = "0.0.0.0:0".parse().unwrap();
+    let config = crmdav::config::Config { listen: "0.0.0.0:0".parse().unwrap(), ..Default::default() };
     let error = config.check_transport_security().unwrap_err().to_string();
     assert!(error.contains("tls"), "{error}");
 }

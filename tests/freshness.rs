@@ -116,6 +116,8 @@ fn free_port() -> u16 {
 
 async fn start_process(database: &str) -> (Process, String) {
     let port = free_port();
+    // Killed and waited for by `Process`'s Drop.
+    #[allow(clippy::zombie_processes)]
     let child = Command::new(env!("CARGO_BIN_EXE_crmdav"))
         .args(["--database", database, "serve", "--listen", &format!("127.0.0.1:{port}")])
         .env("CRMDAV_LOG", "warn")

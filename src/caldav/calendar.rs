@@ -228,25 +228,7 @@ pub async fn get(s: &Session<'_>, calendar: Calendar, name: &str, headers: &Head
     };
     let text = render(s, &view);
     let etag = strong_etag(&text);
-    if headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag))
-    {
-        let mut not_modified = reply::text(StatusCode::NOT_MODIFIED, "");
-        not_modified.headers_mut().insert(header::ETAG, HeaderValue::from_str(&etag).expect("hex etag"));
-        return not_modified;
-    }
-    let length = text.len();
-    let mut response =
-        http::Response::new(http_body_util::Full::new(bytes::Bytes::from(if head { String::new() } else { text })));
-    let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/calendar; charset=utf-8"));
-    h.insert(header::ETAG, HeaderValue::from_str(&etag).expect("hex etag"));
-    if head {
-        h.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
-    }
-    response
+    reply::representation(headers, &etag, "text/calendar; charset=utf-8", text, head)
 }
 
 fn is_calendar_type(headers: &HeaderMap) -> bool {
@@ -260,8 +242,8 @@ fn is_calendar_type(headers: &HeaderMap) -> bool {
 pub async fn put(s: &Session<'_>, calendar: Calendar, name: &str, headers: &HeaderMap, body: &[u8]) -> Reply {
     let target = format!("{}{name}", calendar_href(&s.rep.login, calendar));
     let refuse = async |status: StatusCode, precondition: PropName, message: String| {
-        let entry = crate::crm::addressbook::AuditEntry {
-            rep_id: s.rep.id,
+        let entry = crate::crm::audit::AuditEntry {
+            rep_id: Some(s.rep.id),
             device: s.device,
             action: "activity.put",
             target: name,
@@ -269,7 +251,7 @@ pub async fn put(s: &Session<'_>, calendar: Calendar, name: &str, headers: &Head
             before: None,
             after: Some(format!("{}: {}", precondition.name, message)),
         };
-        if let Err(e) = crate::crm::addressbook::audit(s.store, entry).await {
+        if let Err(e) = crate::crm::audit::record(s.store, entry).await {
             return internal(e);
         }
         reply::precondition_failed(status, precondition, &message)
@@ -478,7 +460,7 @@ async fn free_busy(s: &Session<'_>, range: &TimeRange) -> Reply {
     };
     let mut periods = Vec::new();
     for view in &views {
-        let Ok(parsed) = ICalendar::parse(&render(s, view)) else { continue };
+        let Ok(parsed) = ICalendar::parse(render(s, view)) else { continue };
         match busy_periods(&parsed, range, &limits(s)) {
             Ok(mut busy) => periods.append(&mut busy),
             Err(CalendarQueryError::InvalidObject(_)) => continue,

@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 
 use crate::crm::Session;
-use crate::crm::addressbook::{self, AuditEntry, Card};
+use crate::crm::addressbook::{self, Card};
+use crate::crm::audit::{self, AuditEntry};
 use crate::dav::multistatus::{Multistatus, PropStat, PropValue};
 use crate::dav::names::PropName;
 use crate::dav::path::member_name;
@@ -199,26 +200,7 @@ pub async fn get(s: &Session<'_>, name: &str, headers: &HeaderMap, head: bool) -
     let version = accepted_version(headers);
     // The ETag is that of the 3.0 form whatever the representation, as sync-collection lists it.
     let etag = vcard::etag(&vcard::render(&card, Version::V3));
-    if headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag))
-    {
-        let mut not_modified = reply::text(StatusCode::NOT_MODIFIED, "");
-        not_modified.headers_mut().insert(header::ETAG, HeaderValue::from_str(&etag).expect("hex etag"));
-        return not_modified;
-    }
-    let text = vcard::render(&card, version);
-    let length = text.len();
-    let mut response =
-        http::Response::new(http_body_util::Full::new(bytes::Bytes::from(if head { String::new() } else { text })));
-    let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(version.content_type()));
-    h.insert(header::ETAG, HeaderValue::from_str(&etag).expect("hex etag"));
-    if head {
-        h.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
-    }
-    response
+    reply::representation(headers, &etag, version.content_type(), vcard::render(&card, version), head)
 }
 
 fn is_vcard_type(headers: &HeaderMap) -> bool {
@@ -235,7 +217,7 @@ fn is_vcard_type(headers: &HeaderMap) -> bool {
 pub async fn put(s: &Session<'_>, name: &str, headers: &HeaderMap, body: &[u8]) -> Reply {
     let target = format!("{}{name}", book_href(&s.rep.login));
     let audit = |outcome: &'static str, after: Option<String>| AuditEntry {
-        rep_id: s.rep.id,
+        rep_id: Some(s.rep.id),
         device: s.device,
         action: "card.put",
         target: name,
@@ -244,8 +226,7 @@ pub async fn put(s: &Session<'_>, name: &str, headers: &HeaderMap, body: &[u8]) 
         after,
     };
     let refuse = async |status: StatusCode, precondition: PropName, message: String, after: Option<String>| {
-        if let Err(e) = addressbook::audit(s.store, AuditEntry { outcome: "refused", ..audit("refused", after) }).await
-        {
+        if let Err(e) = audit::record(s.store, AuditEntry { outcome: "refused", ..audit("refused", after) }).await {
             return internal(e);
         }
         reply::precondition_failed(status, precondition, &message)
@@ -301,7 +282,7 @@ pub async fn put(s: &Session<'_>, name: &str, headers: &HeaderMap, body: &[u8]) 
             }
             let Some(contact) = &card.contact else {
                 // An organisation card shows CRM client data only: nothing on it is editable.
-                let _ = addressbook::audit(s.store, audit("ignored", Some(text.into()))).await;
+                let _ = audit::record(s.store, audit("ignored", Some(text.into()))).await;
                 return reply::text(StatusCode::NO_CONTENT, "");
             };
             let before = serde_json::to_string(&contact.fields).ok();
@@ -346,7 +327,7 @@ pub async fn put(s: &Session<'_>, name: &str, headers: &HeaderMap, body: &[u8]) 
                     } else {
                         crate::dav::multistatus::error_body(&PropName::carddav("no-uid-conflict"), &message)
                     };
-                    let _ = addressbook::audit(s.store, audit("refused", Some(text.into()))).await;
+                    let _ = audit::record(s.store, audit("refused", Some(text.into()))).await;
                     return reply::xml(StatusCode::CONFLICT, body);
                 }
                 Ok(None) => {}
@@ -419,10 +400,10 @@ pub async fn delete(s: &Session<'_>, name: &str) -> Reply {
         Ok(None) => return reply::not_found(&format!("{}{name}", book_href(&s.rep.login))),
         Err(e) => return internal(e),
     }
-    let _ = addressbook::audit(
+    let _ = audit::record(
         s.store,
         AuditEntry {
-            rep_id: s.rep.id,
+            rep_id: Some(s.rep.id),
             device: s.device,
             action: "card.delete",
             target: name,

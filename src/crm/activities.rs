@@ -35,7 +35,7 @@ pub struct Activity {
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 
-use super::addressbook::{AUDIT_INSERT, AuditEntry};
+use super::audit::{AuditEntry, insert_audit};
 use super::visibility::{visible_condition, visible_condition_on};
 use super::{CrmError, Session};
 use crate::on_db;
@@ -104,13 +104,16 @@ fn in_calendar(calendar: Calendar) -> String {
     )
 }
 
+/// A time range with optional ends (start, end), as a calendar-query gives it.
+pub type TimeBounds = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
 /// Every activity of the calendar; with `range`, only those that may overlap it (instances of
 /// recurring ones are checked by the caller).
 pub async fn list(
     store: &Store,
     rep_id: i64,
     calendar: Calendar,
-    range: Option<(Option<DateTime<Utc>>, Option<DateTime<Utc>>)>,
+    range: Option<TimeBounds>,
 ) -> Result<Vec<ActivityView>> {
     let mut sql = format!("{ACTIVITY_SELECT} WHERE {}", in_calendar(calendar));
     let (start, end) = range.unwrap_or((None, None));
@@ -304,7 +307,7 @@ pub async fn save(
     let rep_id = session.rep.id;
     let outcome = if existing.is_some() { "updated" } else { "created" };
     let audit = AuditEntry {
-        rep_id,
+        rep_id: Some(rep_id),
         device: session.device,
         action: "activity.put",
         target: href,
@@ -402,16 +405,7 @@ pub async fn save(
             }
             (_, true) => {}
         }
-        sqlx::query(AUDIT_INSERT)
-            .bind(audit.rep_id)
-            .bind(audit.device)
-            .bind(audit.action)
-            .bind(audit.target)
-            .bind(audit.outcome)
-            .bind(&audit.before)
-            .bind(&audit.after)
-            .execute(&mut *tx)
-            .await?;
+        insert_audit!(&mut *tx, audit)?;
         tx.commit().await?;
         Some(if existing.is_some() { Saved::Updated } else { Saved::Created })
     });
@@ -428,16 +422,18 @@ pub async fn cancel(session: &Session<'_>, existing: &ActivityView) -> Result<()
             .bind(Ts::now())
             .execute(&mut *tx)
             .await?;
-        sqlx::query(AUDIT_INSERT)
-            .bind(session.rep.id)
-            .bind(session.device)
-            .bind("activity.delete")
-            .bind(&existing.activity.href)
-            .bind("cancelled")
-            .bind(&before)
-            .bind(None::<String>)
-            .execute(&mut *tx)
-            .await?;
+        insert_audit!(
+            &mut *tx,
+            AuditEntry {
+                rep_id: Some(session.rep.id),
+                device: session.device,
+                action: "activity.delete",
+                target: &existing.activity.href,
+                outcome: "cancelled",
+                before,
+                after: None,
+            }
+        )?;
         tx.commit().await?;
     });
     Ok(())

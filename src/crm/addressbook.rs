@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::Result;
 use serde::Serialize;
 
+use super::audit::{AuditEntry, insert_audit};
 use super::visibility::visible_condition;
 use crate::on_db;
 use crate::store::{Store, Ts};
@@ -295,36 +296,6 @@ macro_rules! bind_fields {
     };
 }
 
-/// The audit row written in the same transaction as the change it records.
-pub struct AuditEntry<'a> {
-    pub rep_id: i64,
-    pub device: &'a str,
-    pub action: &'a str,
-    pub target: &'a str,
-    pub outcome: &'a str,
-    pub before: Option<String>,
-    pub after: Option<String>,
-}
-
-pub const AUDIT_INSERT: &str = "INSERT INTO audit_log (rep_id, device, action, target, outcome, before_data, after_data) VALUES ($1, $2, $3, $4, $5, $6, $7)";
-
-/// Writes an audit row on its own (for refused writes, which change nothing else).
-pub async fn audit(store: &Store, entry: AuditEntry<'_>) -> Result<()> {
-    on_db!(store, write, |pool| {
-        sqlx::query(AUDIT_INSERT)
-            .bind(entry.rep_id)
-            .bind(entry.device)
-            .bind(entry.action)
-            .bind(entry.target)
-            .bind(entry.outcome)
-            .bind(&entry.before)
-            .bind(&entry.after)
-            .execute(pool)
-            .await?;
-    });
-    Ok(())
-}
-
 /// Updates a contact's editable fields, if `expected` still holds (optimistic check inside the
 /// transaction, so two concurrent edits cannot both win), and audits it; one transaction.
 pub async fn update_contact(
@@ -345,16 +316,7 @@ pub async fn update_contact(
             false
         } else {
             bind_fields!(sqlx::query(&sql).bind(contact_id), fields).bind(Ts::now()).execute(&mut *tx).await?;
-            sqlx::query(AUDIT_INSERT)
-                .bind(audit.rep_id)
-                .bind(audit.device)
-                .bind(audit.action)
-                .bind(audit.target)
-                .bind(audit.outcome)
-                .bind(&audit.before)
-                .bind(&audit.after)
-                .execute(&mut *tx)
-                .await?;
+            insert_audit!(&mut *tx, audit)?;
             tx.commit().await?;
             true
         }
@@ -380,16 +342,7 @@ pub async fn create_contact(
     on_db!(store, write, |pool| {
         let mut tx = pool.begin().await?;
         bind_fields!(sqlx::query(&sql).bind(uid).bind(href).bind(client_id), fields).execute(&mut *tx).await?;
-        sqlx::query(AUDIT_INSERT)
-            .bind(audit.rep_id)
-            .bind(audit.device)
-            .bind(audit.action)
-            .bind(audit.target)
-            .bind(audit.outcome)
-            .bind(&audit.before)
-            .bind(&audit.after)
-            .execute(&mut *tx)
-            .await?;
+        insert_audit!(&mut *tx, audit)?;
         tx.commit().await?;
     });
     Ok(())

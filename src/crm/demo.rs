@@ -398,7 +398,7 @@ pub fn generate(size: DemoSize, rep_ids: &[i64]) -> DemoData {
         } else {
             (Some(Ts(end)), None)
         };
-        let completed_at = (status == "completed").then(|| Ts(end));
+        let completed_at = (status == "completed").then_some(Ts(end));
         data.activities.push(vec![
             id.into(),
             uid.clone().into(),

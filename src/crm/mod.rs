@@ -3,6 +3,7 @@
 
 pub mod activities;
 pub mod addressbook;
+pub mod audit;
 pub mod credentials;
 pub mod demo;
 pub mod reps;

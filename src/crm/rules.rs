@@ -12,7 +12,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use super::CrmError;
-use super::addressbook::AUDIT_INSERT;
+use super::audit::{AuditEntry, insert_audit};
 use super::visibility::visible_condition;
 use crate::on_db;
 use crate::store::Store;
@@ -316,16 +316,18 @@ pub async fn create(store: &Store, actor: Actor<'_>, new: &NewRule) -> Result<Ru
             category: valid.category,
             client: valid.client,
         };
-        sqlx::query(AUDIT_INSERT)
-            .bind(actor.rep_id)
-            .bind(actor.device)
-            .bind("rule.create")
-            .bind(format!("rule:{id}"))
-            .bind("ok")
-            .bind(None::<String>)
-            .bind(to_json(&rule))
-            .execute(&mut *tx)
-            .await?;
+        insert_audit!(
+            &mut *tx,
+            AuditEntry {
+                rep_id: actor.rep_id,
+                device: actor.device,
+                action: "rule.create",
+                target: &format!("rule:{id}"),
+                outcome: "ok",
+                before: None,
+                after: to_json(&rule)
+            }
+        )?;
         tx.commit().await?;
         rule
     });
@@ -344,16 +346,18 @@ pub async fn delete(store: &Store, actor: Actor<'_>, id: i64) -> Result<Rule, Cr
             .ok_or_else(|| CrmError::NotFound(format!("no rule with id {id}")))?;
         let rule = Rule::try_from(row)?;
         sqlx::query("DELETE FROM visibility_rules WHERE id = $1").bind(id).execute(&mut *tx).await?;
-        sqlx::query(AUDIT_INSERT)
-            .bind(actor.rep_id)
-            .bind(actor.device)
-            .bind("rule.delete")
-            .bind(format!("rule:{id}"))
-            .bind("ok")
-            .bind(to_json(&rule))
-            .bind(None::<String>)
-            .execute(&mut *tx)
-            .await?;
+        insert_audit!(
+            &mut *tx,
+            AuditEntry {
+                rep_id: actor.rep_id,
+                device: actor.device,
+                action: "rule.delete",
+                target: &format!("rule:{id}"),
+                outcome: "ok",
+                before: to_json(&rule),
+                after: None
+            }
+        )?;
         tx.commit().await?;
         rule
     });
@@ -400,16 +404,18 @@ pub async fn reorder(store: &Store, actor: Actor<'_>, order: &[i64]) -> Result<V
                 .execute(&mut *tx)
                 .await?;
         }
-        sqlx::query(AUDIT_INSERT)
-            .bind(actor.rep_id)
-            .bind(actor.device)
-            .bind("rule.reorder")
-            .bind("rules")
-            .bind("ok")
-            .bind(to_json(&before))
-            .bind(to_json(&order))
-            .execute(&mut *tx)
-            .await?;
+        insert_audit!(
+            &mut *tx,
+            AuditEntry {
+                rep_id: actor.rep_id,
+                device: actor.device,
+                action: "rule.reorder",
+                target: "rules",
+                outcome: "ok",
+                before: to_json(&before),
+                after: to_json(&order)
+            }
+        )?;
         let rows = sqlx::query_as(&list_sql).fetch_all(&mut *tx).await?;
         tx.commit().await?;
         rows

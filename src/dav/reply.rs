@@ -39,6 +39,31 @@ pub fn not_found(href: &str) -> Reply {
     text(StatusCode::NOT_FOUND, format!("no resource at {href}"))
 }
 
+/// The answer to GET or HEAD of a resource whose representation is `body`: 304 when the client's
+/// If-None-Match already names `etag`, else the body (none for HEAD) with its type and ETag.
+pub fn representation(headers: &HeaderMap, etag: &str, content_type: &'static str, body: String, head: bool) -> Reply {
+    let etag_value = HeaderValue::from_str(etag).unwrap_or_else(|_| HeaderValue::from_static("\"\""));
+    let cached = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim().trim_start_matches("W/") == etag || t.trim() == "*"));
+    if cached {
+        let mut not_modified = http::Response::new(Full::new(Bytes::new()));
+        *not_modified.status_mut() = StatusCode::NOT_MODIFIED;
+        not_modified.headers_mut().insert(header::ETAG, etag_value);
+        return not_modified;
+    }
+    let length = body.len();
+    let mut response = http::Response::new(Full::new(if head { Bytes::new() } else { Bytes::from(body) }));
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(header::ETAG, etag_value);
+    if head {
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    }
+    response
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Depth {
     Zero,

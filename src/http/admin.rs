@@ -11,7 +11,7 @@ use super::AppState;
 use super::response::{self, Reply};
 use super::routes::Request;
 use crate::crm::CrmError;
-use crate::crm::addressbook::{self, AuditEntry};
+use crate::crm::audit::{self, AuditEntry};
 use crate::crm::credentials::{self, CredentialInfo, TokenKind};
 use crate::crm::reps::{self, Rep};
 use crate::crm::rules::{self, Actor, Effect, NewRule};
@@ -261,7 +261,7 @@ impl Ctx<'_> {
     /// logged, not turned into an error that would suggest the change did not happen.
     async fn audit(&self, action: &str, target: &str, outcome: &str, before: Option<Value>, after: Option<Value>) {
         let entry = AuditEntry {
-            rep_id: self.admin.id,
+            rep_id: Some(self.admin.id),
             device: self.device,
             action,
             target,
@@ -269,7 +269,7 @@ impl Ctx<'_> {
             before: before.map(|v| v.to_string()),
             after: after.map(|v| v.to_string()),
         };
-        if let Err(e) = addressbook::audit(self.store, entry).await {
+        if let Err(e) = audit::record(self.store, entry).await {
             tracing::error!(error = %format!("{e:#}"), action, target, "cannot write audit row");
         }
     }
