@@ -12,6 +12,8 @@ pub mod carddav;
 pub mod config;
 pub mod crm;
 pub mod dav;
+pub mod feeds;
 pub mod http;
 pub mod mapping;
+pub mod reports;
 pub mod store;

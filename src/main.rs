@@ -62,6 +62,32 @@ enum Command {
     },
     /// List exactly the clients a rep's address book holds, with the rule that let each in.
     Preview { login: String },
+    /// A management report on the activity data, as CSV, JSON or an SVG chart.
+    Report {
+        /// clients-seen-weekly, clients-seen-monthly, activities-per-client, activity-results or untouched-clients.
+        kind: crmdav::reports::Kind,
+        /// Only this rep (default: every rep).
+        #[arg(long)]
+        rep: Option<String>,
+        /// First day, YYYY-MM-DD (default: 1 January of the last day's year).
+        #[arg(long)]
+        from: Option<chrono::NaiveDate>,
+        /// Last day, included (default: today).
+        #[arg(long)]
+        to: Option<chrono::NaiveDate>,
+        /// Compare reps (side by side, or each against the team) or years (the period against the same days a year earlier).
+        #[arg(long)]
+        compare: Option<crmdav::reports::Compare>,
+        /// csv, json or svg.
+        #[arg(long, default_value = "csv")]
+        format: crmdav::reports::Format,
+        /// Start CSV with a UTF-8 byte order mark (Excel needs it to read accents right).
+        #[arg(long)]
+        bom: bool,
+        /// Write to this file instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -137,6 +163,10 @@ enum TokenAction {
         /// A feed token (read-only subscription URLs) instead of an app token.
         #[arg(long)]
         feed: bool,
+        /// Host name (or https://... URL) devices reach the server at, for the printed feed links
+        /// (default: the listen address).
+        #[arg(long)]
+        host: Option<String>,
     },
     /// List tokens (of one rep, or all).
     List { login: Option<String> },
@@ -178,8 +208,23 @@ async fn run(cli: Cli) -> Result<()> {
             load_demo_data(&store, demo::DemoSize { clients, activities: clients * 10, seed }).await?;
         }
         Command::User { action } => user(&store, action).await?,
-        Command::Token { action } => token(&store, action).await?,
+        Command::Token { action } => token(&store, &config, action).await?,
         Command::Rule { action } => rule(&store, action).await?,
+        Command::Report { kind, rep, from, to, compare, format, bom, output } => {
+            let today = chrono::Utc::now().date_naive();
+            let params = crmdav::reports::Params::new(kind, rep, from, to, compare, today)?;
+            let report = crmdav::reports::run(&store, &params).await?;
+            let text = crmdav::reports::output::render(&report, format, bom)?;
+            match output {
+                Some(path) => {
+                    std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?
+                }
+                None => {
+                    use std::io::Write;
+                    std::io::stdout().lock().write_all(text.as_bytes())?;
+                }
+            }
+        }
         Command::Preview { login } => {
             let clients = rules::visible_clients(&store, &login).await?;
             println!("{:<8} {:<40} {:<9} {:<8} {:<10} RULE", "CODE", "NAME", "STATUS", "TERR.", "MANAGER");
@@ -283,12 +328,18 @@ async fn user(store: &Store, action: UserAction) -> Result<()> {
     Ok(())
 }
 
-async fn token(store: &Store, action: TokenAction) -> Result<()> {
+async fn token(store: &Store, config: &Config, action: TokenAction) -> Result<()> {
     match action {
-        TokenAction::Add { login, label, feed } => {
+        TokenAction::Add { login, label, feed, host } => {
             let kind = if feed { TokenKind::Feed } else { TokenKind::App };
             let (id, secret) = credentials::create_token(store, &login, kind, &label).await?;
             println!("{} {id} for {login}: {secret}", kind.as_str());
+            if feed {
+                let links = crmdav::feeds::links(&crmdav::feeds::base_url(config, host.as_deref()), &secret);
+                println!("calendar (subscribe): {}", links.webcal);
+                println!("calendar (URL):       {}", links.activities);
+                println!("clients (vCard):      {}", links.clients);
+            }
             println!("(shown once; revoke with `crmdav token revoke {id}`)");
         }
         TokenAction::List { login } => {

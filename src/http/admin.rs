@@ -31,7 +31,12 @@ pub async fn handle(state: &AppState, request: &Request) -> Reply {
         Ok(endpoint) => endpoint,
         Err(e) => return e.into_reply(),
     };
-    let ctx = Ctx { store: &state.store, admin: &request.user.rep, device: request.user_agent() };
+    let ctx = Ctx {
+        store: &state.store,
+        admin: &request.user.rep,
+        device: request.user_agent(),
+        feed_base: crate::feeds::request_base(&state.config, &request.headers),
+    };
     match endpoint.run(&ctx, request).await {
         Ok(reply) => reply,
         Err(e) => {
@@ -250,6 +255,8 @@ struct Ctx<'a> {
     store: &'a Store,
     admin: &'a Rep,
     device: &'a str,
+    /// `scheme://host` of this server as the request reached it, for the links of feed tokens.
+    feed_base: String,
 }
 
 impl Ctx<'_> {
@@ -392,6 +399,9 @@ struct NewToken {
     #[serde(flatten)]
     info: CredentialInfo,
     token: String,
+    /// The subscription links of a feed token (they hold the secret, so they too are shown once).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    feed: Option<crate::feeds::FeedLinks>,
 }
 
 async fn create_token(ctx: &Ctx<'_>, login: &str, body: &Body) -> Result<Reply, ApiError> {
@@ -412,7 +422,8 @@ async fn create_token(ctx: &Ctx<'_>, login: &str, body: &Body) -> Result<Reply, 
         .await?
         .ok_or_else(|| ApiError::internal(format!("token {id} vanished after its creation")))?;
     ctx.audit("token.create", &format!("token:{id}"), "ok", None, Some(json!(info))).await;
-    ok(StatusCode::CREATED, &NewToken { info, token })
+    let feed = (kind == TokenKind::Feed).then(|| crate::feeds::links(&ctx.feed_base, &token));
+    ok(StatusCode::CREATED, &NewToken { info, token, feed })
 }
 
 async fn token_info(store: &Store, id: i64) -> Result<Option<CredentialInfo>, ApiError> {

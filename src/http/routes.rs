@@ -41,7 +41,8 @@ pub async fn handle(
 ) -> Result<Reply, Infallible> {
     let started = Instant::now();
     let method = request.method().clone();
-    let path = request.uri().path().to_string();
+    // A feed token in the path is a credential: it is not logged.
+    let path = crate::feeds::loggable_path(request.uri().path()).into_owned();
     let mut login = String::new();
     let mut reply = route(&state, peer, request, &mut login).await;
     reply.headers_mut().insert(header::SERVER, HeaderValue::from_static(concat!("crmdav/", env!("CARGO_PKG_VERSION"))));
@@ -60,6 +61,10 @@ async fn route(state: &Arc<AppState>, peer: SocketAddr, request: http::Request<I
             // RFC 6764 section 5: point clients at the context path; they then ask it for their principal.
             return response::redirect(StatusCode::MOVED_PERMANENTLY, "/dav/");
         }
+        // Subscription feeds: the token in the path is the credential, checked on every request.
+        (_, feed) if feed.starts_with(crate::feeds::PREFIX) => {
+            return crate::feeds::http::handle(state, &method, feed, request.headers(), login).await;
+        }
         (Method::OPTIONS, _) => return options(),
         _ => {}
     }
@@ -71,6 +76,10 @@ async fn route(state: &Arc<AppState>, peer: SocketAddr, request: http::Request<I
         Err(e) => return internal_error(e),
     };
     *login = user.rep.login.clone();
+    // Reports: managers as well as admins (the rest of the admin API is for admins only).
+    if crate::reports::http::owns(&path) {
+        return crate::reports::http::handle(state, &method, &path, request.uri().query(), &user.rep.role).await;
+    }
     let (parts, body) = request.into_parts();
     if let Some(length) =
         parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok())
