@@ -302,6 +302,14 @@ pub async fn put(s: &Session<'_>, calendar: Calendar, name: &str, headers: &Head
         }
         Some(_) => {}
         None => match activities::href_of_uid(s.store, s.rep.id, &parsed.uid).await {
+            // Created at this very href by a concurrent request since it was looked up: the
+            // device's view is stale (e.g. two PUTs with If-None-Match: *), not a UID conflict.
+            Ok(Some((href, _, status))) if href == name && status != "cancelled" => {
+                return reply::text(
+                    StatusCode::PRECONDITION_FAILED,
+                    "the activity was created by another request while this one was applied; fetch it again",
+                );
+            }
             Ok(Some((href, kind, status))) if status != "cancelled" => {
                 let other = if kind == "task" { Calendar::FollowUps } else { Calendar::Activities };
                 let existing_href = format!("{}{href}", calendar_href(&s.rep.login, other));

@@ -321,11 +321,15 @@ pub async fn save(
             Some(e) => {
                 // Lock the row (a no-op write), then check it is still what the device's If-Match was
                 // checked against: of two concurrent edits with the same ETag only one wins.
-                sqlx::query("UPDATE activities SET updated_at = updated_at WHERE id = $1").bind(e.activity.id).execute(&mut *tx).await?;
-                let current: Option<Activity> = sqlx::query_as(&format!("{ACTIVITY_COLUMNS} FROM activities a WHERE a.id = $1"))
+                sqlx::query("UPDATE activities SET updated_at = updated_at WHERE id = $1")
                     .bind(e.activity.id)
-                    .fetch_optional(&mut *tx)
+                    .execute(&mut *tx)
                     .await?;
+                let current: Option<Activity> =
+                    sqlx::query_as(&format!("{ACTIVITY_COLUMNS} FROM activities a WHERE a.id = $1"))
+                        .bind(e.activity.id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
                 if current.as_ref() != Some(&e.activity) {
                     return Ok(None);
                 }
@@ -355,10 +359,14 @@ pub async fn save(
                 e.activity.id
             }
             None => {
-                sqlx::query_scalar(
+                // Another request may have created the object since the device's If-None-Match was
+                // checked: then nothing is written and the device is told to fetch it (412), rather
+                // than a unique-constraint error (500).
+                let inserted: Option<i64> = sqlx::query_scalar(
                     "INSERT INTO activities (uid, href, rep_id, client_id, contact_id, kind, subject, location, start_at, end_at, all_day, timezone, \
                      recurring, range_end, status, completed_at, ical, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18) RETURNING id",
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18) \
+                     ON CONFLICT DO NOTHING RETURNING id",
                 )
                 .bind(&input.uid)
                 .bind(href)
@@ -378,8 +386,12 @@ pub async fn save(
                 .bind(completed_at)
                 .bind(&input.ical)
                 .bind(now)
-                .fetch_one(&mut *tx)
-                .await?
+                .fetch_optional(&mut *tx)
+                .await?;
+                match inserted {
+                    Some(id) => id,
+                    None => return Ok(None),
+                }
             }
         };
         // The description is the activity's note: an edit updates it rather than adding another.

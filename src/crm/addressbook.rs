@@ -310,6 +310,12 @@ pub async fn update_contact(
     let current_sql = format!("SELECT {} FROM contacts WHERE id = $1", FIELD_COLUMNS.join(", "));
     let updated = on_db!(store, write, |pool| {
         let mut tx = pool.begin().await?;
+        // Lock the row first (a no-op write), then compare: on PostgreSQL two edits with the same
+        // If-Match would otherwise both read the old fields and both write (a lost update).
+        sqlx::query("UPDATE contacts SET updated_at = updated_at WHERE id = $1")
+            .bind(contact_id)
+            .execute(&mut *tx)
+            .await?;
         let current: Option<ContactFields> =
             sqlx::query_as(&current_sql).bind(contact_id).fetch_optional(&mut *tx).await?;
         if current.as_ref() != Some(expected) {

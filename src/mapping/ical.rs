@@ -344,6 +344,11 @@ fn parse_one_calendar(text: &str) -> Result<ICalendar, IcalError> {
     if calendar.components.first().is_none_or(|root| root.component_type != ICalendarComponentType::VCalendar) {
         return Err(IcalError::Syntax("the object must start with BEGIN:VCALENDAR".into()));
     }
+    // calcard closes components left open at the end of the text by itself; a body cut short (a
+    // broken upload or client) must be refused, not stored as if it were whole.
+    if !text.trim_end().rsplit('\n').next().is_some_and(|last| last.trim().eq_ignore_ascii_case("END:VCALENDAR")) {
+        return Err(IcalError::Syntax("the object is cut short: it does not end with END:VCALENDAR".into()));
+    }
     match parser.entry() {
         Entry::Eof => Ok(calendar),
         _ => Err(IcalError::NotOneCalendar),

@@ -48,8 +48,13 @@ fn typed(mut entry: VCardEntry, types: &[VCardType]) -> VCardEntry {
     entry
 }
 
+/// A structured value (N, ADR, ORG): one value per component, written `;`-separated. (calcard's
+/// `VCardValue::Component` is one component holding a `,`-separated list: `N:Doe,Jane,,,` would
+/// make "Doe,Jane" a list of family names and leave the given name empty.)
 fn components(property: VCardProperty, parts: &[&str]) -> VCardEntry {
-    VCardEntry::new(property).with_value(VCardValue::Component(parts.iter().map(|p| p.to_string()).collect()))
+    let mut entry = VCardEntry::new(property);
+    entry.values = parts.iter().map(|part| VCardValue::Text(part.to_string())).collect();
+    entry
 }
 
 fn money(cents: i64) -> String {
@@ -225,6 +230,10 @@ fn component(entry: &VCardEntry, index: usize) -> String {
 /// Parses a device's vCard (3.0 or 4.0). Errors name what is wrong.
 pub fn parse(text: &str) -> Result<ParsedCard, String> {
     let card = VCard::parse(text).map_err(|e| format!("not a vCard: {}", describe(&e)))?;
+    // calcard closes a card left open at the end of the text; a body cut short is refused instead.
+    if !text.trim_end().rsplit('\n').next().is_some_and(|last| last.trim().eq_ignore_ascii_case("END:VCARD")) {
+        return Err("the card is cut short: it does not end with END:VCARD".into());
+    }
     let mut fields = ContactFields::default();
     let (mut uid, mut org) = (None, None);
     let mut extra = Vec::new();
