@@ -22,10 +22,12 @@ const TASKS: &str = "/dav/calendars/alice/follow-ups/";
 const ALICE_BASIC: &str = "Basic YWxpY2U6ZGVtbw==";
 
 fn config() -> Config {
-    let mut config = Config::default();
-    config.max_body_bytes = LIMIT;
-    config.auth.max_failures = 3;
-    config
+    let defaults = Config::default();
+    Config {
+        max_body_bytes: LIMIT,
+        auth: crmdav::config::AuthConfig { max_failures: 3, ..defaults.auth.clone() },
+        ..defaults
+    }
 }
 
 async fn server() -> TestServer {
@@ -629,7 +631,8 @@ mod fuzz_checks;
 #[test]
 fn fuzz_corpus_replays_cleanly() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
-    let targets: [(&str, fn(&[u8])); 3] = [
+    type Check = fn(&[u8]);
+    let targets: [(&str, Check); 3] = [
         ("xml_request", fuzz_checks::xml_request),
         ("icalendar", fuzz_checks::icalendar),
         ("vcard", fuzz_checks::vcard),
