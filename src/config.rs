@@ -36,8 +36,10 @@ pub struct TlsConfig {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {
-    /// Failed logins allowed per login (and per client address) within `throttle_window_secs`.
+    /// Failed logins allowed per login within `throttle_window_secs`.
     pub max_failures: u32,
+    /// Failed logins allowed per client address: higher, since a whole office may share one address.
+    pub max_failures_per_address: u32,
     pub throttle_window_secs: u64,
 }
 
@@ -77,7 +79,7 @@ impl Default for Config {
 
 impl Default for AuthConfig {
     fn default() -> AuthConfig {
-        AuthConfig { max_failures: 5, throttle_window_secs: 300 }
+        AuthConfig { max_failures: 5, max_failures_per_address: 30, throttle_window_secs: 300 }
     }
 }
 

@@ -72,13 +72,12 @@ impl Authenticator {
         Duration::from_secs(self.config.throttle_window_secs)
     }
 
-    /// Seconds to wait if `key` has failed too often within the window.
-    fn throttled(&self, key: &str) -> Option<u64> {
+    /// Seconds to wait if `key` has failed `limit` times within the window.
+    fn throttled(&self, key: &str, limit: u32) -> Option<u64> {
         let failures = self.failures.lock().expect("auth lock");
         let (count, since) = failures.by_key.get(key)?;
         let elapsed = since.elapsed();
-        (*count >= self.config.max_failures && elapsed < self.window())
-            .then(|| (self.window() - elapsed).as_secs().max(1))
+        (*count >= limit && elapsed < self.window()).then(|| (self.window() - elapsed).as_secs().max(1))
     }
 
     fn record_failure(&self, key: String) {
@@ -99,7 +98,10 @@ impl Authenticator {
             return Ok(AuthOutcome::Denied);
         };
         let login_key = format!("login:{login}");
-        if let Some(wait) = self.throttled(&login_key).or_else(|| self.throttled(&ip_key)) {
+        if let Some(wait) = self
+            .throttled(&login_key, self.config.max_failures)
+            .or_else(|| self.throttled(&ip_key, self.config.max_failures_per_address))
+        {
             return Ok(AuthOutcome::Throttled(wait));
         }
         let cache_key: [u8; 32] = Sha256::new()
@@ -170,15 +172,16 @@ mod tests {
 
     #[test]
     fn throttles_after_max_failures_within_window() {
-        let auth = Authenticator::new(AuthConfig { max_failures: 3, throttle_window_secs: 60 });
+        let auth =
+            Authenticator::new(AuthConfig { max_failures: 3, max_failures_per_address: 5, throttle_window_secs: 60 });
         for _ in 0..2 {
             auth.record_failure("login:x".into());
         }
-        assert!(auth.throttled("login:x").is_none());
+        assert!(auth.throttled("login:x", 3).is_none());
         auth.record_failure("login:x".into());
-        assert!(auth.throttled("login:x").is_some_and(|wait| wait <= 60));
-        assert!(auth.throttled("login:y").is_none());
+        assert!(auth.throttled("login:x", 3).is_some_and(|wait| wait <= 60));
+        assert!(auth.throttled("login:y", 3).is_none());
         auth.clear_failures("login:x");
-        assert!(auth.throttled("login:x").is_none());
+        assert!(auth.throttled("login:x", 3).is_none());
     }
 }

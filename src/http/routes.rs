@@ -121,8 +121,7 @@ async fn healthz(state: &AppState) -> Reply {
 fn options() -> Reply {
     let mut reply = response::empty(StatusCode::OK);
     let headers = reply.headers_mut();
-    headers
-        .insert("DAV", HeaderValue::from_static("1, 3, access-control, calendar-access, addressbook, extended-mkcol"));
+    headers.insert("DAV", HeaderValue::from_static("1, 3, access-control, calendar-access, addressbook"));
     headers.insert(
         header::ALLOW,
         HeaderValue::from_static("OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, REPORT"),
