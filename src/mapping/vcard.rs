@@ -236,47 +236,75 @@ pub fn parse(text: &str) -> Result<ParsedCard, String> {
     }
     let mut fields = ContactFields::default();
     let (mut uid, mut org) = (None, None);
-    let mut extra = Vec::new();
+    let mut kept = Vec::new();
+    // Groups (iOS's `item1.ADR` + `item1.X-ABADR`) of the properties the CRM takes over: their
+    // companion lines describe a property the server now writes itself, so they are not kept.
+    let mut mapped_groups = Vec::new();
     let (mut have_email, mut have_phone, mut have_mobile, mut have_adr, mut have_title, mut have_n) =
         (false, false, false, false, false, false);
     for entry in card.entries {
         let name = entry.name.as_str().to_ascii_uppercase();
-        match entry.name {
-            VCardProperty::Uid => uid = Some(entry_text(&entry)).filter(|u| !u.is_empty()),
-            VCardProperty::Org => org = Some(component(&entry, 0)).filter(|o| !o.is_empty()),
+        let mapped = match entry.name {
+            VCardProperty::Uid => {
+                uid = Some(entry_text(&entry)).filter(|u| !u.is_empty());
+                true
+            }
+            VCardProperty::Org => {
+                org = Some(component(&entry, 0)).filter(|o| !o.is_empty());
+                true
+            }
             VCardProperty::N if !have_n => {
                 have_n = true;
                 fields.last_name = component(&entry, 0);
                 fields.first_name = component(&entry, 1);
+                true
             }
             VCardProperty::Title if !have_title => {
                 have_title = true;
                 fields.title = entry_text(&entry);
+                true
             }
-            VCardProperty::Email if !have_email && entry.group.is_none() => {
+            // The first of each kind is the CRM's; further ones (a private email, a second phone)
+            // are kept as the device sent them.
+            VCardProperty::Email if !have_email => {
                 have_email = true;
                 fields.email = entry_text(&entry);
+                true
             }
-            VCardProperty::Tel if !have_mobile && entry.group.is_none() && has_type(&entry, VCardType::Cell) => {
+            VCardProperty::Tel if !have_mobile && has_type(&entry, VCardType::Cell) => {
                 have_mobile = true;
                 fields.mobile = entry_text(&entry);
+                true
             }
-            VCardProperty::Tel if !have_phone && entry.group.is_none() && !has_type(&entry, VCardType::Cell) => {
+            VCardProperty::Tel if !have_phone && !has_type(&entry, VCardType::Cell) => {
                 have_phone = true;
                 fields.phone = entry_text(&entry);
+                true
             }
-            VCardProperty::Adr if !have_adr && entry.group.is_none() => {
+            VCardProperty::Adr if !have_adr => {
                 have_adr = true;
                 fields.street = component(&entry, 2);
                 fields.city = component(&entry, 3);
                 fields.postal_code = component(&entry, 5);
                 fields.country = component(&entry, 6);
+                true
             }
-            _ if DERIVED.contains(&name.as_str()) || name.starts_with("X-CRM-") || name == "X-ABSHOWAS" => {}
-            VCardProperty::Begin | VCardProperty::End => {}
-            _ => extra.push(entry),
+            _ if DERIVED.contains(&name.as_str()) || name.starts_with("X-CRM-") || name == "X-ABSHOWAS" => true,
+            VCardProperty::Begin | VCardProperty::End => true,
+            _ => false,
+        };
+        if mapped {
+            if let Some(group) = &entry.group {
+                mapped_groups.push(group.to_ascii_lowercase());
+            }
+        } else {
+            kept.push(entry);
         }
     }
+    let extra: Vec<VCardEntry> = kept
+        .into_iter()
+        .filter(|e| e.group.as_ref().is_none_or(|g| !mapped_groups.contains(&g.to_ascii_lowercase())))
+        .collect();
     if !have_n {
         return Err("the card has no N (name) property".into());
     }
@@ -295,5 +323,147 @@ fn describe(entry: &calcard::Entry) -> String {
         calcard::Entry::Eof => "no BEGIN:VCARD found".into(),
         calcard::Entry::UnterminatedComponent(name) => format!("{name} is not terminated"),
         other => format!("{other:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::crm::addressbook::{Client, Contact};
+
+    fn client() -> Client {
+        Client {
+            id: 1,
+            code: "C00001".into(),
+            name: "Nordwind Logistics GmbH".into(),
+            category: "Retail".into(),
+            status: "active".into(),
+            territory: "North".into(),
+            sales_ytd_cents: 1_234_500,
+            sales_last_year_cents: 2_000_000,
+            street: String::new(),
+            postal_code: String::new(),
+            city: String::new(),
+            country: String::new(),
+            phone: String::new(),
+            website: String::new(),
+        }
+    }
+
+    fn stored_card(parsed: &ParsedCard) -> Card {
+        let contact = Contact {
+            id: 1,
+            uid: parsed.uid.clone().unwrap_or_default(),
+            href: "x.vcf".into(),
+            fields: parsed.fields.clone(),
+        };
+        Card { client: Arc::new(client()), contact: Some(contact), notes: Arc::default() }
+    }
+
+    /// Property lines of a card, unfolded, without the ones the server derives.
+    fn device_lines(text: &str) -> Vec<String> {
+        let card = VCard::parse(text).unwrap();
+        card.entries
+            .iter()
+            .filter(|e| {
+                let name = e.name.as_str().to_ascii_uppercase();
+                !DERIVED.contains(&name.as_str()) && !matches!(e.name, VCardProperty::Begin | VCardProperty::End)
+            })
+            .map(|e| {
+                format!(
+                    "{}{}={}",
+                    e.group.as_deref().map(|g| format!("{g}.")).unwrap_or_default(),
+                    e.name.as_str(),
+                    entry_text(e)
+                )
+            })
+            .collect()
+    }
+
+    /// Every card of the real-client corpus survives what the server does with it: parsed into
+    /// CRM fields plus kept properties, written back (3.0 and 4.0), parsed again. The CRM fields
+    /// come back equal, and every property the device sent is in the served card (mapped ones by
+    /// value, kept ones verbatim), none twice.
+    #[test]
+    fn real_client_cards_round_trip() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/vcard");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            let parsed = parse(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            for version in [Version::V3, Version::V4] {
+                let served = render(&stored_card(&parsed), version);
+                let again = parse(&served)
+                    .unwrap_or_else(|e| panic!("{} served as {version:?} is refused: {e}\n{served}", path.display()));
+                assert_eq!(again.fields.first_name, parsed.fields.first_name, "{}", path.display());
+                assert_eq!(
+                    (
+                        &again.fields.last_name,
+                        &again.fields.title,
+                        &again.fields.email,
+                        &again.fields.phone,
+                        &again.fields.mobile
+                    ),
+                    (
+                        &parsed.fields.last_name,
+                        &parsed.fields.title,
+                        &parsed.fields.email,
+                        &parsed.fields.phone,
+                        &parsed.fields.mobile
+                    ),
+                    "{}",
+                    path.display()
+                );
+                assert_eq!(
+                    (&again.fields.street, &again.fields.city, &again.fields.postal_code, &again.fields.country),
+                    (&parsed.fields.street, &parsed.fields.city, &parsed.fields.postal_code, &parsed.fields.country),
+                    "{}",
+                    path.display()
+                );
+                assert_eq!(
+                    again.fields.vcard_extra,
+                    parsed.fields.vcard_extra,
+                    "kept properties are stable: {}",
+                    path.display()
+                );
+                let served_lines = device_lines(&served);
+                for kept in device_lines(parsed.fields.vcard_extra.as_deref().unwrap_or("BEGIN:VCARD\r\nEND:VCARD\r\n"))
+                {
+                    assert_eq!(
+                        served_lines.iter().filter(|l| **l == kept).count(),
+                        1,
+                        "{kept} served once: {}\n{served}",
+                        path.display()
+                    );
+                }
+            }
+            seen += 1;
+        }
+        assert!(seen >= 4, "the corpus has iOS, DAVx5, Thunderbird and vCard 4.0 cards");
+    }
+
+    #[test]
+    fn ios_grouped_address_is_the_crm_address_and_is_not_served_twice() {
+        let text =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/vcard/ios-17-contact.vcf")).unwrap();
+        let parsed = parse(&text).unwrap();
+        assert_eq!((parsed.fields.street.as_str(), parsed.fields.city.as_str()), ("Hauptstrasse 5", "Hamburg"));
+        assert_eq!(parsed.fields.email, "j.mueller@nordwind.example");
+        assert_eq!(parsed.fields.mobile, "+49 170 1234567");
+        let served = render(&stored_card(&parsed), Version::V3).replace("\r\n ", "");
+        let addresses = served
+            .lines()
+            .filter(|l| l.split([';', ':']).next().is_some_and(|n| n.ends_with("ADR") && !n.ends_with("X-ABADR")));
+        assert_eq!(addresses.count(), 1, "{served}");
+        assert!(!served.contains("X-ABADR"), "the label of the address the CRM took over goes with it");
+        assert!(
+            served.contains("item2.EMAIL") && served.contains("private@example.com"),
+            "a second, private email is kept"
+        );
+        assert!(served.contains("BDAY:1980-04-12") && served.contains("PHOTO"), "{served}");
+        assert!(served.contains(":Müller;Jürgen;;;"), "structured values are ;-separated: {served}");
     }
 }
