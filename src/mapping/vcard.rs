@@ -227,6 +227,16 @@ fn component(entry: &VCardEntry, index: usize) -> String {
     }
 }
 
+/// Whether a property has a value: the server writes an empty field as no property at all.
+fn has_text(entry: &VCardEntry) -> bool {
+    !entry_text(entry).is_empty()
+}
+
+/// The parts of an ADR the CRM keeps: street, city, postal code and country.
+fn address(entry: &VCardEntry) -> [String; 4] {
+    [2, 3, 5, 6].map(|index| component(entry, index))
+}
+
 /// Parses a device's vCard (3.0 or 4.0). Errors name what is wrong.
 pub fn parse(text: &str) -> Result<ParsedCard, String> {
     let card = VCard::parse(text).map_err(|e| format!("not a vCard: {}", describe(&e)))?;
@@ -259,34 +269,33 @@ pub fn parse(text: &str) -> Result<ParsedCard, String> {
                 fields.first_name = component(&entry, 1);
                 true
             }
-            VCardProperty::Title if !have_title => {
+            VCardProperty::Title if !have_title && has_text(&entry) => {
                 have_title = true;
                 fields.title = entry_text(&entry);
                 true
             }
-            // The first of each kind is the CRM's; further ones (a private email, a second phone)
-            // are kept as the device sent them.
-            VCardProperty::Email if !have_email => {
+            // The first of each kind with a value is the CRM's; further ones (a private email, a
+            // second phone) and empty ones are kept as the device sent them. An empty one must not
+            // take the field: the server writes an empty field as no property at all, so the next
+            // one, kept verbatim, would become the field when the served card is read back.
+            VCardProperty::Email if !have_email && has_text(&entry) => {
                 have_email = true;
                 fields.email = entry_text(&entry);
                 true
             }
-            VCardProperty::Tel if !have_mobile && has_type(&entry, VCardType::Cell) => {
+            VCardProperty::Tel if !have_mobile && has_text(&entry) && has_type(&entry, VCardType::Cell) => {
                 have_mobile = true;
                 fields.mobile = entry_text(&entry);
                 true
             }
-            VCardProperty::Tel if !have_phone && !has_type(&entry, VCardType::Cell) => {
+            VCardProperty::Tel if !have_phone && has_text(&entry) && !has_type(&entry, VCardType::Cell) => {
                 have_phone = true;
                 fields.phone = entry_text(&entry);
                 true
             }
-            VCardProperty::Adr if !have_adr => {
+            VCardProperty::Adr if !have_adr && address(&entry).iter().any(|part| !part.is_empty()) => {
                 have_adr = true;
-                fields.street = component(&entry, 2);
-                fields.city = component(&entry, 3);
-                fields.postal_code = component(&entry, 5);
-                fields.country = component(&entry, 6);
+                [fields.street, fields.city, fields.postal_code, fields.country] = address(&entry);
                 true
             }
             _ if DERIVED.contains(&name.as_str()) || name.starts_with("X-CRM-") || name == "X-ABSHOWAS" => true,
@@ -443,6 +452,34 @@ mod tests {
             seen += 1;
         }
         assert!(seen >= 4, "the corpus has iOS, DAVx5, Thunderbird and vCard 4.0 cards");
+    }
+
+    /// An empty property does not take the CRM field: the server would serve the empty field as
+    /// no property, and the next one of the kind, kept verbatim, would become the field on reading
+    /// the served card back (found by the fuzzer: an empty `TEL;...;` line before a real TEL).
+    #[test]
+    fn empty_properties_do_not_take_the_crm_fields() {
+        let text = "BEGIN:VCARD\r\nVERSION:3.0\r\nN:Rossi;Anna;;;\r\nTITLE:\r\nTITLE:Buyer\r\nEMAIL:\r\n\
+                    EMAIL:anna@example.org\r\nTEL;TYPE=WORK:\r\nTEL;TYPE=WORK:+39 02 1234\r\nTEL;TYPE=CELL:\r\n\
+                    TEL;TYPE=CELL:+39 333 1234\r\nADR;TYPE=WORK:;;;;Lombardia;;\r\n\
+                    ADR;TYPE=HOME:;;Via Roma 1;Milano;;20121;Italy\r\nEND:VCARD\r\n";
+        let parsed = parse(text).unwrap();
+        let f = &parsed.fields;
+        assert_eq!(
+            (f.title.as_str(), f.email.as_str(), f.phone.as_str(), f.mobile.as_str()),
+            ("Buyer", "anna@example.org", "+39 02 1234", "+39 333 1234")
+        );
+        assert_eq!(
+            (f.street.as_str(), f.city.as_str(), f.postal_code.as_str(), f.country.as_str()),
+            ("Via Roma 1", "Milano", "20121", "Italy")
+        );
+        let extra = f.vcard_extra.as_deref().unwrap();
+        assert!(extra.contains("Lombardia"), "an address the CRM cannot hold is kept: {extra}");
+        for version in [Version::V3, Version::V4] {
+            let served = render(&stored_card(&parsed), version);
+            let again = parse(&served).unwrap_or_else(|e| panic!("{e}\n{served}"));
+            assert_eq!(again.fields, parsed.fields, "{served}");
+        }
     }
 
     #[test]
