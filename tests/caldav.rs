@@ -240,6 +240,46 @@ async fn time_range_queries_see_recurrence_overrides(backend: Backend) {
     server.stop().await;
 }
 
+/// Multiget (plain and expanded) answers from the text stored at the last refresh: it is what GET
+/// serves, and a change made in the CRM since is never answered with the stale text.
+async fn multiget_serves_current_text_plain_or_expanded(backend: Backend) {
+    let server = TestServer::demo(backend).await;
+    let series = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:stored-weekly\r\nDTSTAMP:20261101T090000Z\r\n\
+        DTSTART:20270104T090000Z\r\nDTEND:20270104T100000Z\r\nRRULE:FREQ=WEEKLY;COUNT=4\r\nSUMMARY:Weekly review\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    let path = format!("{EVENTS}stored-weekly.ics");
+    assert_eq!(put(&server, &path, series, &[]).await.0, 201);
+    report(&server, EVENTS, &sync_body("")).await;
+    let multiget = |data: &str| {
+        format!(
+            r#"<C:calendar-multiget xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/><C:calendar-data>{data}</C:calendar-data></D:prop><D:href>{path}</D:href></C:calendar-multiget>"#
+        )
+    };
+    let one = |body: &str| {
+        let r = responses(body).into_iter().find(|r| r.href == path).unwrap_or_else(|| panic!("{body}"));
+        (r.prop("d:getetag").unwrap(), r.prop("cal:calendar-data").unwrap())
+    };
+    let (status, body) = report(&server, EVENTS, &multiget("")).await;
+    assert_eq!(status, 207, "{body}");
+    let (etag, text) = one(&body);
+    let get = server.as_user("GET", &path, "alice").send().await.unwrap();
+    assert_eq!(get.headers()["etag"].to_str().unwrap(), etag);
+    assert_eq!(get.text().await.unwrap(), text);
+    let (_, body) =
+        report(&server, EVENTS, &multiget(r#"<C:expand start="20270101T000000Z" end="20270201T000000Z"/>"#)).await;
+    let (_, expanded) = one(&body);
+    assert!(!expanded.contains("RRULE") && expanded.matches("BEGIN:VEVENT").count() == 4, "{expanded}");
+
+    server
+        .db
+        .exec("UPDATE activities SET subject = 'Weekly review, renamed in the CRM' WHERE href = 'stored-weekly.ics'")
+        .await;
+    let (_, body) = report(&server, EVENTS, &multiget("")).await;
+    let (new_etag, new_text) = one(&body);
+    assert_ne!(new_etag, etag);
+    assert!(new_text.contains("renamed in the CRM"), "{new_text}");
+    server.stop().await;
+}
+
 async fn delete_cancels_and_sync_follows(backend: Backend) {
     let server = TestServer::demo(backend).await;
     let (_, body) = report(&server, TASKS, &sync_body("")).await;
@@ -372,5 +412,6 @@ on_both_databases!(
     completing_without_a_note_is_refused_and_changes_nothing,
     a_description_on_a_linked_event_is_a_client_note_edited_in_place,
     time_range_queries_see_recurrence_overrides,
+    multiget_serves_current_text_plain_or_expanded,
     delete_cancels_and_sync_follows,
 );

@@ -281,6 +281,60 @@ async fn sync_follows_crm_changes_made_with_plain_sql(backend: Backend) {
     server.stop().await;
 }
 
+fn multiget_body(hrefs: &[&str]) -> String {
+    format!(
+        r#"<C:addressbook-multiget xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><D:prop><D:getetag/><C:address-data/></D:prop>{}</C:addressbook-multiget>"#,
+        hrefs.iter().map(|h| format!("<D:href>{h}</D:href>")).collect::<String>()
+    )
+}
+
+/// (etag, address-data) of one card in a multistatus answer.
+fn card_in(body: &str, href: &str) -> (String, String) {
+    let found = responses(body).into_iter().find(|r| r.href == href).unwrap_or_else(|| panic!("{href} in {body}"));
+    (found.prop("d:getetag").unwrap(), found.prop("card:address-data").unwrap())
+}
+
+/// Multiget, PROPFIND and sync with data answer from the text stored when the address book was
+/// last brought up to date; it must be exactly what GET serves, and a CRM change made since must
+/// never be answered with the stale text.
+async fn stored_text_is_what_get_serves_and_never_stale(backend: Backend) {
+    let server = TestServer::demo(backend).await;
+    full_sync(&server).await;
+    let (name, _) = some_contact(&server).await;
+    let href = format!("{BOOK}{name}");
+    let (_, body) = send(&server, "REPORT", BOOK, &multiget_body(&[&href]), Some("1")).await;
+    let (etag, text) = card_in(&body, &href);
+    let get = server.as_user("GET", &href, "alice").send().await.unwrap();
+    assert_eq!(get.headers()["etag"].to_str().unwrap(), etag);
+    assert_eq!(get.text().await.unwrap(), text);
+    let with_data = r#"<d:sync-collection xmlns:d="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><d:sync-token/><d:sync-level>1</d:sync-level><d:prop><d:getetag/><C:address-data/></d:prop></d:sync-collection>"#;
+    let (_, body) = send(&server, "REPORT", BOOK, with_data, None).await;
+    assert_eq!(card_in(&body, &href), (etag.clone(), text.clone()));
+    let propfind = r#"<d:propfind xmlns:d="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><d:prop><d:getetag/><C:address-data/></d:prop></d:propfind>"#;
+    let (_, body) = send(&server, "PROPFIND", BOOK, propfind, Some("1")).await;
+    assert_eq!(card_in(&body, &href), (etag.clone(), text.clone()));
+
+    // Changed by another program and not synced since: the multiget renders the new state.
+    server.db.exec(&format!("UPDATE contacts SET phone = '+1 555 0199' WHERE href = '{name}'")).await;
+    let (_, body) = send(&server, "REPORT", BOOK, &multiget_body(&[&href]), Some("1")).await;
+    let (new_etag, new_text) = card_in(&body, &href);
+    assert_ne!(new_etag, etag);
+    assert!(new_text.contains("+1 555 0199"), "{new_text}");
+
+    // Members recorded before their text was stored (an upgraded database) get it at the next
+    // refresh without being announced as changed.
+    let (_, token) = full_sync(&server).await;
+    server.db.exec("UPDATE collection_members SET body = NULL").await;
+    server.db.exec("UPDATE collections SET synced_seq = -1").await;
+    let (status, body) = send(&server, "REPORT", BOOK, &sync_body(&token), None).await;
+    assert_eq!(status, 207);
+    assert!(responses(&body).is_empty(), "nothing changed for the client: {body}");
+    assert_eq!(server.db.count("SELECT COUNT(*) FROM collection_members WHERE body IS NULL AND NOT deleted").await, 0);
+    let (_, body) = send(&server, "REPORT", BOOK, &multiget_body(&[&href]), Some("1")).await;
+    assert_eq!(card_in(&body, &href), (new_etag, new_text));
+    server.stop().await;
+}
+
 async fn sync_limit_pages_through_everything(backend: Backend) {
     let server = TestServer::demo(backend).await;
     let expected = expected_card_count(&server).await;
@@ -474,6 +528,7 @@ on_both_databases!(
     get_serves_vcard_3_or_4_and_hides_invisible_clients,
     multiget_and_query_reports,
     sync_follows_crm_changes_made_with_plain_sql,
+    stored_text_is_what_get_serves_and_never_stale,
     sync_limit_pages_through_everything,
     put_writes_editable_fields_back_and_keeps_unknown_properties,
     put_of_a_new_card_creates_a_contact_under_the_named_client,

@@ -59,7 +59,13 @@ pub fn render(s: &Session<'_>, view: &ActivityView) -> String {
 async fn refresh(s: &Session<'_>, calendar: Calendar) -> anyhow::Result<i64> {
     sync::refresh(s.store, &collection_key(s.rep.id, calendar), || async {
         let views = activities::list(s.store, s.rep.id, calendar, None).await?;
-        Ok(views.iter().map(|v| Member { href: v.activity.href.clone(), etag: strong_etag(&render(s, v)) }).collect())
+        Ok(views
+            .iter()
+            .map(|v| {
+                let body = render(s, v);
+                Member { href: v.activity.href.clone(), etag: strong_etag(&body), body }
+            })
+            .collect())
     })
     .await
 }
@@ -165,6 +171,30 @@ fn shape_calendar_data(s: &Session<'_>, text: String, request: Option<&CalendarD
     Ok(text)
 }
 
+/// The ETag and text of each of `names` in the calendar, by name: the text stored with the members
+/// when the calendar is up to date (a client fetching what its sync just listed), else rendered
+/// from the CRM rows.
+async fn multiget_entries(
+    s: &Session<'_>,
+    calendar: Calendar,
+    names: &[String],
+    with_data: bool,
+) -> anyhow::Result<HashMap<String, (String, Option<String>)>> {
+    let key = collection_key(s.rep.id, calendar);
+    if sync::is_fresh(s.store, &key).await? {
+        let stored = sync::stored(s.store, &key, Some(names), with_data).await?;
+        return Ok(stored.into_iter().map(|m| (m.href, (m.etag, m.body))).collect());
+    }
+    let views = activities::find_many(s.store, s.rep.id, calendar, names).await?;
+    Ok(views
+        .iter()
+        .map(|view| {
+            let text = render(s, view);
+            (view.activity.href.clone(), (strong_etag(&text), with_data.then_some(text)))
+        })
+        .collect())
+}
+
 fn too_many(e: impl std::fmt::Display) -> Reply {
     reply::precondition_failed(StatusCode::FORBIDDEN, PropName::caldav("max-instances"), &e.to_string())
 }
@@ -178,28 +208,17 @@ pub async fn propfind(s: &Session<'_>, calendar: Calendar, depth: Depth, request
     let mut body = Multistatus::new();
     body.add_response(&href, &reply::select_props(request, props, &[]));
     if depth != Depth::Zero {
-        if reply::wants(request, &calendar_data_name()) {
-            let views = match activities::list(s.store, s.rep.id, calendar, None).await {
-                Ok(views) => views,
-                Err(e) => return internal(e),
-            };
-            for view in &views {
-                match object_propstats(s, view, request, None) {
-                    Ok(propstats) => body.add_response(&format!("{href}{}", view.activity.href), &propstats),
-                    Err(reply) => return reply,
-                }
-            }
-        } else {
-            let members = match sync::members(s.store, &collection_key(s.rep.id, calendar)).await {
-                Ok(members) => members,
-                Err(e) => return internal(e),
-            };
-            for member in members {
-                body.add_response(
-                    &format!("{href}{}", member.href),
-                    &reply::select_props(request, object_props(&member.etag, None), &[calendar_data_name()]),
-                );
-            }
+        // collection_props just brought the members up to date: their stored text is current.
+        let with_data = reply::wants(request, &calendar_data_name());
+        let members = match sync::stored(s.store, &collection_key(s.rep.id, calendar), None, with_data).await {
+            Ok(members) => members,
+            Err(e) => return internal(e),
+        };
+        for member in members {
+            body.add_response(
+                &format!("{href}{}", member.href),
+                &reply::select_props(request, object_props(&member.etag, member.body), &[calendar_data_name()]),
+            );
         }
     }
     reply::multistatus(body)
@@ -404,18 +423,24 @@ pub async fn report(s: &Session<'_>, calendar: Calendar, report: ReportRequest) 
         ReportRequest::CalendarMultiget { props, calendar_data, hrefs } => {
             let names: Vec<Option<String>> = hrefs.iter().map(|h| member_name(h, &href)).collect();
             let wanted: Vec<String> = names.iter().flatten().cloned().collect();
-            let views = match activities::find_many(s.store, s.rep.id, calendar, &wanted).await {
-                Ok(views) => views,
+            let with_data = reply::wants(&props, &calendar_data_name());
+            let mut found = match multiget_entries(s, calendar, &wanted, with_data).await {
+                Ok(found) => found,
                 Err(e) => return internal(e),
             };
-            let by_name: HashMap<&str, &ActivityView> = views.iter().map(|v| (v.activity.href.as_str(), v)).collect();
             let mut body = Multistatus::new();
             for (raw, name) in hrefs.iter().zip(names) {
-                match name.as_deref().and_then(|n| by_name.get(n)) {
-                    Some(view) => match object_propstats(s, view, &props, calendar_data.as_ref()) {
-                        Ok(propstats) => body.add_response(&format!("{href}{}", view.activity.href), &propstats),
-                        Err(reply) => return reply,
-                    },
+                match name.and_then(|n| found.remove_entry(&n)) {
+                    Some((name, (etag, text))) => {
+                        let data = match text.map(|t| shape_calendar_data(s, t, calendar_data.as_ref())).transpose() {
+                            Ok(data) => data,
+                            Err(reply) => return reply,
+                        };
+                        body.add_response(
+                            &format!("{href}{name}"),
+                            &reply::select_props(&props, object_props(&etag, data), &[calendar_data_name()]),
+                        );
+                    }
                     None => body.add_status(&percent_encoding::percent_decode_str(raw).decode_utf8_lossy(), 404),
                 }
             }
@@ -513,50 +538,33 @@ async fn sync_collection(
         Ok(seq) => seq,
         Err(e) => return internal(e),
     };
-    let page =
-        match sync::page(s.store, &collection_key(s.rep.id, calendar), seq, token, limit.map(|l| l as usize)).await {
-            Ok(Some(page)) => page,
-            Ok(None) => {
-                return reply::xml(
-                    StatusCode::FORBIDDEN,
-                    error_body(
-                        &PropName::dav("valid-sync-token"),
-                        "unknown or expired sync-token: sync again from the start (empty token)",
-                    ),
-                );
-            }
-            Err(e) => return internal(e),
-        };
-    let href = calendar_href(&s.rep.login, calendar);
-    let wanted: Vec<String> = if reply::wants(props, &calendar_data_name()) {
-        page.changes.iter().filter(|c| !c.deleted).map(|c| c.href.clone()).collect()
-    } else {
-        Vec::new()
-    };
-    let views = if wanted.is_empty() {
-        Vec::new()
-    } else {
-        match activities::find_many(s.store, s.rep.id, calendar, &wanted).await {
-            Ok(views) => views,
-            Err(e) => return internal(e),
+    let with_data = reply::wants(props, &calendar_data_name());
+    let key = collection_key(s.rep.id, calendar);
+    let page = match sync::page(s.store, &key, seq, token, limit.map(|l| l as usize), with_data).await {
+        Ok(Some(page)) => page,
+        Ok(None) => {
+            return reply::xml(
+                StatusCode::FORBIDDEN,
+                error_body(
+                    &PropName::dav("valid-sync-token"),
+                    "unknown or expired sync-token: sync again from the start (empty token)",
+                ),
+            );
         }
+        Err(e) => return internal(e),
     };
-    let by_name: HashMap<&str, &ActivityView> = views.iter().map(|v| (v.activity.href.as_str(), v)).collect();
+    let href = calendar_href(&s.rep.login, calendar);
     let mut body = Multistatus::new();
-    for change in &page.changes {
+    for change in page.changes {
         let member = format!("{href}{}", change.href);
         if change.deleted {
             body.add_status(&member, 404);
             continue;
         }
-        let propstats = match by_name.get(change.href.as_str()) {
-            Some(view) => match object_propstats(s, view, props, None) {
-                Ok(p) => p,
-                Err(reply) => return reply,
-            },
-            None => reply::select_props(props, object_props(&change.etag, None), &[calendar_data_name()]),
-        };
-        body.add_response(&member, &propstats);
+        body.add_response(
+            &member,
+            &reply::select_props(props, object_props(&change.etag, change.body), &[calendar_data_name()]),
+        );
     }
     if page.truncated {
         body.add_status_with_error(&href, 507, &PropName::dav("number-of-matches-within-limits"));

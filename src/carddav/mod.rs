@@ -34,7 +34,10 @@ async fn refresh(s: &Session<'_>) -> anyhow::Result<i64> {
         let cards = addressbook::cards(s.store, s.rep.id, None).await?;
         Ok(cards
             .iter()
-            .map(|card| Member { href: card.href(), etag: vcard::etag(&vcard::render(card, Version::V3)) })
+            .map(|card| {
+                let body = vcard::render(card, Version::V3);
+                Member { href: card.href(), etag: vcard::etag(&body), body }
+            })
             .collect())
     })
     .await
@@ -139,31 +142,16 @@ pub async fn propfind(s: &Session<'_>, depth: Depth, request: &PropfindRequest) 
     let mut body = Multistatus::new();
     body.add_response(&href, &reply::select_props(request, props, &[]));
     if depth != Depth::Zero {
-        let on_demand = [address_data_name()];
+        // collection_props just brought the members up to date: their stored text is current.
         let with_data = reply::wants(request, &address_data_name());
-        let members = if with_data {
-            match addressbook::cards(s.store, s.rep.id, None).await {
-                Ok(cards) => cards.iter().map(|c| (c.href(), Some(vcard::render(c, Version::V3)))).collect::<Vec<_>>(),
-                Err(e) => return internal(e),
-            }
-        } else {
-            match sync::members(s.store, &collection_key(s.rep.id)).await {
-                Ok(members) => members.into_iter().map(|m| (m.href, None)).collect(),
-                Err(e) => return internal(e),
-            }
-        };
-        let etags: HashMap<String, String> = match sync::members(s.store, &collection_key(s.rep.id)).await {
-            Ok(members) => members.into_iter().map(|m| (m.href, m.etag)).collect(),
+        let members = match sync::stored(s.store, &collection_key(s.rep.id), None, with_data).await {
+            Ok(members) => members,
             Err(e) => return internal(e),
         };
-        for (name, data) in members {
-            let etag = match &data {
-                Some(text) => vcard::etag(text),
-                None => etags.get(&name).cloned().unwrap_or_default(),
-            };
+        for member in members {
             body.add_response(
-                &format!("{href}{name}"),
-                &reply::select_props(request, card_props(&etag, data), &on_demand),
+                &format!("{href}{}", member.href),
+                &reply::select_props(request, card_props(&member.etag, member.body), &[address_data_name()]),
             );
         }
     }
@@ -431,17 +419,18 @@ pub async fn report(s: &Session<'_>, report: ReportRequest) -> Reply {
             };
             let names: Vec<Option<String>> = hrefs.iter().map(|h| member_name(h, &href)).collect();
             let wanted: Vec<String> = names.iter().flatten().cloned().collect();
-            let cards = match addressbook::cards(s.store, s.rep.id, Some(&wanted)).await {
-                Ok(cards) => cards,
-                Err(e) => return internal(e),
-            };
-            let by_name: HashMap<String, &Card> = cards.iter().map(|c| (c.href(), c)).collect();
+            let mut found =
+                match multiget_entries(s, &wanted, version, reply::wants(&props, &address_data_name())).await {
+                    Ok(found) => found,
+                    Err(e) => return internal(e),
+                };
             let mut body = Multistatus::new();
             for (raw, name) in hrefs.iter().zip(names) {
-                match name.as_ref().and_then(|n| by_name.get(n)) {
-                    Some(card) => {
-                        body.add_response(&format!("{href}{}", card.href()), &card_propstats(card, &props, version))
-                    }
+                match name.and_then(|n| found.remove_entry(&n)) {
+                    Some((name, (etag, data))) => body.add_response(
+                        &format!("{href}{name}"),
+                        &reply::select_props(&props, card_props(&etag, data), &[address_data_name()]),
+                    ),
                     None => body.add_status(&decoded(raw), 404),
                 }
             }
@@ -496,11 +485,34 @@ fn decoded(href: &str) -> String {
 }
 
 fn card_propstats(card: &Card, props: &PropfindRequest, version: Version) -> Vec<PropStat> {
+    let (etag, data) = card_entry(card, version, reply::wants(props, &address_data_name()));
+    reply::select_props(props, card_props(&etag, data), &[address_data_name()])
+}
+
+/// A card's ETag (always that of its 3.0 text, the one stored) and its text in `version` if `with_data`.
+fn card_entry(card: &Card, version: Version, with_data: bool) -> (String, Option<String>) {
     let v3 = vcard::render(card, Version::V3);
     let etag = vcard::etag(&v3);
-    let data = reply::wants(props, &address_data_name())
-        .then(|| if version == Version::V3 { v3 } else { vcard::render(card, version) });
-    reply::select_props(props, card_props(&etag, data), &[address_data_name()])
+    let data = with_data.then(|| if version == Version::V3 { v3 } else { vcard::render(card, version) });
+    (etag, data)
+}
+
+/// The ETag and text of each of `names` that the rep can see, by name. Served from the text stored
+/// with the members when the address book is up to date and 3.0 is asked for (the common case, a
+/// client fetching what its sync just listed), else rendered from the CRM rows.
+async fn multiget_entries(
+    s: &Session<'_>,
+    names: &[String],
+    version: Version,
+    with_data: bool,
+) -> anyhow::Result<HashMap<String, (String, Option<String>)>> {
+    let key = collection_key(s.rep.id);
+    if version == Version::V3 && sync::is_fresh(s.store, &key).await? {
+        let stored = sync::stored(s.store, &key, Some(names), with_data).await?;
+        return Ok(stored.into_iter().map(|m| (m.href, (m.etag, m.body))).collect());
+    }
+    let cards = addressbook::cards(s.store, s.rep.id, Some(names)).await?;
+    Ok(cards.iter().map(|card| (card.href(), card_entry(card, version, with_data))).collect())
 }
 
 /// RFC 6578 sync-collection, with `DAV:limit` honoured by a cursor token.
@@ -523,7 +535,8 @@ async fn sync_collection(
         Err(e) => return internal(e),
     };
     let limit = limit.map(|l| l as usize);
-    let page = match sync::page(s.store, &collection_key(s.rep.id), seq, token, limit).await {
+    let with_data = reply::wants(props, &address_data_name());
+    let page = match sync::page(s.store, &collection_key(s.rep.id), seq, token, limit, with_data).await {
         Ok(Some(page)) => page,
         Ok(None) => {
             return reply::precondition_failed(
@@ -535,31 +548,16 @@ async fn sync_collection(
         Err(e) => return internal(e),
     };
     let href = book_href(&s.rep.login);
-    let wanted: Vec<String> = if reply::wants(props, &address_data_name()) {
-        page.changes.iter().filter(|c| !c.deleted).map(|c| c.href.clone()).collect()
-    } else {
-        Vec::new()
-    };
-    let cards = if wanted.is_empty() {
-        Vec::new()
-    } else {
-        match addressbook::cards(s.store, s.rep.id, Some(&wanted)).await {
-            Ok(cards) => cards,
-            Err(e) => return internal(e),
-        }
-    };
-    let by_name: HashMap<String, &Card> = cards.iter().map(|c| (c.href(), c)).collect();
     let mut body = Multistatus::new();
-    for change in &page.changes {
+    for change in page.changes {
         let member = format!("{href}{}", change.href);
         if change.deleted {
             body.add_status(&member, 404);
         } else {
-            let propstats = match by_name.get(&change.href) {
-                Some(card) => card_propstats(card, props, Version::V3),
-                None => reply::select_props(props, card_props(&change.etag, None), &[address_data_name()]),
-            };
-            body.add_response(&member, &propstats);
+            body.add_response(
+                &member,
+                &reply::select_props(props, card_props(&change.etag, change.body), &[address_data_name()]),
+            );
         }
     }
     if page.truncated {

@@ -359,20 +359,38 @@ enum Escape {
 /// CRLF line endings survive the parser's end-of-line normalisation; characters XML 1.0
 /// cannot carry at all become U+FFFD rather than making the body ill-formed.
 fn escape_into(out: &mut String, text: &str, mode: Escape) {
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\r' => out.push_str("&#13;"),
-            '"' if mode == Escape::Attribute => out.push_str("&quot;"),
-            '\n' if mode == Escape::Attribute => out.push_str("&#10;"),
-            '\t' if mode == Escape::Attribute => out.push_str("&#9;"),
-            '\t' | '\n' => out.push(c),
-            '\u{0}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}' => out.push('\u{fffd}'),
-            _ => out.push(c),
-        }
+    // Copies runs of plain text at once: a multiget answer is megabytes of vCard/iCalendar text
+    // with few characters to escape.
+    let bytes = text.as_bytes();
+    let mut plain_from = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let (replacement, len): (&str, usize) = match bytes[i] {
+            b'&' => ("&amp;", 1),
+            b'<' => ("&lt;", 1),
+            b'>' => ("&gt;", 1),
+            b'\r' => ("&#13;", 1),
+            b'"' if mode == Escape::Attribute => ("&quot;", 1),
+            b'\n' if mode == Escape::Attribute => ("&#10;", 1),
+            b'\t' if mode == Escape::Attribute => ("&#9;", 1),
+            b'\t' | b'\n' => {
+                i += 1;
+                continue;
+            }
+            0..=0x1f => ("\u{fffd}", 1),
+            // U+FFFE and U+FFFF (EF BF BE / EF BF BF) are not XML characters either.
+            0xef if bytes.get(i + 1) == Some(&0xbf) && matches!(bytes.get(i + 2), Some(0xbe | 0xbf)) => ("\u{fffd}", 3),
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        out.push_str(&text[plain_from..i]);
+        out.push_str(replacement);
+        i += len;
+        plain_from = i;
     }
+    out.push_str(&text[plain_from..]);
 }
 
 #[cfg(test)]
@@ -582,6 +600,17 @@ mod tests {
             .unwrap()
             .text();
         assert_eq!(text, "bell\u{fffd}\u{fffd}tab\there");
+    }
+
+    #[test]
+    fn escaping_copies_plain_runs_and_replaces_only_what_it_must() {
+        let text = "Müller & Söhne <b>\r\n\tquote\" \u{1}end\u{fffe}\u{ffff}\u{fffd}€";
+        let mut out = String::new();
+        escape_into(&mut out, text, Escape::Text);
+        assert_eq!(out, "Müller &amp; Söhne &lt;b&gt;&#13;\n\tquote\" \u{fffd}end\u{fffd}\u{fffd}\u{fffd}€");
+        let mut out = String::new();
+        escape_into(&mut out, text, Escape::Attribute);
+        assert_eq!(out, "Müller &amp; Söhne &lt;b&gt;&#13;&#10;&#9;quote&quot; \u{fffd}end\u{fffd}\u{fffd}\u{fffd}€");
     }
 
     #[test]

@@ -14,19 +14,32 @@ use anyhow::Result;
 use super::Store;
 use crate::on_db;
 
+/// A member as a collection's view computes it: its href, and the text served for it (its ETag
+/// is computed from that text by the protocol module).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Member {
     pub href: String,
     pub etag: String,
+    pub body: String,
 }
 
-/// One entry of a sync-collection answer: a member that changed, or one that left (etag `None`).
+/// A member as recorded, with its text when it was asked for.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct Stored {
+    pub href: String,
+    pub etag: String,
+    pub body: Option<String>,
+}
+
+/// One entry of a sync-collection answer: a member that changed, or one that left (`deleted`),
+/// with its text when it was asked for and the member is still there.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct Change {
     pub href: String,
     pub etag: String,
     pub deleted: bool,
     pub seq: i64,
+    pub body: Option<String>,
 }
 
 const TOKEN_PREFIX: &str = "urn:crmdav:sync:";
@@ -51,27 +64,33 @@ pub async fn synced_seq(store: &Store, collection: &str) -> Result<Option<i64>> 
 }
 
 /// Records `current` as the members of `collection` as of change `seq`, diffing against what was
-/// stored: new or changed members get `seq`, members that are gone are kept as deletions.
+/// stored: new or changed members get `seq`, members that are gone are kept as deletions. A member
+/// whose ETag did not change keeps its seq (clients have it) but gets its text if it had none.
 pub async fn record(store: &Store, collection: &str, seq: i64, current: &[Member]) -> Result<()> {
-    let stored: Vec<(String, String, bool)> = on_db!(store, read, |pool| {
-        sqlx::query_as("SELECT href, etag, deleted FROM collection_members WHERE collection = $1")
-            .bind(collection)
-            .fetch_all(pool)
-            .await?
+    let stored: Vec<(String, String, bool, bool, i64)> = on_db!(store, read, |pool| {
+        sqlx::query_as(
+            "SELECT href, etag, deleted, body IS NOT NULL, seq FROM collection_members WHERE collection = $1",
+        )
+        .bind(collection)
+        .fetch_all(pool)
+        .await?
     });
-    let stored: HashMap<&str, (&str, bool)> = stored.iter().map(|(h, e, d)| (h.as_str(), (e.as_str(), *d))).collect();
-    let mut upserts: Vec<(&str, &str, bool)> = Vec::new();
+    let stored: HashMap<&str, (&str, bool, bool, i64)> =
+        stored.iter().map(|(h, e, d, b, s)| (h.as_str(), (e.as_str(), *d, *b, *s))).collect();
+    let mut upserts: Vec<Upsert<'_>> = Vec::new();
     let mut seen = std::collections::HashSet::with_capacity(current.len());
     for member in current {
         seen.insert(member.href.as_str());
-        match stored.get(member.href.as_str()) {
-            Some((etag, false)) if *etag == member.etag => {}
-            _ => upserts.push((&member.href, &member.etag, false)),
-        }
+        let kept_seq = match stored.get(member.href.as_str()) {
+            Some((etag, false, true, _)) if *etag == member.etag => continue,
+            Some((etag, false, false, old_seq)) if *etag == member.etag => *old_seq,
+            _ => seq,
+        };
+        upserts.push(Upsert { href: &member.href, etag: &member.etag, body: Some(&member.body), seq: kept_seq });
     }
-    for (href, (etag, deleted)) in &stored {
+    for (href, (etag, deleted, _, _)) in &stored {
         if !deleted && !seen.contains(href) {
-            upserts.push((href, etag, true));
+            upserts.push(Upsert { href, etag, body: None, seq });
         }
     }
     on_db!(store, write, |pool| {
@@ -88,22 +107,41 @@ pub async fn record(store: &Store, collection: &str, seq: i64, current: &[Member
         // Many rows per statement: a first sync of a large collection would otherwise cost one round
         // trip per member.
         for chunk in upserts.chunks(500) {
-            let values: Vec<String> =
-                (0..chunk.len()).map(|i| format!("($1, ${}, ${}, $2, ${})", 3 * i + 3, 3 * i + 4, 3 * i + 5)).collect();
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    let n = 4 * i + 2;
+                    format!(
+                        "($1, ${n}, ${}, ${}, ${}, {})",
+                        n + 1,
+                        n + 2,
+                        n + 3,
+                        if chunk[i].body.is_none() { "TRUE" } else { "FALSE" }
+                    )
+                })
+                .collect();
             let sql = format!(
-                "INSERT INTO collection_members (collection, href, etag, seq, deleted) VALUES {} \
-                 ON CONFLICT (collection, href) DO UPDATE SET etag = excluded.etag, seq = excluded.seq, deleted = excluded.deleted",
+                "INSERT INTO collection_members (collection, href, etag, body, seq, deleted) VALUES {} \
+                 ON CONFLICT (collection, href) DO UPDATE SET etag = excluded.etag, body = excluded.body, \
+                 seq = excluded.seq, deleted = excluded.deleted",
                 values.join(", ")
             );
-            let mut query = sqlx::query(&sql).bind(collection).bind(seq);
-            for (href, etag, deleted) in chunk {
-                query = query.bind(*href).bind(*etag).bind(*deleted);
+            let mut query = sqlx::query(&sql).bind(collection);
+            for upsert in chunk {
+                query = query.bind(upsert.href).bind(upsert.etag).bind(upsert.body).bind(upsert.seq);
             }
             query.execute(&mut *tx).await?;
         }
         tx.commit().await?;
     });
     Ok(())
+}
+
+/// One row written by `record`; a member without text is a deletion.
+struct Upsert<'a> {
+    href: &'a str,
+    etag: &'a str,
+    body: Option<&'a str>,
+    seq: i64,
 }
 
 /// Brings `collection` up to date if the change_log moved since it last was, computing its
@@ -154,8 +192,14 @@ pub fn parse_cursor(text: &str) -> Option<Cursor> {
     Some(Cursor { seq, href })
 }
 
-/// Changes after `cursor` (all current members when `cursor` is None), in (seq, href) order.
-pub async fn changes_after(store: &Store, collection: &str, cursor: Option<&Cursor>) -> Result<Vec<Change>> {
+/// Changes after `cursor` (all current members when `cursor` is None), in (seq, href) order, with
+/// the members' text when `with_bodies`.
+pub async fn changes_after(
+    store: &Store,
+    collection: &str,
+    cursor: Option<&Cursor>,
+    with_bodies: bool,
+) -> Result<Vec<Change>> {
     // Without an href, the whole of `seq` was delivered; with one, the members after it were not.
     let (seq, href, initial) = match cursor {
         Some(c) => (c.seq, c.href.clone(), false),
@@ -166,13 +210,15 @@ pub async fn changes_after(store: &Store, collection: &str, cursor: Option<&Curs
             // `seq >= $2` on its own lets SQLite range-scan the (collection, seq) index: with only the
             // OR below it read every member of the collection, so a sync with nothing new cost time
             // in proportion to the collection's size.
-            "SELECT href, etag, deleted, seq FROM collection_members WHERE collection = $1 AND seq >= $2 \
+            "SELECT href, etag, deleted, seq, CASE WHEN $5 THEN body END AS body FROM collection_members \
+             WHERE collection = $1 AND seq >= $2 \
              AND (seq > $2 OR ($3 IS NOT NULL AND href > $3)) AND NOT ($4 AND deleted) ORDER BY seq, href",
         )
         .bind(collection)
         .bind(seq)
         .bind(&href)
         .bind(initial)
+        .bind(with_bodies)
         .fetch_all(pool)
         .await?
     }))
@@ -195,6 +241,7 @@ pub async fn page(
     synced: i64,
     token: &str,
     limit: Option<usize>,
+    with_bodies: bool,
 ) -> Result<Option<Page>> {
     let cursor = if token.trim().is_empty() {
         None
@@ -204,7 +251,7 @@ pub async fn page(
             None => return Ok(None),
         }
     };
-    let mut changes = changes_after(store, collection, cursor.as_ref()).await?;
+    let mut changes = changes_after(store, collection, cursor.as_ref(), with_bodies).await?;
     let truncated = limit.is_some_and(|l| changes.len() > l);
     let next = match limit {
         Some(l) if truncated => {
@@ -217,15 +264,44 @@ pub async fn page(
     Ok(Some(Page { changes, truncated, next_token: cursor_token(&next) }))
 }
 
-/// The current members of a collection, by href.
-pub async fn members(store: &Store, collection: &str) -> Result<Vec<Member>> {
-    let rows: Vec<(String, String)> = on_db!(store, read, |pool| {
-        sqlx::query_as("SELECT href, etag FROM collection_members WHERE collection = $1 AND NOT deleted ORDER BY href")
-            .bind(collection)
-            .fetch_all(pool)
-            .await?
-    });
-    Ok(rows.into_iter().map(|(href, etag)| Member { href, etag }).collect())
+/// True when nothing changed in the CRM since the collection was last brought up to date, so its
+/// recorded members and their text are what its view would compute now.
+pub async fn is_fresh(store: &Store, collection: &str) -> Result<bool> {
+    let current = store.current_seq().await?;
+    Ok(synced_seq(store, collection).await?.is_some_and(|synced| synced >= current))
+}
+
+/// The current members of a collection by href: all of them, or those of `hrefs` (absent ones are
+/// left out), with their text when `with_bodies`.
+pub async fn stored(
+    store: &Store,
+    collection: &str,
+    hrefs: Option<&[String]>,
+    with_bodies: bool,
+) -> Result<Vec<Stored>> {
+    let columns = if with_bodies { "href, etag, body" } else { "href, etag, NULL AS body" };
+    let Some(hrefs) = hrefs else {
+        let sql =
+            format!("SELECT {columns} FROM collection_members WHERE collection = $1 AND NOT deleted ORDER BY href");
+        return Ok(on_db!(store, read, |pool| { sqlx::query_as(&sql).bind(collection).fetch_all(pool).await? }));
+    };
+    let mut found = Vec::with_capacity(hrefs.len());
+    for chunk in hrefs.chunks(500) {
+        let list: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "SELECT {columns} FROM collection_members WHERE collection = $1 AND NOT deleted AND href IN ({})",
+            list.join(", ")
+        );
+        let mut rows: Vec<Stored> = on_db!(store, read, |pool| {
+            let mut query = sqlx::query_as(&sql).bind(collection);
+            for href in chunk {
+                query = query.bind(href);
+            }
+            query.fetch_all(pool).await?
+        });
+        found.append(&mut rows);
+    }
+    Ok(found)
 }
 
 /// Per-rep display settings (PROPPATCH of displayname / calendar-color).
