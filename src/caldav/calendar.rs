@@ -214,6 +214,7 @@ pub async fn propfind(s: &Session<'_>, calendar: Calendar, depth: Depth, request
             Ok(members) => members,
             Err(e) => return internal(e),
         };
+        body.reserve_for(members.len(), members.iter().map(|m| m.body.as_ref().map_or(0, String::len)).sum());
         for member in members {
             body.add_response(
                 &format!("{href}{}", member.href),
@@ -429,6 +430,7 @@ pub async fn report(s: &Session<'_>, calendar: Calendar, report: ReportRequest) 
                 Err(e) => return internal(e),
             };
             let mut body = Multistatus::new();
+            body.reserve_for(hrefs.len(), found.values().map(|(_, data)| data.as_ref().map_or(0, String::len)).sum());
             for (raw, name) in hrefs.iter().zip(names) {
                 match name.and_then(|n| found.remove_entry(&n)) {
                     Some((name, (etag, text))) => {
@@ -555,6 +557,7 @@ async fn sync_collection(
     };
     let href = calendar_href(&s.rep.login, calendar);
     let mut body = Multistatus::new();
+    body.reserve_for(page.changes.len(), page.changes.iter().map(|c| c.body.as_ref().map_or(0, String::len)).sum());
     for change in page.changes {
         let member = format!("{href}{}", change.href);
         if change.deleted {

@@ -148,6 +148,7 @@ pub async fn propfind(s: &Session<'_>, depth: Depth, request: &PropfindRequest) 
             Ok(members) => members,
             Err(e) => return internal(e),
         };
+        body.reserve_for(members.len(), members.iter().map(|m| m.body.as_ref().map_or(0, String::len)).sum());
         for member in members {
             body.add_response(
                 &format!("{href}{}", member.href),
@@ -425,6 +426,7 @@ pub async fn report(s: &Session<'_>, report: ReportRequest) -> Reply {
                     Err(e) => return internal(e),
                 };
             let mut body = Multistatus::new();
+            body.reserve_for(hrefs.len(), found.values().map(|(_, data)| data.as_ref().map_or(0, String::len)).sum());
             for (raw, name) in hrefs.iter().zip(names) {
                 match name.and_then(|n| found.remove_entry(&n)) {
                     Some((name, (etag, data))) => body.add_response(
@@ -549,6 +551,7 @@ async fn sync_collection(
     };
     let href = book_href(&s.rep.login);
     let mut body = Multistatus::new();
+    body.reserve_for(page.changes.len(), page.changes.iter().map(|c| c.body.as_ref().map_or(0, String::len)).sum());
     for change in page.changes {
         let member = format!("{href}{}", change.href);
         if change.deleted {

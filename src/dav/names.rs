@@ -1,5 +1,6 @@
 //! XML names as WebDAV sees them: a namespace URI plus a local name, never a prefix.
 
+use std::borrow::Cow;
 use std::fmt;
 
 /// `DAV:` (RFC 4918).
@@ -16,39 +17,40 @@ pub const NS_APPLE_ICAL: &str = "http://apple.com/ns/ical/";
 pub const NS_CRMDAV: &str = "urn:crmdav:ns";
 
 /// A property or element name: namespace URI + local name. The empty namespace is
-/// `ns == ""` (RFC 4918 allows properties in no namespace).
+/// `ns == ""` (RFC 4918 allows properties in no namespace). The server's own names are static
+/// strings, borrowed: a multistatus names a handful of properties for each of thousands of members.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PropName {
-    pub ns: String,
-    pub name: String,
+    pub ns: Cow<'static, str>,
+    pub name: Cow<'static, str>,
 }
 
 impl PropName {
-    pub fn new(ns: impl Into<String>, name: impl Into<String>) -> Self {
+    pub fn new(ns: impl Into<Cow<'static, str>>, name: impl Into<Cow<'static, str>>) -> Self {
         Self { ns: ns.into(), name: name.into() }
     }
 
-    pub fn dav(name: impl Into<String>) -> Self {
+    pub fn dav(name: impl Into<Cow<'static, str>>) -> Self {
         Self::new(NS_DAV, name)
     }
 
-    pub fn caldav(name: impl Into<String>) -> Self {
+    pub fn caldav(name: impl Into<Cow<'static, str>>) -> Self {
         Self::new(NS_CALDAV, name)
     }
 
-    pub fn carddav(name: impl Into<String>) -> Self {
+    pub fn carddav(name: impl Into<Cow<'static, str>>) -> Self {
         Self::new(NS_CARDDAV, name)
     }
 
-    pub fn calendarserver(name: impl Into<String>) -> Self {
+    pub fn calendarserver(name: impl Into<Cow<'static, str>>) -> Self {
         Self::new(NS_CALENDARSERVER, name)
     }
 
-    pub fn apple_ical(name: impl Into<String>) -> Self {
+    pub fn apple_ical(name: impl Into<Cow<'static, str>>) -> Self {
         Self::new(NS_APPLE_ICAL, name)
     }
 
-    pub fn crmdav(name: impl Into<String>) -> Self {
+    pub fn crmdav(name: impl Into<Cow<'static, str>>) -> Self {
         Self::new(NS_CRMDAV, name)
     }
 

@@ -114,7 +114,7 @@ impl<'a> Document<'a> {
         } else {
             Err(XmlError::new(format!(
                 "expected root element {}, found {}",
-                PropName::new(ns, name),
+                PropName::new(ns.to_string(), name.to_string()),
                 self.root.prop_name()
             )))
         }

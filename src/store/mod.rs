@@ -107,7 +107,7 @@ impl Store {
             .with_context(|| format!("cannot open SQLite database {path}"))?;
         let read = SqlitePoolOptions::new()
             .max_connections(8)
-            .connect_with(options)
+            .connect_with(options.row_buffer_size(1024))
             .await
             .with_context(|| format!("cannot open SQLite database {path}"))?;
         Ok(Store { db: Db::Sqlite { read, write } })

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use anyhow::Result;
 
-use super::Store;
+use super::{Db, Store};
 use crate::on_db;
 
 /// A member as a collection's view computes it: its href, and the text served for it (its ETag
@@ -201,24 +201,25 @@ pub async fn changes_after(
     with_bodies: bool,
 ) -> Result<Vec<Change>> {
     // Without an href, the whole of `seq` was delivered; with one, the members after it were not.
-    let (seq, href, initial) = match cursor {
-        Some(c) => (c.seq, c.href.clone(), false),
-        None => (-1, None, true),
+    // Each case gets its own statement whose conditions an index range scan can use directly: one
+    // statement with `$3 IS NOT NULL` in an OR made PostgreSQL's cached generic plan (and SQLite)
+    // read every member of the collection on each sync, costing time in proportion to its size.
+    let body = if with_bodies { "body" } else { "NULL AS body" };
+    let (condition, seq, href) = match cursor {
+        None => ("seq > $2 AND NOT deleted", -1, None),
+        Some(Cursor { seq, href: None }) => ("seq > $2", *seq, None),
+        Some(Cursor { seq, href: Some(href) }) => ("seq >= $2 AND (seq > $2 OR href > $3)", *seq, Some(href.as_str())),
     };
+    let sql = format!(
+        "SELECT href, etag, deleted, seq, {body} FROM collection_members WHERE collection = $1 AND {condition} \
+         ORDER BY seq, href"
+    );
     Ok(on_db!(store, read, |pool| {
-        sqlx::query_as(
-            // `seq >= $2` on its own lets SQLite range-scan the (collection, seq) index: with only the
-            // OR below it read every member of the collection, so a sync with nothing new cost time
-            // in proportion to the collection's size.
-            "SELECT href, etag, deleted, seq, CASE WHEN $5 THEN body END AS body FROM collection_members \
-             WHERE collection = $1 AND seq >= $2 \
-             AND (seq > $2 OR ($3 IS NOT NULL AND href > $3)) AND NOT ($4 AND deleted) ORDER BY seq, href",
-        )
-        .bind(collection)
-        .bind(seq)
-        .bind(&href)
-        .bind(initial)
-        .bind(with_bodies)
+        let query = sqlx::query_as(&sql).bind(collection).bind(seq);
+        match href {
+            Some(href) => query.bind(href),
+            None => query,
+        }
         .fetch_all(pool)
         .await?
     }))
@@ -285,23 +286,21 @@ pub async fn stored(
             format!("SELECT {columns} FROM collection_members WHERE collection = $1 AND NOT deleted ORDER BY href");
         return Ok(on_db!(store, read, |pool| { sqlx::query_as(&sql).bind(collection).fetch_all(pool).await? }));
     };
-    let mut found = Vec::with_capacity(hrefs.len());
-    for chunk in hrefs.chunks(500) {
-        let list: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
-        let sql = format!(
-            "SELECT {columns} FROM collection_members WHERE collection = $1 AND NOT deleted AND href IN ({})",
-            list.join(", ")
-        );
-        let mut rows: Vec<Stored> = on_db!(store, read, |pool| {
-            let mut query = sqlx::query_as(&sql).bind(collection);
-            for href in chunk {
-                query = query.bind(href);
-            }
-            query.fetch_all(pool).await?
-        });
-        found.append(&mut rows);
-    }
-    Ok(found)
+    // All the hrefs in one bound value, one statement: a multiget of thousands of members is then
+    // one index walk instead of a statement per few hundred hrefs with a parameter for each.
+    let sql = format!("SELECT {columns} FROM collection_members WHERE collection = $1 AND NOT deleted AND href ");
+    Ok(match store.db() {
+        Db::Sqlite { read, .. } => {
+            sqlx::query_as(&format!("{sql} IN (SELECT value FROM json_each($2))"))
+                .bind(collection)
+                .bind(serde_json::to_string(hrefs)?)
+                .fetch_all(read)
+                .await?
+        }
+        Db::Postgres(pool) => {
+            sqlx::query_as(&format!("{sql} = ANY($2)")).bind(collection).bind(hrefs).fetch_all(pool).await?
+        }
+    })
 }
 
 /// Per-rep display settings (PROPPATCH of displayname / calendar-color).
