@@ -46,6 +46,40 @@ async fn raw_sql_changes_reach_the_change_log(backend: Backend) {
     assert_eq!(db.count("SELECT COUNT(*) FROM change_log WHERE entity = 'contacts' AND op = 'delete'").await, 1);
 }
 
+/// The text recorded with a collection's members is served while nothing changed in the CRM:
+/// from memory by the process that recorded it, from the database by any other (another
+/// instance, or this one after a restart); once anything changes, by neither.
+async fn recorded_member_text_is_served_only_while_current(backend: Backend) {
+    use crmdav::store::sync::{self, Member, Stored};
+    let db = TestDb::new(backend).await;
+    let member = |href: &str, body: &str| Member { href: href.into(), etag: format!("\"{body}\""), body: body.into() };
+    let members = vec![member("a.vcf", "card A"), member("b.vcf", "card B")];
+    sync::refresh(&db.store, "test:1", || async { Ok(members) }).await.unwrap();
+    let other_process = crmdav::store::Store::open(&db.url).await.unwrap();
+    let wanted = vec!["b.vcf".to_string(), "missing.vcf".to_string()];
+    let expected = vec![Stored { href: "b.vcf".into(), etag: "\"card B\"".into(), body: Some("card B".into()) }];
+    for store in [&db.store, &other_process] {
+        assert_eq!(sync::fresh_members(store, "test:1", &wanted, true).await.unwrap().as_ref(), Some(&expected));
+    }
+
+    db.exec("INSERT INTO clients (code, name, status) VALUES ('FRESH1', 'Changed by another program', 'active')").await;
+    for store in [&db.store, &other_process] {
+        assert_eq!(
+            sync::fresh_members(store, "test:1", &wanted, true).await.unwrap(),
+            None,
+            "stale text is never served"
+        );
+    }
+    // Brought up to date by the other process: both serve the new text.
+    let changed = vec![member("a.vcf", "card A"), member("b.vcf", "card B, edited")];
+    sync::refresh(&other_process, "test:1", || async { Ok(changed) }).await.unwrap();
+    for store in [&db.store, &other_process] {
+        let found = sync::fresh_members(store, "test:1", &wanted, true).await.unwrap().unwrap();
+        assert_eq!(found[0].body.as_deref(), Some("card B, edited"));
+    }
+    other_process.close().await;
+}
+
 async fn health_answers_with_and_without_credentials(backend: Backend) {
     let server = TestServer::demo(backend).await;
     let plain = server.request("GET", "/healthz").send().await.unwrap();
@@ -129,6 +163,7 @@ async fn demo_data_has_its_sizes_and_loads_once(backend: Backend) {
 on_both_databases!(
     migrations_apply_and_are_idempotent,
     raw_sql_changes_reach_the_change_log,
+    recorded_member_text_is_served_only_while_current,
     health_answers_with_and_without_credentials,
     wrong_password_is_401_and_repeated_failures_are_throttled,
     app_tokens_work_and_revocation_is_immediate,

@@ -509,8 +509,9 @@ async fn multiget_entries(
     with_data: bool,
 ) -> anyhow::Result<HashMap<String, (String, Option<String>)>> {
     let key = collection_key(s.rep.id);
-    if version == Version::V3 && sync::is_fresh(s.store, &key).await? {
-        let stored = sync::stored(s.store, &key, Some(names), with_data).await?;
+    if version == Version::V3
+        && let Some(stored) = sync::fresh_members(s.store, &key, names, with_data).await?
+    {
         return Ok(stored.into_iter().map(|m| (m.href, (m.etag, m.body))).collect());
     }
     let cards = addressbook::cards(s.store, s.rep.id, Some(names)).await?;

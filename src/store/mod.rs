@@ -5,6 +5,7 @@
 //! driver). SQLite gets one writer connection and several readers: SQLite allows one writer at a
 //! time anyway, and a single writer pool turns lock contention into a queue instead of BUSY errors.
 
+mod member_cache;
 pub mod rows;
 pub mod sync;
 mod timestamp;
@@ -12,10 +13,12 @@ mod timestamp;
 pub use timestamp::Ts;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use log::LevelFilter;
+use member_cache::MemberCache;
 use sqlx::ConnectOptions;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
@@ -58,6 +61,7 @@ macro_rules! on_db {
 #[derive(Clone, Debug)]
 pub struct Store {
     db: Db,
+    member_cache: Arc<MemberCache>,
 }
 
 impl Store {
@@ -81,7 +85,7 @@ impl Store {
                 .connect_with(options)
                 .await
                 .with_context(|| format!("cannot connect to PostgreSQL at {}", redact(url)))?;
-            return Ok(Store { db: Db::Postgres(pool) });
+            return Ok(Store::with_db(Db::Postgres(pool)));
         }
         let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) else {
             bail!("unsupported database URL {url:?}: use sqlite://PATH or postgres://...");
@@ -110,7 +114,7 @@ impl Store {
             .connect_with(options.row_buffer_size(1024))
             .await
             .with_context(|| format!("cannot open SQLite database {path}"))?;
-        Ok(Store { db: Db::Sqlite { read, write } })
+        Ok(Store::with_db(Db::Sqlite { read, write }))
     }
 
     pub async fn migrate(&self) -> Result<()> {
@@ -119,6 +123,14 @@ impl Store {
             Db::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await,
         }
         .context("database migration failed")
+    }
+
+    fn with_db(db: Db) -> Store {
+        Store { db, member_cache: Arc::new(MemberCache::new(member_cache::BUDGET_BYTES)) }
+    }
+
+    pub(crate) fn member_cache(&self) -> &MemberCache {
+        &self.member_cache
     }
 
     pub fn db(&self) -> &Db {

@@ -158,6 +158,8 @@ where
         _ => {
             let members = compute().await?;
             record(store, collection, current, &members).await?;
+            // The multigets that follow a sync then read the text from memory.
+            store.member_cache().put(collection, current, members);
             Ok(current)
         }
     }
@@ -265,11 +267,24 @@ pub async fn page(
     Ok(Some(Page { changes, truncated, next_token: cursor_token(&next) }))
 }
 
-/// True when nothing changed in the CRM since the collection was last brought up to date, so its
-/// recorded members and their text are what its view would compute now.
-pub async fn is_fresh(store: &Store, collection: &str) -> Result<bool> {
+/// The members of `collection` named in `hrefs`, with their text when `with_bodies`, as recorded
+/// when the collection was last brought up to date, if nothing changed in the CRM since (else
+/// `None`: the caller computes them from the CRM rows). Read from memory when this process did
+/// that refresh, else from the database.
+pub async fn fresh_members(
+    store: &Store,
+    collection: &str,
+    hrefs: &[String],
+    with_bodies: bool,
+) -> Result<Option<Vec<Stored>>> {
     let current = store.current_seq().await?;
-    Ok(synced_seq(store, collection).await?.is_some_and(|synced| synced >= current))
+    if let Some(members) = store.member_cache().get(collection, current, hrefs, with_bodies) {
+        return Ok(Some(members));
+    }
+    if synced_seq(store, collection).await?.is_some_and(|synced| synced >= current) {
+        return Ok(Some(stored(store, collection, Some(hrefs), with_bodies).await?));
+    }
+    Ok(None)
 }
 
 /// The current members of a collection by href: all of them, or those of `hrefs` (absent ones are

@@ -1,0 +1,147 @@
+//! The text of recently refreshed collections, kept in memory.
+//!
+//! A client's first sync lists a collection, then fetches all of it with multigets. Reading
+//! thousands of stored texts back through the database costs most of such a multiget, although
+//! the refresh that preceded it had every text in hand. So a refresh leaves its members here,
+//! tagged with the change sequence they reflect; a read uses them only while that sequence is
+//! still the database's newest, which holds for every process sharing the database (a change by
+//! any of them, or by plain SQL, moves the sequence). The cache is bounded: least recently used
+//! collections leave first, and a collection larger than the whole budget is never kept.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use super::sync::{Member, Stored};
+
+/// The memory the cached texts may take in all. Two collections of the size the benchmark uses
+/// (5,000 cards, 20,000 events) fit; the server's memory target is 100 MB.
+pub const BUDGET_BYTES: usize = 40 * 1024 * 1024;
+
+#[derive(Debug)]
+pub struct MemberCache {
+    budget: usize,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    collections: HashMap<String, Arc<Snapshot>>,
+    /// Last use of each collection, for eviction.
+    clock: u64,
+    used: HashMap<String, u64>,
+    bytes: usize,
+}
+
+#[derive(Debug)]
+struct Snapshot {
+    seq: i64,
+    bytes: usize,
+    members: HashMap<String, (String, String)>,
+}
+
+impl MemberCache {
+    pub fn new(budget: usize) -> Self {
+        Self { budget, inner: Mutex::new(Inner::default()) }
+    }
+
+    /// Keeps `members`, the whole of `collection` as of change `seq`.
+    pub fn put(&self, collection: &str, seq: i64, members: Vec<Member>) {
+        let bytes: usize = members.iter().map(|m| m.href.len() + m.etag.len() + m.body.len() + 64).sum();
+        let mut inner = self.inner.lock().expect("member cache lock");
+        inner.remove(collection);
+        if bytes > self.budget {
+            return;
+        }
+        while inner.bytes + bytes > self.budget {
+            let Some(oldest) = inner.used.iter().min_by_key(|(_, used)| **used).map(|(key, _)| key.clone()) else {
+                break;
+            };
+            inner.remove(&oldest);
+        }
+        let members = members.into_iter().map(|m| (m.href, (m.etag, m.body))).collect();
+        inner.bytes += bytes;
+        inner.clock += 1;
+        let clock = inner.clock;
+        inner.used.insert(collection.to_string(), clock);
+        inner.collections.insert(collection.to_string(), Arc::new(Snapshot { seq, bytes, members }));
+    }
+
+    /// The members of `collection` named in `hrefs` (absent ones left out), if it is cached as of
+    /// exactly change `seq`; `None` otherwise.
+    pub fn get(&self, collection: &str, seq: i64, hrefs: &[String], with_bodies: bool) -> Option<Vec<Stored>> {
+        let snapshot = {
+            let mut inner = self.inner.lock().expect("member cache lock");
+            let snapshot = inner.collections.get(collection).filter(|s| s.seq == seq)?.clone();
+            inner.clock += 1;
+            let clock = inner.clock;
+            inner.used.insert(collection.to_string(), clock);
+            snapshot
+        };
+        Some(
+            hrefs
+                .iter()
+                .filter_map(|href| {
+                    let (etag, body) = snapshot.members.get(href)?;
+                    Some(Stored { href: href.clone(), etag: etag.clone(), body: with_bodies.then(|| body.clone()) })
+                })
+                .collect(),
+        )
+    }
+
+    #[cfg(test)]
+    pub fn bytes(&self) -> usize {
+        self.inner.lock().expect("member cache lock").bytes
+    }
+}
+
+impl Inner {
+    fn remove(&mut self, collection: &str) {
+        if let Some(snapshot) = self.collections.remove(collection) {
+            self.bytes -= snapshot.bytes;
+        }
+        self.used.remove(collection);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn member(href: &str, body: &str) -> Member {
+        Member { href: href.into(), etag: format!("\"{href}\""), body: body.into() }
+    }
+
+    #[test]
+    fn serves_only_the_sequence_it_was_filled_at() {
+        let cache = MemberCache::new(1 << 20);
+        cache.put("cards:1", 7, vec![member("a.vcf", "A"), member("b.vcf", "B")]);
+        let wanted = vec!["b.vcf".to_string(), "gone.vcf".to_string()];
+        let hit = cache.get("cards:1", 7, &wanted, true).unwrap();
+        assert_eq!(hit, vec![Stored { href: "b.vcf".into(), etag: "\"b.vcf\"".into(), body: Some("B".into()) }]);
+        assert_eq!(cache.get("cards:1", 7, &wanted, false).unwrap()[0].body, None);
+        assert!(cache.get("cards:1", 8, &wanted, true).is_none(), "the CRM changed since: not served");
+        assert!(cache.get("cards:2", 7, &wanted, true).is_none());
+    }
+
+    #[test]
+    fn stays_within_its_budget_dropping_the_least_recently_used() {
+        let body = "x".repeat(300);
+        let cache = MemberCache::new(1000);
+        cache.put("one", 1, vec![member("a", &body)]);
+        cache.put("two", 1, vec![member("a", &body)]);
+        // "one" is used, so "two" is the one to go when "three" needs room.
+        assert!(cache.get("one", 1, &["a".into()], false).is_some());
+        cache.put("three", 1, vec![member("a", &body)]);
+        assert!(cache.get("one", 1, &["a".into()], false).is_some());
+        assert!(cache.get("two", 1, &["a".into()], false).is_none());
+        assert!(cache.get("three", 1, &["a".into()], false).is_some());
+        assert!(cache.bytes() <= 1000);
+        // Refilled at a newer sequence, a collection replaces its old text, not adds to it.
+        cache.put("three", 2, vec![member("a", &body)]);
+        assert!(cache.bytes() <= 1000);
+        // Larger than the whole budget: never kept.
+        cache.put("huge", 1, vec![member("a", &"y".repeat(2000))]);
+        assert!(cache.get("huge", 1, &["a".into()], false).is_none());
+        assert!(cache.bytes() <= 1000);
+    }
+}
