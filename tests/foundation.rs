@@ -53,29 +53,36 @@ async fn recorded_member_text_is_served_only_while_current(backend: Backend) {
     use crmdav::store::sync::{self, Member, Stored};
     let db = TestDb::new(backend).await;
     let member = |href: &str, body: &str| Member { href: href.into(), etag: format!("\"{body}\""), body: body.into() };
-    let members = vec![member("a.vcf", "card A"), member("b.vcf", "card B")];
-    sync::refresh(&db.store, "test:1", || async { Ok(members) }).await.unwrap();
+    // 150 members: a multiget of 100 or more reads a collection not in memory whole.
+    let cards = |edited: &str| -> Vec<Member> {
+        (0..150).map(|i| member(&format!("{i}.vcf"), &format!("card {i}{edited}"))).collect()
+    };
+    let initial = cards("");
+    sync::refresh(&db.store, "test:1", || async { Ok(initial) }).await.unwrap();
     let other_process = crmdav::store::Store::open(&db.url).await.unwrap();
-    let wanted = vec!["b.vcf".to_string(), "missing.vcf".to_string()];
-    let expected = vec![Stored { href: "b.vcf".into(), etag: "\"card B\"".into(), body: Some("card B".into()) }];
+    let few = vec!["7.vcf".to_string(), "missing.vcf".to_string()];
+    let many: Vec<String> = (0..160).map(|i| format!("{i}.vcf")).collect();
+    let seven = Stored { href: "7.vcf".into(), etag: "\"card 7\"".into(), body: Some("card 7".into()) };
     for store in [&db.store, &other_process] {
-        assert_eq!(sync::fresh_members(store, "test:1", &wanted, true).await.unwrap().as_ref(), Some(&expected));
+        assert_eq!(sync::fresh_members(store, "test:1", &few, true).await.unwrap(), Some(vec![seven.clone()]));
+        let all = sync::fresh_members(store, "test:1", &many, true).await.unwrap().unwrap();
+        assert_eq!(all.len(), 150);
+        assert_eq!(all[7], seven);
     }
 
     db.exec("INSERT INTO clients (code, name, status) VALUES ('FRESH1', 'Changed by another program', 'active')").await;
     for store in [&db.store, &other_process] {
-        assert_eq!(
-            sync::fresh_members(store, "test:1", &wanted, true).await.unwrap(),
-            None,
-            "stale text is never served"
-        );
+        assert_eq!(sync::fresh_members(store, "test:1", &few, true).await.unwrap(), None, "stale text is never served");
+        assert_eq!(sync::fresh_members(store, "test:1", &many, true).await.unwrap(), None);
     }
     // Brought up to date by the other process: both serve the new text.
-    let changed = vec![member("a.vcf", "card A"), member("b.vcf", "card B, edited")];
-    sync::refresh(&other_process, "test:1", || async { Ok(changed) }).await.unwrap();
+    let edited = cards(", edited");
+    sync::refresh(&other_process, "test:1", || async { Ok(edited) }).await.unwrap();
     for store in [&db.store, &other_process] {
-        let found = sync::fresh_members(store, "test:1", &wanted, true).await.unwrap().unwrap();
-        assert_eq!(found[0].body.as_deref(), Some("card B, edited"));
+        let found = sync::fresh_members(store, "test:1", &few, true).await.unwrap().unwrap();
+        assert_eq!(found[0].body.as_deref(), Some("card 7, edited"));
+        let all = sync::fresh_members(store, "test:1", &many, true).await.unwrap().unwrap();
+        assert_eq!(all[7].body.as_deref(), Some("card 7, edited"));
     }
     other_process.close().await;
 }

@@ -59,11 +59,12 @@ pub fn render(s: &Session<'_>, view: &ActivityView) -> String {
 async fn refresh(s: &Session<'_>, calendar: Calendar) -> anyhow::Result<i64> {
     sync::refresh(s.store, &collection_key(s.rep.id, calendar), || async {
         let views = activities::list(s.store, s.rep.id, calendar, None).await?;
+        // Each view is dropped once rendered: the rows and the texts are never all held at once.
         Ok(views
-            .iter()
+            .into_iter()
             .map(|v| {
-                let body = render(s, v);
-                Member { href: v.activity.href.clone(), etag: strong_etag(&body), body }
+                let body = render(s, &v);
+                Member { href: v.activity.href, etag: strong_etag(&body), body }
             })
             .collect())
     })

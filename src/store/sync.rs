@@ -267,6 +267,10 @@ pub async fn page(
     Ok(Some(Page { changes, truncated, next_token: cursor_token(&next) }))
 }
 
+/// A multiget of at least this many members of a collection not in memory reads all of it into
+/// memory: the first multigets of a client's first sync come in batches of this size or more.
+const FILL_FROM_DATABASE: usize = 100;
+
 /// The members of `collection` named in `hrefs`, with their text when `with_bodies`, as recorded
 /// when the collection was last brought up to date, if nothing changed in the CRM since (else
 /// `None`: the caller computes them from the CRM rows). Read from memory when this process did
@@ -281,10 +285,22 @@ pub async fn fresh_members(
     if let Some(members) = store.member_cache().get(collection, current, hrefs, with_bodies) {
         return Ok(Some(members));
     }
-    if synced_seq(store, collection).await?.is_some_and(|synced| synced >= current) {
+    if synced_seq(store, collection).await?.is_none_or(|synced| synced < current) {
+        return Ok(None);
+    }
+    if hrefs.len() < FILL_FROM_DATABASE {
         return Ok(Some(stored(store, collection, Some(hrefs), with_bodies).await?));
     }
-    Ok(None)
+    // Another process (or this one before a restart) recorded it: a large multiget reads the
+    // whole collection once, and keeps it for the next ones.
+    let members = stored(store, collection, None, true).await?;
+    let members = members.into_iter().map(|m| Member { href: m.href, etag: m.etag, body: m.body.unwrap_or_default() });
+    store.member_cache().put(collection, current, members.collect());
+    match store.member_cache().get(collection, current, hrefs, with_bodies) {
+        Some(members) => Ok(Some(members)),
+        // Larger than the cache's budget.
+        None => Ok(Some(stored(store, collection, Some(hrefs), with_bodies).await?)),
+    }
 }
 
 /// The current members of a collection by href: all of them, or those of `hrefs` (absent ones are
