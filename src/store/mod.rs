@@ -62,6 +62,7 @@ macro_rules! on_db {
 pub struct Store {
     db: Db,
     member_cache: Arc<MemberCache>,
+    refresh_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl Store {
@@ -126,7 +127,18 @@ impl Store {
     }
 
     fn with_db(db: Db) -> Store {
-        Store { db, member_cache: Arc::new(MemberCache::new(member_cache::BUDGET_BYTES)) }
+        // As many collection refreshes at once as there are cores (they are CPU-bound), at least 2.
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get()).max(2);
+        Store {
+            db,
+            member_cache: Arc::new(MemberCache::new(member_cache::BUDGET_BYTES)),
+            refresh_slots: Arc::new(tokio::sync::Semaphore::new(cores)),
+        }
+    }
+
+    /// Waits for one of the slots that bound how many collection views are computed at once.
+    pub(crate) async fn refresh_slot(&self) -> tokio::sync::SemaphorePermit<'_> {
+        self.refresh_slots.acquire().await.expect("the refresh semaphore is never closed")
     }
 
     pub(crate) fn member_cache(&self) -> &MemberCache {

@@ -153,16 +153,22 @@ where
 {
     // Read the sequence before the view: the view then reflects at least every change up to it.
     let current = store.current_seq().await?;
-    match synced_seq(store, collection).await? {
-        Some(synced) if synced >= current => Ok(synced),
-        _ => {
-            let members = compute().await?;
-            record(store, collection, current, &members).await?;
-            // The multigets that follow a sync then read the text from memory.
-            store.member_cache().put(collection, current, members);
-            Ok(current)
-        }
+    if let Some(synced) = synced_seq(store, collection).await?.filter(|synced| *synced >= current) {
+        return Ok(synced);
     }
+    // Computing a view is CPU work holding all its members' text: a hundred devices syncing at once
+    // gain nothing from computing a hundred views at once, and would hold them all in memory.
+    let _slot = store.refresh_slot().await;
+    // Meanwhile another request may have brought the same collection up to date.
+    let current = store.current_seq().await?;
+    if let Some(synced) = synced_seq(store, collection).await?.filter(|synced| *synced >= current) {
+        return Ok(synced);
+    }
+    let members = compute().await?;
+    record(store, collection, current, &members).await?;
+    // The multigets that follow a sync then read the text from memory.
+    store.member_cache().put(collection, current, members);
+    Ok(current)
 }
 
 /// A position in a collection's change history: everything up to `seq`, and at `seq` itself the
