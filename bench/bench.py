@@ -70,6 +70,27 @@ def rss_mb(pid):
     return kb("VmRSS"), kb("VmHWM")
 
 
+class PhasePeaks:
+    """Peak RSS of a server per phase of the suite: VmHWM read at the end of each phase, then reset
+    (writing 5 to clear_refs, Linux >= 4.0), so that each phase's figure is its own peak."""
+
+    def __init__(self, pid):
+        self.pid, self.peaks = pid, {}
+        self.overall = 0.0
+
+    def reset(self):
+        self.overall = max(self.overall, rss_mb(self.pid)[1])
+        try:
+            with open(f"/proc/{self.pid}/clear_refs", "w") as f:
+                f.write("5")
+        except OSError:
+            pass  # not ours to reset: phases then show the running peak
+
+    def end(self, phase):
+        self.peaks[phase] = round(rss_mb(self.pid)[1], 1)
+        self.reset()
+
+
 def auth_header(login):
     return "Basic " + base64.b64encode(f"{login}:{PASSWORD}".encode()).decode()
 
@@ -376,6 +397,8 @@ def measure(server, cards, events, runs, seq_runs, load_seconds, load_tool):
     r = {}
     conn = Conn(server.port)
     depth1 = {"Depth": "1"}
+    peaks = PhasePeaks(server.process.pid)
+    peaks.reset()
     log(f"[{server.name}] initial syncs")
     t, data = repeat(conn, runs, "REPORT", server.book, sync_body(""), depth1, expect_count(cards))
     book_members, book_token = parse_multistatus(data)
@@ -387,6 +410,7 @@ def measure(server, cards, events, runs, seq_runs, load_seconds, load_tool):
     r["sync_cal_ms"] = median_ms(t)
     assert len(card_hrefs) == cards and len(event_hrefs) == events, (len(card_hrefs), len(event_hrefs))
 
+    peaks.end("initial syncs")
     log(f"[{server.name}] multigets")
     t, data = repeat(conn, runs, "REPORT", server.book, multiget_body("card", card_hrefs), depth1)
     assert data.count(b"BEGIN:VCARD") == cards
@@ -395,6 +419,7 @@ def measure(server, cards, events, runs, seq_runs, load_seconds, load_tool):
     assert data.count(b"BEGIN:VEVENT") >= events
     r["multiget_cal_ms"] = median_ms(t)
 
+    peaks.end("multigets")
     log(f"[{server.name}] empty-token syncs")
     for key, path, token in (("book", server.book, book_token), ("cal", server.calendar, cal_token)):
         times, data = repeat(conn, seq_runs, "REPORT", path, sync_body(token), depth1, max_seconds=30, min_runs=20)
@@ -403,17 +428,20 @@ def measure(server, cards, events, runs, seq_runs, load_seconds, load_tool):
         r[f"token_{key}_p99_ms"] = pct(times, 99) * 1000
         r[f"token_{key}_n"] = len(times)
 
+    peaks.end("empty-token syncs")
     log(f"[{server.name}] PROPFIND Depth 1")
     t, _ = repeat(conn, runs, "PROPFIND", server.book, PROPFIND, depth1, expect_count(cards))
     r["propfind_book_ms"] = median_ms(t)
     t, _ = repeat(conn, runs, "PROPFIND", server.calendar, PROPFIND, depth1, expect_count(events))
     r["propfind_cal_ms"] = median_ms(t)
 
+    peaks.end("PROPFIND Depth 1")
     log(f"[{server.name}] time-range query")
     t, data = repeat(conn, runs, "REPORT", server.calendar, month_query("20260301T000000Z", "20260401T000000Z"), depth1)
     r["query_month_ms"] = median_ms(t)
     r["query_month_n"] = count_responses(data)
 
+    peaks.end("time-range query")
     log(f"[{server.name}] {load_tool}: 50 clients doing token syncs for {load_seconds} s")
     requests = [
         (server.book, sync_body(book_token), auth_header(server.login)),
@@ -422,6 +450,7 @@ def measure(server, cards, events, runs, seq_runs, load_seconds, load_tool):
     load = run_load(server.port, requests, 50, load_seconds, load_tool)
     r["load_rps"], r["load_p50_ms"], r["load_p99_ms"], r["load_errors"] = load["rps"], load["p50"], load["p99"], load["errors"]
 
+    peaks.end("50 clients")
     log(f"[{server.name}] PUTs")
     # A server still working through requests the load left behind would charge them to the PUTs:
     # wait until it answers a small request again.
@@ -439,6 +468,9 @@ def measure(server, cards, events, runs, seq_runs, load_seconds, load_tool):
         done += 1
     r["put_seq_rps"] = done / (time.perf_counter() - start)
     r["put_par_rps"] = parallel_puts(server, n, 8)
+    peaks.end("PUTs")
+    r["peak_by_phase_mb"] = peaks.peaks
+    r["peak_mb"] = peaks.overall
     return r
 
 
@@ -667,11 +699,12 @@ def compare(args):
             sql.close()
             log(f"[{name}] loaded in {time.perf_counter() - start:.1f} s ({recurring} recurring events)")
 
-        log("exporting crmdav's objects into Radicale's storage")
-        exporter = start_crmdav(args.crmdav, databases[0][1], work, "crmdav-export")
-        exported = export_to_radicale(exporter, work)
-        exporter.stop()
-        assert exported == {"card": args.cards, "event": args.events}, exported
+        if not args.no_peer:
+            log("exporting crmdav's objects into Radicale's storage")
+            exporter = start_crmdav(args.crmdav, databases[0][1], work, "crmdav-export")
+            exported = export_to_radicale(exporter, work)
+            exporter.stop()
+            assert exported == {"card": args.cards, "event": args.events}, exported
 
         results, loads = {}, {}
         for name, database in databases:
@@ -681,6 +714,10 @@ def compare(args):
             results[name] = run_suite(server, args, counts, loads)
             server.stop()
             log(f"[{name}] {json.dumps(results[name])}")
+        if args.no_peer:
+            # No export ran before: "first syncs after start" includes recording the members' text.
+            print(json.dumps(results, indent=1))
+            return 0
         radicale = start_radicale(args.python, work)
         servers.append(radicale)
         results["Radicale"] = run_suite(radicale, args, counts, loads)
@@ -703,6 +740,9 @@ def compare(args):
             print(f"Cold start of {name} (first sync of both collections after start): {results[name]['cold_ms']:.0f} ms; "
                   f"non-207 answers under load: {results[name]['load_errors']}; "
                   f"after the load, back to answering in {results[name]['settle_s']:.1f} s")
+        print("Peak RSS by phase (MB): " + "; ".join(
+            f"{name}: " + ", ".join(f"{phase} {mb:.0f}" for phase, mb in results[name]["peak_by_phase_mb"].items())
+            for name in names))
         with open(os.path.join(args.out, "bench-results.json"), "w") as f:
             json.dump({"counts": counts, "results": results}, f, indent=2)
         ok = check_targets(results, names[0])
@@ -725,11 +765,12 @@ def run_suite(server, args, counts, loads):
         _, data = conn.timed("REPORT", collection, sync_body(""), {"Depth": "1"})
         assert count_responses(data) == n, (server.name, collection, count_responses(data))
     cold = (time.perf_counter() - start) * 1000
-    rss_loaded, _ = rss_mb(server.process.pid)
+    rss_loaded, cold_peak = rss_mb(server.process.pid)
     r = measure(server, counts["cards"], counts["events"], args.runs, args.seq_runs, args.load_seconds, args.load_tool)
     r["cold_ms"] = cold
     r["rss_loaded_mb"] = rss_loaded
-    r["rss_peak_mb"] = rss_mb(server.process.pid)[1]
+    r["peak_by_phase_mb"] = {"first syncs after start": round(cold_peak, 1), **r["peak_by_phase_mb"]}
+    r["rss_peak_mb"] = max(r.pop("peak_mb"), *r["peak_by_phase_mb"].values())
     return r
 
 
@@ -852,6 +893,7 @@ def main():
     parser.add_argument("--reps", type=int, default=100, help="postgres mode: reps (and concurrent clients)")
     parser.add_argument("--pg-clients", type=int, default=10000, help="postgres mode: CRM clients spread over the reps")
     parser.add_argument("--out", default=".", help="folder for bench-results.json")
+    parser.add_argument("--no-peer", action="store_true", help="compare mode without Radicale: crmdav's own figures (JSON), for profiling")
     parser.add_argument("--strict", action="store_true", help="exit 1 when crmdav misses a target")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
     args = parser.parse_args()

@@ -174,9 +174,16 @@ enum TokenAction {
     Revoke { id: i64 },
 }
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
-    match run(Cli::parse()).await {
+fn main() -> std::process::ExitCode {
+    tune_malloc();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(Cli::parse())) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             // One line a person can act on, with its causes; no backtrace.
@@ -185,6 +192,26 @@ async fn main() -> std::process::ExitCode {
         }
     }
 }
+
+/// glibc's malloc, set for a server whose large answers come and go. By default it keeps up to
+/// eight arenas per core, each holding on to what it freed, and raises its mmap threshold after the
+/// first large free, so that every later multi-megabyte answer lands in an arena and stays
+/// resident after it was sent. One arena per core and a fixed 256 KiB threshold (large buffers are
+/// mapped, and unmapped when freed) took the benchmark's peak RSS from 127 to 85 MB at the same
+/// throughput (bench/RESULTS.md). Set before any thread exists, so that it holds for all.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn tune_malloc() {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get()).max(2);
+    let cores = libc::c_int::try_from(cores).unwrap_or(libc::c_int::MAX);
+    // SAFETY: mallopt only sets allocator parameters, and no other thread runs yet.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, cores);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn tune_malloc() {}
 
 async fn run(cli: Cli) -> Result<()> {
     let mut config = Config::load(cli.config.as_deref())?;

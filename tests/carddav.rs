@@ -198,6 +198,28 @@ async fn multiget_and_query_reports(backend: Backend) {
     );
     assert_eq!(found.iter().find(|r| r.href.ends_with("missing.vcf")).unwrap().status(), Some(404));
 
+    // The whole address book, eight times over (a large answer from a small demo): it is written
+    // while it is sent (chunked, no Content-Length) and answers every href in order, with the ETag
+    // the sync listed, and the 404 in its place.
+    let all = format!(
+        r#"<C:addressbook-multiget xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><D:prop><D:getetag/><C:address-data/></D:prop>{}<D:href>{BOOK}missing.vcf</D:href></C:addressbook-multiget>"#,
+        members.iter().map(|m| format!("<D:href>{}</D:href>", m.href)).collect::<String>().repeat(8)
+    );
+    let response = server.as_user("REPORT", BOOK, "alice").header("Depth", "1").body(all).send().await.unwrap();
+    assert_eq!(response.status(), 207);
+    assert!(response.headers().get("content-length").is_none(), "{:?}", response.headers());
+    assert_eq!(response.headers()["transfer-encoding"], "chunked");
+    let body = response.text().await.unwrap();
+    assert!(body.len() > 4 * 64 * 1024, "large enough to take several chunks: {} bytes", body.len());
+    let found = responses(&body);
+    assert_eq!(found.len(), 8 * members.len() + 1);
+    for (member, response) in members.iter().cycle().zip(&found[..8 * members.len()]) {
+        assert_eq!(response.href, member.href);
+        assert_eq!(response.prop("d:getetag"), member.prop("d:getetag"), "{}", member.href);
+        assert!(response.prop("card:address-data").is_some_and(|d| d.starts_with("BEGIN:VCARD")));
+    }
+    assert_eq!(found.last().unwrap().status(), Some(404));
+
     let last_name = server
         .db
         .text("SELECT k.last_name FROM contacts k JOIN clients c ON c.id = k.client_id WHERE c.account_manager_id = (SELECT id FROM reps WHERE login = 'alice') AND c.status = 'active' LIMIT 1")

@@ -50,7 +50,7 @@ async fn raw_sql_changes_reach_the_change_log(backend: Backend) {
 /// from memory by the process that recorded it, from the database by any other (another
 /// instance, or this one after a restart); once anything changes, by neither.
 async fn recorded_member_text_is_served_only_while_current(backend: Backend) {
-    use crmdav::store::sync::{self, Member, Stored};
+    use crmdav::store::sync::{self, Member};
     let db = TestDb::new(backend).await;
     let member = |href: &str, body: &str| Member { href: href.into(), etag: format!("\"{body}\""), body: body.into() };
     // 150 members: a multiget of 100 or more reads a collection not in memory whole.
@@ -62,27 +62,33 @@ async fn recorded_member_text_is_served_only_while_current(backend: Backend) {
     let other_process = crmdav::store::Store::open(&db.url).await.unwrap();
     let few = vec!["7.vcf".to_string(), "missing.vcf".to_string()];
     let many: Vec<String> = (0..160).map(|i| format!("{i}.vcf")).collect();
-    let seven = Stored { href: "7.vcf".into(), etag: "\"card 7\"".into(), body: Some("card 7".into()) };
     for store in [&db.store, &other_process] {
-        assert_eq!(sync::fresh_members(store, "test:1", &few, true).await.unwrap(), Some(vec![seven.clone()]));
-        let all = sync::fresh_members(store, "test:1", &many, true).await.unwrap().unwrap();
-        assert_eq!(all.len(), 150);
-        assert_eq!(all[7], seven);
+        let found = sync::fresh_members(store, "test:1", &few, true).await.unwrap().expect("current");
+        assert_eq!(found.get("7.vcf"), Some(("\"card 7\"", Some("card 7"))));
+        assert_eq!(found.get("missing.vcf"), None);
+        let etags_only = sync::fresh_members(store, "test:1", &few, false).await.unwrap().expect("current");
+        assert_eq!(etags_only.get("7.vcf"), Some(("\"card 7\"", None)), "text only when asked for");
+        let all = sync::fresh_members(store, "test:1", &many, true).await.unwrap().expect("current");
+        assert_eq!(all.get("149.vcf"), Some(("\"card 149\"", Some("card 149"))));
+        assert_eq!(all.get("150.vcf"), None);
     }
 
     db.exec("INSERT INTO clients (code, name, status) VALUES ('FRESH1', 'Changed by another program', 'active')").await;
     for store in [&db.store, &other_process] {
-        assert_eq!(sync::fresh_members(store, "test:1", &few, true).await.unwrap(), None, "stale text is never served");
-        assert_eq!(sync::fresh_members(store, "test:1", &many, true).await.unwrap(), None);
+        assert!(
+            sync::fresh_members(store, "test:1", &few, true).await.unwrap().is_none(),
+            "stale text is never served"
+        );
+        assert!(sync::fresh_members(store, "test:1", &many, true).await.unwrap().is_none());
     }
     // Brought up to date by the other process: both serve the new text.
     let edited = cards(", edited");
     sync::refresh(&other_process, "test:1", || async { Ok(edited) }).await.unwrap();
     for store in [&db.store, &other_process] {
-        let found = sync::fresh_members(store, "test:1", &few, true).await.unwrap().unwrap();
-        assert_eq!(found[0].body.as_deref(), Some("card 7, edited"));
-        let all = sync::fresh_members(store, "test:1", &many, true).await.unwrap().unwrap();
-        assert_eq!(all[7].body.as_deref(), Some("card 7, edited"));
+        let found = sync::fresh_members(store, "test:1", &few, true).await.unwrap().expect("current");
+        assert_eq!(found.get("7.vcf").and_then(|(_, body)| body), Some("card 7, edited"));
+        let all = sync::fresh_members(store, "test:1", &many, true).await.unwrap().expect("current");
+        assert_eq!(all.get("7.vcf").and_then(|(_, body)| body), Some("card 7, edited"));
     }
     other_process.close().await;
 }

@@ -1,7 +1,5 @@
 //! CalDAV (RFC 4791) collections of one rep: `activities` (VEVENT) and `follow-ups` (VTODO).
 
-use std::collections::HashMap;
-
 use calcard::icalendar::ICalendar;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 
@@ -15,7 +13,7 @@ use crate::dav::reply::{self, Depth, Reply};
 use crate::dav::request::{CalendarDataRequest, PropfindRequest, ReportRequest};
 use crate::mapping::ical::{self, ComponentKind, ParseOptions, RenderContext};
 use crate::mapping::vcard::etag as strong_etag;
-use crate::store::sync::{self, Member};
+use crate::store::sync::{self, Entries, Member};
 
 use super::{CalendarQueryError, Limits, busy_periods, expand, limit_recurrence_set, matches, merge_periods};
 
@@ -180,19 +178,21 @@ async fn multiget_entries(
     calendar: Calendar,
     names: &[String],
     with_data: bool,
-) -> anyhow::Result<HashMap<String, (String, Option<String>)>> {
+) -> anyhow::Result<Entries> {
     let key = collection_key(s.rep.id, calendar);
-    if let Some(stored) = sync::fresh_members(s.store, &key, names, with_data).await? {
-        return Ok(stored.into_iter().map(|m| (m.href, (m.etag, m.body))).collect());
+    if let Some(fresh) = sync::fresh_members(s.store, &key, names, with_data).await? {
+        return Ok(fresh);
     }
     let views = activities::find_many(s.store, s.rep.id, calendar, names).await?;
-    Ok(views
-        .iter()
-        .map(|view| {
-            let text = render(s, view);
-            (view.activity.href.clone(), (strong_etag(&text), with_data.then_some(text)))
-        })
-        .collect())
+    Ok(Entries::Owned(
+        views
+            .iter()
+            .map(|view| {
+                let text = render(s, view);
+                (view.activity.href.clone(), (strong_etag(&text), with_data.then_some(text)))
+            })
+            .collect(),
+    ))
 }
 
 fn too_many(e: impl std::fmt::Display) -> Reply {
@@ -425,26 +425,45 @@ pub async fn report(s: &Session<'_>, calendar: Calendar, report: ReportRequest) 
             let names: Vec<Option<String>> = hrefs.iter().map(|h| member_name(h, &href)).collect();
             let wanted: Vec<String> = names.iter().flatten().cloned().collect();
             let with_data = reply::wants(&props, &calendar_data_name());
-            let mut found = match multiget_entries(s, calendar, &wanted, with_data).await {
+            let found = match multiget_entries(s, calendar, &wanted, with_data).await {
                 Ok(found) => found,
                 Err(e) => return internal(e),
             };
-            let mut body = Multistatus::new();
-            body.reserve_for(hrefs.len(), found.values().map(|(_, data)| data.as_ref().map_or(0, String::len)).sum());
-            for (raw, name) in hrefs.iter().zip(names) {
-                match name.and_then(|n| found.remove_entry(&n)) {
-                    Some((name, (etag, text))) => {
-                        let data = match text.map(|t| shape_calendar_data(s, t, calendar_data.as_ref())).transpose() {
-                            Ok(data) => data,
-                            Err(reply) => return reply,
-                        };
-                        body.add_response(
-                            &format!("{href}{name}"),
-                            &reply::select_props(&props, object_props(&etag, data), &[calendar_data_name()]),
-                        );
-                    }
+            // One member's response: (name, ETag, text as it is to be served), or 404 for its href.
+            let write =
+                move |body: &mut Multistatus, raw: &str, member: Option<(&str, &str, Option<String>)>| match member {
+                    Some((name, etag, data)) => body.add_response(
+                        &format!("{href}{name}"),
+                        &reply::select_props(&props, object_props(etag, data), &[calendar_data_name()]),
+                    ),
                     None => body.add_status(&percent_encoding::percent_decode_str(raw).decode_utf8_lossy(), 404),
-                }
+                };
+            let shaped = calendar_data.as_ref().is_some_and(|r| r.expand.is_some() || r.limit_recurrence_set.is_some());
+            if !shaped {
+                // Written while it is sent: thousands of events are never held as one answer.
+                return reply::multistatus_streamed(Multistatus::new().stream(
+                    hrefs.into_iter().zip(names),
+                    move |body, (raw, name)| {
+                        let member =
+                            name.as_deref().and_then(|name| found.get(name).map(|(etag, text)| (name, etag, text)));
+                        write(body, &raw, member.map(|(name, etag, text)| (name, etag, text.map(str::to_owned))))
+                    },
+                ));
+            }
+            // Expanding can fail on a bound (max-instances): known before anything is sent.
+            let mut body = Multistatus::new();
+            for (raw, name) in hrefs.iter().zip(names) {
+                let member = name.as_deref().and_then(|name| found.get(name).map(|(etag, text)| (name, etag, text)));
+                let member = match member {
+                    Some((name, etag, text)) => {
+                        match text.map(|t| shape_calendar_data(s, t.to_owned(), calendar_data.as_ref())).transpose() {
+                            Ok(data) => Some((name, etag, data)),
+                            Err(reply) => return reply,
+                        }
+                    }
+                    None => None,
+                };
+                write(&mut body, raw, member);
             }
             reply::multistatus(body)
         }
@@ -516,7 +535,7 @@ async fn free_busy(s: &Session<'_>, range: &TimeRange) -> Reply {
     }
     out.push_str("END:VFREEBUSY\r\nEND:VCALENDAR\r\n");
     let mut response = reply::text(StatusCode::OK, "");
-    *response.body_mut() = http_body_util::Full::new(bytes::Bytes::from(out));
+    *response.body_mut() = out.into();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/calendar; charset=utf-8"));
     response
 }

@@ -2,8 +2,6 @@
 
 mod filter;
 
-use std::collections::HashMap;
-
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 
 use crate::crm::Session;
@@ -15,7 +13,7 @@ use crate::dav::path::member_name;
 use crate::dav::reply::{self, Depth, Reply};
 use crate::dav::request::{AddressDataRequest, PropfindRequest, ReportRequest};
 use crate::mapping::vcard::{self, Version};
-use crate::store::sync::{self, Member};
+use crate::store::sync::{self, Entries, Member};
 
 /// The one address book of every rep.
 pub const BOOK: &str = "clients";
@@ -421,23 +419,21 @@ pub async fn report(s: &Session<'_>, report: ReportRequest) -> Reply {
             };
             let names: Vec<Option<String>> = hrefs.iter().map(|h| member_name(h, &href)).collect();
             let wanted: Vec<String> = names.iter().flatten().cloned().collect();
-            let mut found =
-                match multiget_entries(s, &wanted, version, reply::wants(&props, &address_data_name())).await {
-                    Ok(found) => found,
-                    Err(e) => return internal(e),
-                };
-            let mut body = Multistatus::new();
-            body.reserve_for(hrefs.len(), found.values().map(|(_, data)| data.as_ref().map_or(0, String::len)).sum());
-            for (raw, name) in hrefs.iter().zip(names) {
-                match name.and_then(|n| found.remove_entry(&n)) {
+            let found = match multiget_entries(s, &wanted, version, reply::wants(&props, &address_data_name())).await {
+                Ok(found) => found,
+                Err(e) => return internal(e),
+            };
+            // Written while it is sent: thousands of cards are never held as one answer.
+            let body = Multistatus::new().stream(hrefs.into_iter().zip(names), move |body, (raw, name)| {
+                match name.as_deref().and_then(|name| Some((name, found.get(name)?))) {
                     Some((name, (etag, data))) => body.add_response(
                         &format!("{href}{name}"),
-                        &reply::select_props(&props, card_props(&etag, data), &[address_data_name()]),
+                        &reply::select_props(&props, card_props(etag, data.map(str::to_owned)), &[address_data_name()]),
                     ),
-                    None => body.add_status(&decoded(raw), 404),
+                    None => body.add_status(&decoded(&raw), 404),
                 }
-            }
-            reply::multistatus(body)
+            });
+            reply::multistatus_streamed(body)
         }
         ReportRequest::AddressbookQuery { props, address_data, filter, limit } => {
             let version = match requested_version(address_data.as_ref()) {
@@ -508,15 +504,15 @@ async fn multiget_entries(
     names: &[String],
     version: Version,
     with_data: bool,
-) -> anyhow::Result<HashMap<String, (String, Option<String>)>> {
+) -> anyhow::Result<Entries> {
     let key = collection_key(s.rep.id);
     if version == Version::V3
-        && let Some(stored) = sync::fresh_members(s.store, &key, names, with_data).await?
+        && let Some(fresh) = sync::fresh_members(s.store, &key, names, with_data).await?
     {
-        return Ok(stored.into_iter().map(|m| (m.href, (m.etag, m.body))).collect());
+        return Ok(fresh);
     }
     let cards = addressbook::cards(s.store, s.rep.id, Some(names)).await?;
-    Ok(cards.iter().map(|card| (card.href(), card_entry(card, version, with_data))).collect())
+    Ok(Entries::Owned(cards.iter().map(|card| (card.href(), card_entry(card, version, with_data))).collect()))
 }
 
 /// RFC 6578 sync-collection, with `DAV:limit` honoured by a cursor token.

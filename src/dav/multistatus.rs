@@ -183,6 +183,44 @@ impl Multistatus {
     }
 }
 
+/// How much of a streamed multistatus is written before it is handed to the connection.
+const CHUNK_BYTES: usize = 64 * 1024;
+
+impl Multistatus {
+    /// The answer as chunks written while they are sent: what was added so far, then for each of
+    /// `items` what `write` adds, then the end (with the sync-token, if set). A multiget of
+    /// thousands of members then never holds its whole answer in memory.
+    pub fn stream<I, F>(self, items: I, write: F) -> Streamed<I::IntoIter, F>
+    where
+        I: IntoIterator,
+        F: FnMut(&mut Multistatus, I::Item),
+    {
+        Streamed { body: Some(self), items: items.into_iter(), write }
+    }
+}
+
+/// See [`Multistatus::stream`].
+pub struct Streamed<I, F> {
+    body: Option<Multistatus>,
+    items: I,
+    write: F,
+}
+
+impl<I: Iterator, F: FnMut(&mut Multistatus, I::Item)> Iterator for Streamed<I, F> {
+    type Item = String;
+
+    fn next(&mut self) -> Option<String> {
+        let body = self.body.as_mut()?;
+        while body.body.len() < CHUNK_BYTES {
+            match self.items.next() {
+                Some(item) => (self.write)(body, item),
+                None => return self.body.take().map(Multistatus::finish),
+            }
+        }
+        Some(std::mem::replace(&mut body.body, String::with_capacity(CHUNK_BYTES + CHUNK_BYTES / 2)))
+    }
+}
+
 /// A `DAV:error` body (RFC 4918 16) naming the violated precondition, with a sentence
 /// for humans in `<crm:message>`: clients show or log unknown elements and ignore them
 /// otherwise, as they do sabre/dav's `<s:message>`.
@@ -438,6 +476,36 @@ mod tests {
 
     fn status_text(element: &Element) -> String {
         element.child(NS_DAV, "status").unwrap().text()
+    }
+
+    #[test]
+    fn a_streamed_answer_is_the_whole_answer_in_bounded_chunks() {
+        let text = "BEGIN:VCARD\r\nFN:A & B\r\nEND:VCARD\r\n".repeat(40);
+        let write = |body: &mut Multistatus, i: usize| {
+            let props = vec![
+                (PropName::dav("getetag"), PropValue::Text(format!("\"{i}\""))),
+                (PropName::dav("x"), PropValue::Text(text.clone())),
+            ];
+            body.add_response(&format!("/dav/card {i}.vcf"), &[PropStat::new(200, props)]);
+        };
+        let mut whole = Multistatus::new();
+        whole.add_status("/gone.vcf", 404);
+        whole.set_sync_token("urn:t:1");
+        let mut streamed = Multistatus::new();
+        streamed.add_status("/gone.vcf", 404);
+        streamed.set_sync_token("urn:t:1");
+        (0..2000).for_each(|i| write(&mut whole, i));
+        let chunks: Vec<String> = streamed.stream(0..2000, write).collect();
+        assert!(chunks.len() > 10, "{} chunks", chunks.len());
+        assert!(chunks.iter().all(|c| c.len() < 2 * CHUNK_BYTES), "a chunk outgrew its bound");
+        let joined = chunks.concat();
+        assert_eq!(joined, whole.finish());
+        assert_eq!(parse(&joined).elements().count(), 2001 + 1, "responses and the sync-token");
+        // Nothing to add: the answer is still a complete multistatus.
+        assert_eq!(
+            Multistatus::new().stream(std::iter::empty::<()>(), |_, _| ()).collect::<String>(),
+            Multistatus::new().finish()
+        );
     }
 
     #[test]

@@ -1,17 +1,16 @@
 //! DAV answers: multistatus, errors with preconditions, Depth and conditional-request headers.
 
-use bytes::Bytes;
+use crate::http::body::Body;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
-use http_body_util::Full;
 
 use super::multistatus::{Multistatus, PropStat, PropValue, error_body};
 use super::names::PropName;
 use super::request::PropfindRequest;
 
-pub type Reply = http::Response<Full<Bytes>>;
+pub type Reply = http::Response<Body>;
 
 pub fn xml(status: StatusCode, body: String) -> Reply {
-    let mut response = http::Response::new(Full::new(Bytes::from(body)));
+    let mut response = http::Response::new(Body::from(body));
     *response.status_mut() = status;
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/xml; charset=utf-8"));
     response
@@ -19,6 +18,13 @@ pub fn xml(status: StatusCode, body: String) -> Reply {
 
 pub fn multistatus(body: Multistatus) -> Reply {
     xml(StatusCode::MULTI_STATUS, body.finish())
+}
+
+/// A 207 sent while it is written (see [`Multistatus::stream`]).
+pub fn multistatus_streamed(chunks: impl Iterator<Item = String> + Send + 'static) -> Reply {
+    let mut response = xml(StatusCode::MULTI_STATUS, String::new());
+    *response.body_mut() = Body::chunks(chunks.map(bytes::Bytes::from));
+    response
 }
 
 /// An error with a `DAV:error` body naming the precondition, and a sentence for people.
@@ -29,7 +35,7 @@ pub fn precondition_failed(status: StatusCode, precondition: PropName, message: 
 pub fn text(status: StatusCode, message: impl Into<String>) -> Reply {
     let mut message = message.into();
     message.push('\n');
-    let mut response = http::Response::new(Full::new(Bytes::from(message)));
+    let mut response = http::Response::new(Body::from(message));
     *response.status_mut() = status;
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
     response
@@ -48,13 +54,13 @@ pub fn representation(headers: &HeaderMap, etag: &str, content_type: &'static st
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.split(',').any(|t| t.trim().trim_start_matches("W/") == etag || t.trim() == "*"));
     if cached {
-        let mut not_modified = http::Response::new(Full::new(Bytes::new()));
+        let mut not_modified = http::Response::new(Body::empty());
         *not_modified.status_mut() = StatusCode::NOT_MODIFIED;
         not_modified.headers_mut().insert(header::ETAG, etag_value);
         return not_modified;
     }
     let length = body.len();
-    let mut response = http::Response::new(Full::new(if head { Bytes::new() } else { Bytes::from(body) }));
+    let mut response = http::Response::new(if head { Body::empty() } else { Body::from(body) });
     let h = response.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     h.insert(header::ETAG, etag_value);

@@ -1,10 +1,9 @@
 //! `GET|HEAD /feeds/{token}/activities.ics|clients.vcf`: answered before authentication, since the
 //! token in the path is the credential.
 
-use bytes::Bytes;
+use crate::http::body::Body;
 use chrono::{DateTime, Utc};
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use http_body_util::Full;
 
 use super::{FeedKind, PREFIX};
 use crate::crm::credentials;
@@ -61,7 +60,7 @@ pub async fn handle(state: &AppState, method: &Method, path: &str, headers: &Hea
     }
     let length = body.len();
     let head = *method == Method::HEAD;
-    let mut reply = http::Response::new(Full::new(if head { Bytes::new() } else { Bytes::from(body) }));
+    let mut reply = http::Response::new(if head { Body::empty() } else { Body::from(body) });
     let h = reply.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(kind.content_type()));
     if let Ok(disposition) = HeaderValue::from_str(&format!("inline; filename=\"{}\"", kind.file_name())) {

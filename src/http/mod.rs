@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod body;
 mod dav;
 pub mod response;
 mod routes;

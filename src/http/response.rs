@@ -1,14 +1,14 @@
 //! Building responses.
 
+use super::body::Body;
 use bytes::Bytes;
 use http::{HeaderValue, StatusCode, header};
-use http_body_util::Full;
 
-pub type Reply = http::Response<Full<Bytes>>;
+pub type Reply = http::Response<Body>;
 
 /// A response with a body and content type.
 pub fn reply(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Reply {
-    let mut response = http::Response::new(Full::new(body.into()));
+    let mut response = http::Response::new(Body::from(body.into()));
     *response.status_mut() = status;
     if let Ok(value) = HeaderValue::from_str(content_type) {
         response.headers_mut().insert(header::CONTENT_TYPE, value);
@@ -24,7 +24,7 @@ pub fn text(status: StatusCode, message: impl Into<String>) -> Reply {
 }
 
 pub fn empty(status: StatusCode) -> Reply {
-    let mut response = http::Response::new(Full::new(Bytes::new()));
+    let mut response = http::Response::new(Body::empty());
     *response.status_mut() = status;
     response
 }

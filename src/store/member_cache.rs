@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use super::sync::{Member, Stored};
+use super::sync::Member;
 
 /// The memory the cached texts may take in all. Two collections of the size the benchmark uses
 /// (5,000 cards, 20,000 events) fit; the server's memory target is 100 MB.
@@ -32,11 +32,19 @@ struct Inner {
     bytes: usize,
 }
 
+/// A collection's members (ETag and text by href) as of one change sequence.
 #[derive(Debug)]
-struct Snapshot {
+pub struct Snapshot {
     seq: i64,
     bytes: usize,
     members: HashMap<String, (String, String)>,
+}
+
+impl Snapshot {
+    /// The ETag and text of the member at `href`.
+    pub fn member(&self, href: &str) -> Option<(&str, &str)> {
+        self.members.get(href).map(|(etag, body)| (etag.as_str(), body.as_str()))
+    }
 }
 
 impl MemberCache {
@@ -66,26 +74,15 @@ impl MemberCache {
         inner.collections.insert(collection.to_string(), Arc::new(Snapshot { seq, bytes, members }));
     }
 
-    /// The members of `collection` named in `hrefs` (absent ones left out), if it is cached as of
-    /// exactly change `seq`; `None` otherwise.
-    pub fn get(&self, collection: &str, seq: i64, hrefs: &[String], with_bodies: bool) -> Option<Vec<Stored>> {
-        let snapshot = {
-            let mut inner = self.inner.lock().expect("member cache lock");
-            let snapshot = inner.collections.get(collection).filter(|s| s.seq == seq)?.clone();
-            inner.clock += 1;
-            let clock = inner.clock;
-            inner.used.insert(collection.to_string(), clock);
-            snapshot
-        };
-        Some(
-            hrefs
-                .iter()
-                .filter_map(|href| {
-                    let (etag, body) = snapshot.members.get(href)?;
-                    Some(Stored { href: href.clone(), etag: etag.clone(), body: with_bodies.then(|| body.clone()) })
-                })
-                .collect(),
-        )
+    /// The members of `collection` as of exactly change `seq`, if they are kept; `None` otherwise.
+    /// Shared, not copied: a multiget writes its answer straight from them.
+    pub fn snapshot(&self, collection: &str, seq: i64) -> Option<Arc<Snapshot>> {
+        let mut inner = self.inner.lock().expect("member cache lock");
+        let snapshot = inner.collections.get(collection).filter(|s| s.seq == seq)?.clone();
+        inner.clock += 1;
+        let clock = inner.clock;
+        inner.used.insert(collection.to_string(), clock);
+        Some(snapshot)
     }
 
     #[cfg(test)]
@@ -115,12 +112,11 @@ mod tests {
     fn serves_only_the_sequence_it_was_filled_at() {
         let cache = MemberCache::new(1 << 20);
         cache.put("cards:1", 7, vec![member("a.vcf", "A"), member("b.vcf", "B")]);
-        let wanted = vec!["b.vcf".to_string(), "gone.vcf".to_string()];
-        let hit = cache.get("cards:1", 7, &wanted, true).unwrap();
-        assert_eq!(hit, vec![Stored { href: "b.vcf".into(), etag: "\"b.vcf\"".into(), body: Some("B".into()) }]);
-        assert_eq!(cache.get("cards:1", 7, &wanted, false).unwrap()[0].body, None);
-        assert!(cache.get("cards:1", 8, &wanted, true).is_none(), "the CRM changed since: not served");
-        assert!(cache.get("cards:2", 7, &wanted, true).is_none());
+        let hit = cache.snapshot("cards:1", 7).unwrap();
+        assert_eq!(hit.member("b.vcf"), Some(("\"b.vcf\"", "B")));
+        assert_eq!(hit.member("gone.vcf"), None);
+        assert!(cache.snapshot("cards:1", 8).is_none(), "the CRM changed since: not served");
+        assert!(cache.snapshot("cards:2", 7).is_none());
     }
 
     #[test]
@@ -130,18 +126,18 @@ mod tests {
         cache.put("one", 1, vec![member("a", &body)]);
         cache.put("two", 1, vec![member("a", &body)]);
         // "one" is used, so "two" is the one to go when "three" needs room.
-        assert!(cache.get("one", 1, &["a".into()], false).is_some());
+        assert!(cache.snapshot("one", 1).is_some());
         cache.put("three", 1, vec![member("a", &body)]);
-        assert!(cache.get("one", 1, &["a".into()], false).is_some());
-        assert!(cache.get("two", 1, &["a".into()], false).is_none());
-        assert!(cache.get("three", 1, &["a".into()], false).is_some());
+        assert!(cache.snapshot("one", 1).is_some());
+        assert!(cache.snapshot("two", 1).is_none());
+        assert!(cache.snapshot("three", 1).is_some());
         assert!(cache.bytes() <= 1000);
         // Refilled at a newer sequence, a collection replaces its old text, not adds to it.
         cache.put("three", 2, vec![member("a", &body)]);
         assert!(cache.bytes() <= 1000);
         // Larger than the whole budget: never kept.
         cache.put("huge", 1, vec![member("a", &"y".repeat(2000))]);
-        assert!(cache.get("huge", 1, &["a".into()], false).is_none());
+        assert!(cache.snapshot("huge", 1).is_none());
         assert!(cache.bytes() <= 1000);
     }
 }

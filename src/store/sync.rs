@@ -8,9 +8,11 @@
 //! last brought up to date at, so "what changed since token T" is "members whose seq > T".
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use anyhow::Result;
 
+use super::member_cache::Snapshot;
 use super::{Db, Store};
 use crate::on_db;
 
@@ -277,6 +279,32 @@ pub async fn page(
 /// memory: the first multigets of a client's first sync come in batches of this size or more.
 const FILL_FROM_DATABASE: usize = 100;
 
+/// Members' ETags and texts by href, as a multiget reads them.
+pub enum Entries {
+    /// Shared with the member cache, nothing copied; texts served only when asked for.
+    Cached { snapshot: Arc<Snapshot>, with_bodies: bool },
+    /// Read from the database or rendered from the CRM rows.
+    Owned(HashMap<String, (String, Option<String>)>),
+}
+
+impl Entries {
+    /// The ETag of the member at `href`, and its text if it was asked for.
+    pub fn get(&self, href: &str) -> Option<(&str, Option<&str>)> {
+        match self {
+            Entries::Cached { snapshot, with_bodies } => {
+                snapshot.member(href).map(|(etag, body)| (etag, with_bodies.then_some(body)))
+            }
+            Entries::Owned(members) => members.get(href).map(|(etag, body)| (etag.as_str(), body.as_deref())),
+        }
+    }
+}
+
+impl FromIterator<Stored> for Entries {
+    fn from_iter<I: IntoIterator<Item = Stored>>(members: I) -> Self {
+        Entries::Owned(members.into_iter().map(|m| (m.href, (m.etag, m.body))).collect())
+    }
+}
+
 /// The members of `collection` named in `hrefs`, with their text when `with_bodies`, as recorded
 /// when the collection was last brought up to date, if nothing changed in the CRM since (else
 /// `None`: the caller computes them from the CRM rows). Read from memory when this process did
@@ -286,26 +314,26 @@ pub async fn fresh_members(
     collection: &str,
     hrefs: &[String],
     with_bodies: bool,
-) -> Result<Option<Vec<Stored>>> {
+) -> Result<Option<Entries>> {
     let current = store.current_seq().await?;
-    if let Some(members) = store.member_cache().get(collection, current, hrefs, with_bodies) {
-        return Ok(Some(members));
+    if let Some(snapshot) = store.member_cache().snapshot(collection, current) {
+        return Ok(Some(Entries::Cached { snapshot, with_bodies }));
     }
     if synced_seq(store, collection).await?.is_none_or(|synced| synced < current) {
         return Ok(None);
     }
     if hrefs.len() < FILL_FROM_DATABASE {
-        return Ok(Some(stored(store, collection, Some(hrefs), with_bodies).await?));
+        return Ok(Some(stored(store, collection, Some(hrefs), with_bodies).await?.into_iter().collect()));
     }
     // Another process (or this one before a restart) recorded it: a large multiget reads the
     // whole collection once, and keeps it for the next ones.
     let members = stored(store, collection, None, true).await?;
     let members = members.into_iter().map(|m| Member { href: m.href, etag: m.etag, body: m.body.unwrap_or_default() });
     store.member_cache().put(collection, current, members.collect());
-    match store.member_cache().get(collection, current, hrefs, with_bodies) {
-        Some(members) => Ok(Some(members)),
+    match store.member_cache().snapshot(collection, current) {
+        Some(snapshot) => Ok(Some(Entries::Cached { snapshot, with_bodies })),
         // Larger than the cache's budget.
-        None => Ok(Some(stored(store, collection, Some(hrefs), with_bodies).await?)),
+        None => Ok(Some(stored(store, collection, Some(hrefs), with_bodies).await?.into_iter().collect())),
     }
 }
 
