@@ -1,6 +1,6 @@
 //! What the fuzz targets check, shared with the corpus replay that runs under plain `cargo test`
-//! (`tests/bad_input.rs` includes this file), so every input the fuzzer ever kept is re-checked by
-//! CI on the stable toolchain.
+//! (`tests/fuzz_smoke.rs` includes this file), so every input the fuzzer ever kept is re-checked by
+//! CI on the stable toolchain, along with a bounded run of random mutations of those inputs.
 //!
 //! - `xml_request`: the three request-body parsers never panic, and their errors say something.
 //! - `icalendar`: a device's object either is refused with a message, or is accepted; an accepted

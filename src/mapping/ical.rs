@@ -316,6 +316,9 @@ pub fn render(activity: &Activity, ctx: &RenderContext) -> String {
 // Reading
 
 fn parse_one_calendar(text: &str) -> Result<ICalendar, IcalError> {
+    if let Some(found) = super::forbidden_control(text) {
+        return Err(IcalError::Syntax(super::describe_control(found)));
+    }
     let mut parser = Parser::new(text);
     let calendar = match parser.entry() {
         Entry::ICalendar(calendar) => calendar,
@@ -350,9 +353,36 @@ fn parse_one_calendar(text: &str) -> Result<ICalendar, IcalError> {
         return Err(IcalError::Syntax("the object is cut short: it does not end with END:VCALENDAR".into()));
     }
     match parser.entry() {
-        Entry::Eof => Ok(calendar),
-        _ => Err(IcalError::NotOneCalendar),
+        Entry::Eof => {}
+        _ => return Err(IcalError::NotOneCalendar),
     }
+    check_reads_back(&calendar)?;
+    Ok(calendar)
+}
+
+/// The object, written as the server writes it, must read back the same: a property that does
+/// not (a parameter with a stray quote, say `DTEND;TZID"Zone":...`, is written without it, and its
+/// value is then lost) would be stored as one thing and served as another. Refused with its name.
+fn check_reads_back(calendar: &ICalendar) -> Result<(), IcalError> {
+    let written = calendar.to_string();
+    let again = match Parser::new(&written).entry() {
+        Entry::ICalendar(again) => again,
+        _ => return Err(IcalError::Syntax("the object does not read back once written".into())),
+    };
+    if again == *calendar {
+        return Ok(());
+    }
+    let differing = calendar
+        .components
+        .iter()
+        .zip(&again.components)
+        .flat_map(|(sent, read)| sent.entries.iter().zip(&read.entries))
+        .find(|(sent, read)| sent != read)
+        .map(|(sent, _)| sent.name.as_str().to_string());
+    Err(IcalError::Syntax(match differing {
+        Some(name) => format!("the {name} property does not read back as it was sent (a malformed parameter?)"),
+        None => "the object does not read back as it was sent".into(),
+    }))
 }
 
 fn is_calendar_component(component_type: &ICalendarComponentType) -> bool {

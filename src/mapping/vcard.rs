@@ -239,6 +239,9 @@ fn address(entry: &VCardEntry) -> [String; 4] {
 
 /// Parses a device's vCard (3.0 or 4.0). Errors name what is wrong.
 pub fn parse(text: &str) -> Result<ParsedCard, String> {
+    if let Some(found) = super::forbidden_control(text) {
+        return Err(format!("not a vCard: {}", super::describe_control(found)));
+    }
     let card = VCard::parse(text).map_err(|e| format!("not a vCard: {}", describe(&e)))?;
     // calcard closes a card left open at the end of the text; a body cut short is refused instead.
     if !text.trim_end().rsplit('\n').next().is_some_and(|last| last.trim().eq_ignore_ascii_case("END:VCARD")) {
@@ -313,9 +316,25 @@ pub fn parse(text: &str) -> Result<ParsedCard, String> {
     let extra: Vec<VCardEntry> = kept
         .into_iter()
         .filter(|e| e.group.as_ref().is_none_or(|g| !mapped_groups.contains(&g.to_ascii_lowercase())))
+        .filter(survives_writing)
         .collect();
     if !have_n {
         return Err("the card has no N (name) property".into());
+    }
+    // Decoded values (quoted-printable `=07`) can hold control characters a card cannot carry.
+    for field in [
+        &mut fields.first_name,
+        &mut fields.last_name,
+        &mut fields.title,
+        &mut fields.email,
+        &mut fields.phone,
+        &mut fields.mobile,
+        &mut fields.street,
+        &mut fields.postal_code,
+        &mut fields.city,
+        &mut fields.country,
+    ] {
+        field.retain(|c| !c.is_control() || c == '\n' || c == '\t');
     }
     if !extra.is_empty() {
         let mut out = String::new();
@@ -323,6 +342,20 @@ pub fn parse(text: &str) -> Result<ParsedCard, String> {
         fields.vcard_extra = Some(out);
     }
     Ok(ParsedCard { uid, org, fields })
+}
+
+/// Whether a property the device sent reads back the same once written: one that does not (a
+/// parameter with an unclosed quote, say `TEL;"x=a:b:+41...`, is written without quotes, and its
+/// `:` then starts the value) would be served as another property, possibly as a CRM field. Such
+/// a malformed property is dropped rather than kept.
+fn survives_writing(entry: &VCardEntry) -> bool {
+    let mut out = String::new();
+    let card = VCard { entries: vec![entry.clone()] };
+    // A control character can come from a decoded value (quoted-printable `=00`).
+    if card.write_to(&mut out, VCardVersion::V4_0).is_err() || super::forbidden_control(&out).is_some() {
+        return false;
+    }
+    VCard::parse(&out).is_ok_and(|again| again.entries.iter().any(|e| e == entry))
 }
 
 fn describe(entry: &calcard::Entry) -> String {
@@ -480,6 +513,39 @@ mod tests {
             let again = parse(&served).unwrap_or_else(|e| panic!("{e}\n{served}"));
             assert_eq!(again.fields, parsed.fields, "{served}");
         }
+    }
+
+    /// A property whose parameter opens a quote it never closes is written back without the quote,
+    /// and its `:` then starts another value: kept verbatim, `TEL;type=CELL;"x=VBEGIN:VEVENT` came
+    /// back as a mobile number "VEVENT:" (found by the stable fuzz smoke run, tests/fuzz_smoke.rs).
+    /// It is dropped; everything else on the card stays.
+    #[test]
+    fn a_property_that_would_read_back_as_another_is_dropped() {
+        let text = "BEGIN:VCARD\r\nVERSION:3.0\r\nN:Muller;Jurgen;;;\r\nTEL;type=CELL;\"ype=VBEGIN:VEVENT\r\n\
+                    TEL;type=WORK:+49 40 7654321\r\nNICKNAME:Jay\r\nEND:VCARD\r\n";
+        let parsed = parse(text).unwrap();
+        assert_eq!((parsed.fields.phone.as_str(), parsed.fields.mobile.as_str()), ("+49 40 7654321", ""));
+        let extra = parsed.fields.vcard_extra.as_deref().unwrap();
+        assert!(extra.contains("NICKNAME:Jay") && !extra.contains("VEVENT"), "{extra}");
+        for version in [Version::V3, Version::V4] {
+            let served = render(&stored_card(&parsed), version);
+            let again = parse(&served).unwrap_or_else(|e| panic!("{e}\n{served}"));
+            assert_eq!(again.fields, parsed.fields, "{served}");
+        }
+    }
+
+    /// A control character decoded from quoted-printable is not stored, in a CRM field or in a
+    /// kept property: the served card could not carry it (found by tests/fuzz_smoke.rs).
+    #[test]
+    fn decoded_control_characters_are_not_kept() {
+        let text = "BEGIN:VCARD\r\nVERSION:2.1\r\nN;ENCODING=QUOTED-PRINTABLE:Do=07e;Jane;;;\r\n\
+                    NOTE;ENCODING=QUOTED-PRINTABLE:a=00b\r\nNICKNAME:JD\r\nEND:VCARD\r\n";
+        let parsed = parse(text).unwrap();
+        assert_eq!(parsed.fields.last_name, "Doe");
+        let extra = parsed.fields.vcard_extra.as_deref().unwrap();
+        assert!(super::super::forbidden_control(extra).is_none() && extra.contains("NICKNAME:JD"), "{extra:?}");
+        let served = render(&stored_card(&parsed), Version::V3);
+        assert_eq!(parse(&served).unwrap().fields, parsed.fields);
     }
 
     #[test]
