@@ -207,22 +207,16 @@ pub async fn propfind(s: &Session<'_>, calendar: Calendar, depth: Depth, request
     };
     let mut body = Multistatus::new();
     body.add_response(&href, &reply::select_props(request, props, &[]));
-    if depth != Depth::Zero {
-        // collection_props just brought the members up to date: their stored text is current.
-        let with_data = reply::wants(request, &calendar_data_name());
-        let members = match sync::stored(s.store, &collection_key(s.rep.id, calendar), None, with_data).await {
-            Ok(members) => members,
-            Err(e) => return internal(e),
-        };
-        body.reserve_for(members.len(), members.iter().map(|m| m.body.as_ref().map_or(0, String::len)).sum());
-        for member in members {
-            body.add_response(
-                &format!("{href}{}", member.href),
-                &reply::select_props(request, object_props(&member.etag, member.body), &[calendar_data_name()]),
-            );
-        }
+    if depth == Depth::Zero {
+        return reply::multistatus(body);
     }
-    reply::multistatus(body)
+    // collection_props just brought the members up to date: their stored text is current.
+    let with_data = reply::wants(request, &calendar_data_name());
+    let members = match sync::stored(s.store, &collection_key(s.rep.id, calendar), None, with_data).await {
+        Ok(members) => members,
+        Err(e) => return internal(e),
+    };
+    reply::members(body, href, members, request, calendar_data_name(), object_props)
 }
 
 pub async fn propfind_object(s: &Session<'_>, calendar: Calendar, name: &str, request: &PropfindRequest) -> Reply {
@@ -574,25 +568,7 @@ async fn sync_collection(
         }
         Err(e) => return internal(e),
     };
-    let href = calendar_href(&s.rep.login, calendar);
-    let mut body = Multistatus::new();
-    body.reserve_for(page.changes.len(), page.changes.iter().map(|c| c.body.as_ref().map_or(0, String::len)).sum());
-    for change in page.changes {
-        let member = format!("{href}{}", change.href);
-        if change.deleted {
-            body.add_status(&member, 404);
-            continue;
-        }
-        body.add_response(
-            &member,
-            &reply::select_props(props, object_props(&change.etag, change.body), &[calendar_data_name()]),
-        );
-    }
-    if page.truncated {
-        body.add_status_with_error(&href, 507, &PropName::dav("number-of-matches-within-limits"));
-    }
-    body.set_sync_token(page.next_token);
-    reply::multistatus(body)
+    reply::sync_collection(calendar_href(&s.rep.login, calendar), page, props, calendar_data_name(), object_props)
 }
 
 pub async fn set_display(

@@ -140,22 +140,16 @@ pub async fn propfind(s: &Session<'_>, depth: Depth, request: &PropfindRequest) 
     };
     let mut body = Multistatus::new();
     body.add_response(&href, &reply::select_props(request, props, &[]));
-    if depth != Depth::Zero {
-        // collection_props just brought the members up to date: their stored text is current.
-        let with_data = reply::wants(request, &address_data_name());
-        let members = match sync::stored(s.store, &collection_key(s.rep.id), None, with_data).await {
-            Ok(members) => members,
-            Err(e) => return internal(e),
-        };
-        body.reserve_for(members.len(), members.iter().map(|m| m.body.as_ref().map_or(0, String::len)).sum());
-        for member in members {
-            body.add_response(
-                &format!("{href}{}", member.href),
-                &reply::select_props(request, card_props(&member.etag, member.body), &[address_data_name()]),
-            );
-        }
+    if depth == Depth::Zero {
+        return reply::multistatus(body);
     }
-    reply::multistatus(body)
+    // collection_props just brought the members up to date: their stored text is current.
+    let with_data = reply::wants(request, &address_data_name());
+    let members = match sync::stored(s.store, &collection_key(s.rep.id), None, with_data).await {
+        Ok(members) => members,
+        Err(e) => return internal(e),
+    };
+    reply::members(body, href, members, request, address_data_name(), card_props)
 }
 
 /// PROPFIND on one card.
@@ -547,25 +541,7 @@ async fn sync_collection(
         }
         Err(e) => return internal(e),
     };
-    let href = book_href(&s.rep.login);
-    let mut body = Multistatus::new();
-    body.reserve_for(page.changes.len(), page.changes.iter().map(|c| c.body.as_ref().map_or(0, String::len)).sum());
-    for change in page.changes {
-        let member = format!("{href}{}", change.href);
-        if change.deleted {
-            body.add_status(&member, 404);
-        } else {
-            body.add_response(
-                &member,
-                &reply::select_props(props, card_props(&change.etag, change.body), &[address_data_name()]),
-            );
-        }
-    }
-    if page.truncated {
-        body.add_status_with_error(&href, 507, &PropName::dav("number-of-matches-within-limits"));
-    }
-    body.set_sync_token(page.next_token);
-    reply::multistatus(body)
+    reply::sync_collection(book_href(&s.rep.login), page, props, address_data_name(), card_props)
 }
 
 /// PROPPATCH of the address book's display name (kept per rep).

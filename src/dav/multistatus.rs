@@ -110,14 +110,6 @@ impl Multistatus {
         Self { body, sync_token: None }
     }
 
-    /// Makes room at once for `members` responses carrying `data_bytes` of calendar or address
-    /// data in all: growing a body of megabytes by doubling would copy it and, while copying,
-    /// hold it twice.
-    pub fn reserve_for(&mut self, members: usize, data_bytes: usize) {
-        // CR becomes `&#13;` (one per ~75-byte line); the rest of a response is ~250 bytes.
-        self.body.reserve(members * 256 + data_bytes + data_bytes / 16);
-    }
-
     /// A response carrying properties. `href` is a decoded path. Propstats without
     /// properties are left out; if none has any, one empty 200 propstat keeps the
     /// response valid.

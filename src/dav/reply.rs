@@ -27,6 +27,54 @@ pub fn multistatus_streamed(chunks: impl Iterator<Item = String> + Send + 'stati
     response
 }
 
+/// The properties of a collection member from its ETag and, when asked for, its text.
+pub type MemberProps = fn(&str, Option<String>) -> Vec<(PropName, PropValue)>;
+
+/// A PROPFIND Depth 1 answer, sent while it is written: `body` (the collection's own response),
+/// then each of `members` under `collection` with the properties `member_props` gives it.
+pub fn members(
+    body: Multistatus,
+    collection: String,
+    members: Vec<crate::store::sync::Stored>,
+    request: &PropfindRequest,
+    data_name: PropName,
+    member_props: MemberProps,
+) -> Reply {
+    let request = request.clone();
+    multistatus_streamed(body.stream(members, move |body, member| {
+        body.add_response(
+            &format!("{collection}{}", member.href),
+            &select_props(&request, member_props(&member.etag, member.body), std::slice::from_ref(&data_name)),
+        )
+    }))
+}
+
+/// The sync-collection answer of one page of changes (RFC 6578 3.2), sent while it is written:
+/// each change under `collection` with the properties `member_props` gives it from its ETag and
+/// text, a 404 for each member that left, the 507 of an answer cut at the client's limit, then
+/// the token to ask with next.
+pub fn sync_collection(
+    collection: String,
+    page: crate::store::sync::Page,
+    request: &PropfindRequest,
+    data_name: PropName,
+    member_props: MemberProps,
+) -> Reply {
+    let mut body = Multistatus::new();
+    body.set_sync_token(page.next_token);
+    let request = request.clone();
+    // Each change, then (None) the mark of an answer cut at the client's limit.
+    let items = page.changes.into_iter().map(Some).chain(page.truncated.then_some(None));
+    multistatus_streamed(body.stream(items, move |body, change| match change {
+        Some(change) if change.deleted => body.add_status(&format!("{collection}{}", change.href), 404),
+        Some(change) => body.add_response(
+            &format!("{collection}{}", change.href),
+            &select_props(&request, member_props(&change.etag, change.body), std::slice::from_ref(&data_name)),
+        ),
+        None => body.add_status_with_error(&collection, 507, &PropName::dav("number-of-matches-within-limits")),
+    }))
+}
+
 /// An error with a `DAV:error` body naming the precondition, and a sentence for people.
 pub fn precondition_failed(status: StatusCode, precondition: PropName, message: &str) -> Reply {
     xml(status, error_body(&precondition, message))
