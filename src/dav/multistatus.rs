@@ -393,9 +393,6 @@ enum Escape {
     Attribute,
 }
 
-/// XML-escapes `text`. CR is written as a character reference so iCalendar and vCard
-/// CRLF line endings survive the parser's end-of-line normalisation; characters XML 1.0
-/// cannot carry at all become U+FFFD rather than making the body ill-formed.
 /// Bytes that `escape_into` must look at in each mode: markup, CR, the C0 controls XML cannot
 /// carry, and 0xEF (the lead byte of U+FFFE/U+FFFF); attributes add `"`, LF and TAB.
 const fn special_bytes(attribute: bool) -> [bool; 256] {
@@ -420,6 +417,9 @@ const fn special_bytes(attribute: bool) -> [bool; 256] {
 static SPECIAL_IN_TEXT: [bool; 256] = special_bytes(false);
 static SPECIAL_IN_ATTRIBUTE: [bool; 256] = special_bytes(true);
 
+/// XML-escapes `text`. CR is written as a character reference so iCalendar and vCard
+/// CRLF line endings survive the parser's end-of-line normalisation; characters XML 1.0
+/// cannot carry at all become U+FFFD rather than making the body ill-formed.
 fn escape_into(out: &mut String, text: &str, mode: Escape) {
     // Copies runs of plain text at once, found with a table lookup per byte: a multiget answer is
     // megabytes of vCard/iCalendar text with few characters to escape.

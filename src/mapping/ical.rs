@@ -254,7 +254,13 @@ pub enum IcalError {
 /// Validates a device's object for a collection of `expected` components and reads it in CRM
 /// terms.
 pub fn parse(text: &str, expected: ComponentKind, options: &ParseOptions) -> Result<ParsedObject, IcalError> {
+    // What a device sends is checked here, once; render() reads the stored text without these
+    // checks, as it does for every member of every refresh.
+    if let Some(found) = super::forbidden_control(text) {
+        return Err(IcalError::Syntax(super::describe_control(found)));
+    }
     let calendar = parse_one_calendar(text)?;
+    check_reads_back(&calendar)?;
     let master = find_master(&calendar, expected)?;
     let zones = calendar.build_tz_resolver().with_default(Tz::UTC);
     check_timezones(&calendar, &zones)?;
@@ -316,9 +322,6 @@ pub fn render(activity: &Activity, ctx: &RenderContext) -> String {
 // Reading
 
 fn parse_one_calendar(text: &str) -> Result<ICalendar, IcalError> {
-    if let Some(found) = super::forbidden_control(text) {
-        return Err(IcalError::Syntax(super::describe_control(found)));
-    }
     let mut parser = Parser::new(text);
     let calendar = match parser.entry() {
         Entry::ICalendar(calendar) => calendar,
@@ -353,11 +356,9 @@ fn parse_one_calendar(text: &str) -> Result<ICalendar, IcalError> {
         return Err(IcalError::Syntax("the object is cut short: it does not end with END:VCALENDAR".into()));
     }
     match parser.entry() {
-        Entry::Eof => {}
-        _ => return Err(IcalError::NotOneCalendar),
+        Entry::Eof => Ok(calendar),
+        _ => Err(IcalError::NotOneCalendar),
     }
-    check_reads_back(&calendar)?;
-    Ok(calendar)
 }
 
 /// The object, written as the server writes it, must read back the same: a property that does

@@ -25,10 +25,9 @@ pub struct MemberCache {
 
 #[derive(Debug, Default)]
 struct Inner {
-    collections: HashMap<String, Arc<Snapshot>>,
-    /// Last use of each collection, for eviction.
+    /// Each kept collection, with its last use (a tick of `clock`), for eviction.
+    collections: HashMap<String, (Arc<Snapshot>, u64)>,
     clock: u64,
-    used: HashMap<String, u64>,
     bytes: usize,
 }
 
@@ -61,28 +60,26 @@ impl MemberCache {
             return;
         }
         while inner.bytes + bytes > self.budget {
-            let Some(oldest) = inner.used.iter().min_by_key(|(_, used)| **used).map(|(key, _)| key.clone()) else {
+            let Some(oldest) = inner.collections.iter().min_by_key(|(_, (_, used))| *used).map(|(key, _)| key.clone())
+            else {
                 break;
             };
             inner.remove(&oldest);
         }
         let members = members.into_iter().map(|m| (m.href, (m.etag, m.body))).collect();
         inner.bytes += bytes;
-        inner.clock += 1;
-        let clock = inner.clock;
-        inner.used.insert(collection.to_string(), clock);
-        inner.collections.insert(collection.to_string(), Arc::new(Snapshot { seq, bytes, members }));
+        let used = inner.tick();
+        inner.collections.insert(collection.to_string(), (Arc::new(Snapshot { seq, bytes, members }), used));
     }
 
     /// The members of `collection` as of exactly change `seq`, if they are kept; `None` otherwise.
     /// Shared, not copied: a multiget writes its answer straight from them.
     pub fn snapshot(&self, collection: &str, seq: i64) -> Option<Arc<Snapshot>> {
         let mut inner = self.inner.lock().expect("member cache lock");
-        let snapshot = inner.collections.get(collection).filter(|s| s.seq == seq)?.clone();
-        inner.clock += 1;
-        let clock = inner.clock;
-        inner.used.insert(collection.to_string(), clock);
-        Some(snapshot)
+        let used = inner.tick();
+        let (snapshot, last_used) = inner.collections.get_mut(collection).filter(|(s, _)| s.seq == seq)?;
+        *last_used = used;
+        Some(snapshot.clone())
     }
 
     #[cfg(test)]
@@ -93,10 +90,14 @@ impl MemberCache {
 
 impl Inner {
     fn remove(&mut self, collection: &str) {
-        if let Some(snapshot) = self.collections.remove(collection) {
+        if let Some((snapshot, _)) = self.collections.remove(collection) {
             self.bytes -= snapshot.bytes;
         }
-        self.used.remove(collection);
+    }
+
+    fn tick(&mut self) -> u64 {
+        self.clock += 1;
+        self.clock
     }
 }
 

@@ -153,24 +153,32 @@ where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = Result<Vec<Member>>>,
 {
-    // Read the sequence before the view: the view then reflects at least every change up to it.
-    let current = store.current_seq().await?;
-    if let Some(synced) = synced_seq(store, collection).await?.filter(|synced| *synced >= current) {
+    if let Ok(synced) = up_to_date(store, collection).await? {
         return Ok(synced);
     }
     // Computing a view is CPU work holding all its members' text: a hundred devices syncing at once
     // gain nothing from computing a hundred views at once, and would hold them all in memory.
     let _slot = store.refresh_slot().await;
     // Meanwhile another request may have brought the same collection up to date.
-    let current = store.current_seq().await?;
-    if let Some(synced) = synced_seq(store, collection).await?.filter(|synced| *synced >= current) {
-        return Ok(synced);
-    }
+    let current = match up_to_date(store, collection).await? {
+        Ok(synced) => return Ok(synced),
+        Err(current) => current,
+    };
     let members = compute().await?;
     record(store, collection, current, &members).await?;
     // The multigets that follow a sync then read the text from memory.
     store.member_cache().put(collection, current, members);
     Ok(current)
+}
+
+/// `Ok(synced)` when `collection` is up to date, else `Err(current)`: the sequence to bring it up to
+/// date at, read before its view is computed, so that the view reflects every change up to it.
+async fn up_to_date(store: &Store, collection: &str) -> Result<std::result::Result<i64, i64>> {
+    let current = store.current_seq().await?;
+    Ok(match synced_seq(store, collection).await? {
+        Some(synced) if synced >= current => Ok(synced),
+        _ => Err(current),
+    })
 }
 
 /// A position in a collection's change history: everything up to `seq`, and at `seq` itself the
