@@ -110,10 +110,14 @@ async fn dispatch(state: &Arc<AppState>, request: Request) -> Reply {
     response::text(StatusCode::NOT_FOUND, format!("no resource at {}", request.path))
 }
 
+/// 200 only when the database answers reads and commits a write.
 async fn healthz(state: &AppState) -> Reply {
-    match state.store.current_seq().await {
-        Ok(_) => response::text(StatusCode::OK, "ok"),
-        Err(e) => response::text(StatusCode::SERVICE_UNAVAILABLE, format!("database unavailable: {e}")),
+    if let Err(e) = state.store.current_seq().await {
+        return response::text(StatusCode::SERVICE_UNAVAILABLE, format!("database unavailable: {e:#}"));
+    }
+    match state.store.check_writable().await {
+        Ok(()) => response::text(StatusCode::OK, "ok"),
+        Err(e) => response::text(StatusCode::SERVICE_UNAVAILABLE, format!("storage cannot commit writes: {e}")),
     }
 }
 

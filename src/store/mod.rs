@@ -14,6 +14,7 @@ pub use timestamp::Ts;
 
 use std::str::FromStr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -25,6 +26,10 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 /// Statements slower than this are logged (at debug level: bulk loads are slow by design).
 const SLOW: Duration = Duration::from_secs(1);
+/// How long one write probe of `/healthz` answers for.
+const WRITE_PROBE_REUSE: Duration = Duration::from_secs(1);
+/// What the probe writes: as much as a large PUT, so that "healthy" means such a write commits.
+const WRITE_PROBE_BYTES: usize = 64 * 1024;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("schema/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("schema/postgres");
@@ -63,6 +68,11 @@ pub struct Store {
     db: Db,
     member_cache: Arc<MemberCache>,
     refresh_slots: Arc<tokio::sync::Semaphore>,
+    /// When `check_writable` last committed its probe.
+    write_probe: Arc<tokio::sync::Mutex<Option<std::time::Instant>>>,
+    /// Set when a write failed in a way that broke its transaction (SQLite): the next
+    /// `check_writable` probes again instead of trusting its last success.
+    write_fault: Arc<AtomicBool>,
 }
 
 impl Store {
@@ -105,17 +115,32 @@ impl Store {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
             .log_slow_statements(LevelFilter::Debug, SLOW);
+        let write_fault = Arc::new(AtomicBool::new(false));
+        let fault = write_fault.clone();
         let write = SqlitePoolOptions::new()
             .max_connections(1)
+            .after_release(move |connection, _| {
+                let fault = fault.clone();
+                Box::pin(async move {
+                    let clean = sqlite_connection_is_clean(connection).await?;
+                    if !clean {
+                        fault.store(true, Ordering::Release);
+                    }
+                    Ok(clean)
+                })
+            })
             .connect_with(options.clone())
             .await
             .with_context(|| format!("cannot open SQLite database {path}"))?;
         let read = SqlitePoolOptions::new()
             .max_connections(8)
+            .after_release(|connection, _| Box::pin(sqlite_connection_is_clean(connection)))
             .connect_with(options.row_buffer_size(1024))
             .await
             .with_context(|| format!("cannot open SQLite database {path}"))?;
-        Ok(Store::with_db(Db::Sqlite { read, write }))
+        let mut store = Store::with_db(Db::Sqlite { read, write });
+        store.write_fault = write_fault;
+        Ok(store)
     }
 
     pub async fn migrate(&self) -> Result<()> {
@@ -133,6 +158,8 @@ impl Store {
             db,
             member_cache: Arc::new(MemberCache::new(member_cache::BUDGET_BYTES)),
             refresh_slots: Arc::new(tokio::sync::Semaphore::new(cores)),
+            write_probe: Arc::default(),
+            write_fault: Arc::default(),
         }
     }
 
@@ -163,6 +190,36 @@ impl Store {
         Ok(seq.unwrap_or(0))
     }
 
+    /// Commits one small write: `Ok` only if the storage can take writes now (a full disk, a failing
+    /// device or a lost connection shows here). What `/healthz` answers; anyone may ask it, so a
+    /// success is reused for a second rather than written again on every call (one probe at a time).
+    pub async fn check_writable(&self) -> Result<(), String> {
+        let mut last_success = self.write_probe.lock().await;
+        let fault = self.write_fault.swap(false, Ordering::AcqRel);
+        if !fault && last_success.is_some_and(|at| at.elapsed() < WRITE_PROBE_REUSE) {
+            return Ok(());
+        }
+        // Random bytes in a new row: SQLite may commit a rewrite of the same pages on a full disk.
+        let mut padding = vec![0u8; WRITE_PROBE_BYTES];
+        rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut padding);
+        let probe = on_db!(self, write, |pool| {
+            async {
+                let mut tx = pool.begin().await?;
+                sqlx::query("DELETE FROM storage_probe").execute(&mut *tx).await?;
+                sqlx::query("INSERT INTO storage_probe (id, checked_at, padding) VALUES (1, $1, $2)")
+                    .bind(Ts::now())
+                    .bind(&padding)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await
+            }
+            .await
+        });
+        probe.map_err(|e| e.to_string())?;
+        *last_success = Some(std::time::Instant::now());
+        Ok(())
+    }
+
     pub async fn close(&self) {
         match &self.db {
             Db::Sqlite { read, write } => {
@@ -172,6 +229,27 @@ impl Store {
             Db::Postgres(pool) => pool.close().await,
         }
     }
+}
+
+/// Whether a SQLite connection going back to its pool may be used again: it must be outside any
+/// transaction, both as sqlx counts it and as SQLite knows it. After an I/O error or a full disk,
+/// SQLite may roll a transaction back by itself (then sqlx's ROLLBACK fails and its count stays
+/// at 1, so that its next `begin` would only open a savepoint and its "commit" would release it
+/// inside a transaction that is never committed), or keep it open. Either way the connection is
+/// closed, which ends whatever SQLite still holds, and the pool opens a fresh one: the next write
+/// starts clean, and nothing is acknowledged that was not committed.
+async fn sqlite_connection_is_clean(connection: &mut sqlx::SqliteConnection) -> sqlx::Result<bool> {
+    use sqlx::Connection;
+    // The handle is lent only once the worker has run every queued command (a pending ROLLBACK).
+    let mut handle = connection.lock_handle().await?;
+    // SAFETY: the locked handle guarantees no other thread uses the connection during the call.
+    let autocommit = unsafe { libsqlite3_sys::sqlite3_get_autocommit(handle.as_raw_handle().as_ptr()) } != 0;
+    drop(handle);
+    let clean = autocommit && !connection.is_in_transaction();
+    if !clean {
+        tracing::warn!("a SQLite connection was left inside a transaction by an error: closing it");
+    }
+    Ok(clean)
 }
 
 /// The URL without its password, for messages.
