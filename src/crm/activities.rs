@@ -566,3 +566,18 @@ pub async fn cancel(session: &Session<'_>, existing: &ActivityView) -> Result<()
     });
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_first_distinct_link_values_are_considered() {
+        let values: Vec<String> =
+            ["", " A ", "a", "A"].iter().map(|v| v.to_string()).chain((0..100).map(|i| i.to_string())).collect();
+        let kept = link_values(&values);
+        assert_eq!(kept.len(), MAX_LINK_VALUES);
+        assert_eq!(&kept[..3], ["A", "a", "0"]);
+        assert!(same_text("ACME GmbH", "acme gmbh") && same_text("MÜLLER", "müller") && !same_text("a", "b"));
+    }
+}

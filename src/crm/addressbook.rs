@@ -428,3 +428,28 @@ pub async fn create_contact(
     });
     Ok(created)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn contact(uid: &str, href: &str) -> Contact {
+        Contact { id: 1, uid: uid.into(), href: href.into(), fields: ContactFields::default() }
+    }
+
+    #[test]
+    fn organisation_card_names_and_uids_are_reserved() {
+        assert!(is_reserved_href(&org_card_href("C00001")));
+        assert!(is_reserved_href("Client-C00001.VCF"));
+        assert!(!is_reserved_href("client-notes.txt") && !is_reserved_href("my-client-1.vcf"));
+        assert!(is_reserved_uid(&org_card_uid("C00001")) && is_reserved_uid("CRMDAV-anything"));
+        assert!(!is_reserved_uid("3f0c7a4e-crmdav-") && !is_reserved_uid("crm"));
+    }
+
+    #[test]
+    fn a_contact_claims_the_codes_its_name_or_uid_would_shadow() {
+        let claims = |c: &Contact| claimed_org_codes(c).map(str::to_owned).collect::<Vec<_>>();
+        assert_eq!(claims(&contact("crmdav-client-B", "client-A.vcf")), ["A", "B"]);
+        assert!(claims(&contact("3f0c7a4e", "3f0c7a4e.vcf")).is_empty());
+    }
+}

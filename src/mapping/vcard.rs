@@ -407,6 +407,14 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_card_carries_each_note_cut_short() {
+        assert_eq!(excerpt("short note"), "short note");
+        let long = format!("{} tail", "é".repeat(NOTE_EXCERPT_CHARS));
+        let cut = excerpt(&long);
+        assert_eq!(cut, format!("{}…", "é".repeat(NOTE_EXCERPT_CHARS)));
+    }
+
     fn stored_card(parsed: &ParsedCard) -> Card {
         let contact = Contact {
             id: 1,
