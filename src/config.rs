@@ -52,6 +52,9 @@ pub struct CalendarConfig {
     pub min_note_chars: usize,
     /// Most recurrence instances expanded for one object before the server refuses the query.
     pub max_instances: usize,
+    /// Largest note (an object's DESCRIPTION, in UTF-8 bytes, trimmed) a device may write: notes are
+    /// copied into the cards of their client in every address book.
+    pub max_note_bytes: usize,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -85,7 +88,12 @@ impl Default for AuthConfig {
 
 impl Default for CalendarConfig {
     fn default() -> CalendarConfig {
-        CalendarConfig { done_category: "Completed".into(), min_note_chars: 3, max_instances: 3000 }
+        CalendarConfig {
+            done_category: "Completed".into(),
+            min_note_chars: 3,
+            max_instances: 3000,
+            max_note_bytes: 16 * 1024,
+        }
     }
 }
 
@@ -146,6 +154,9 @@ impl Config {
         }
         if let Some(v) = var("CRMDAV_MIN_NOTE_CHARS") {
             self.calendar.min_note_chars = parse("CRMDAV_MIN_NOTE_CHARS", &v)?;
+        }
+        if let Some(v) = var("CRMDAV_MAX_NOTE_BYTES") {
+            self.calendar.max_note_bytes = parse("CRMDAV_MAX_NOTE_BYTES", &v)?;
         }
         Ok(())
     }

@@ -333,15 +333,8 @@ pub async fn put(s: &Session<'_>, calendar: Calendar, name: &str, headers: &Head
                     error_body_with_href(&PropName::caldav("no-uid-conflict"), &existing_href, &message),
                 );
             }
-            Ok(Some(_)) => {
-                return refuse(
-                    StatusCode::CONFLICT,
-                    PropName::caldav("no-uid-conflict"),
-                    format!("UID {} belongs to a cancelled activity; create the event with a new UID", parsed.uid),
-                )
-                .await;
-            }
-            Ok(None) => {}
+            // A deleted (cancelled) activity with this UID comes back at this name (`activities::save`).
+            Ok(_) => {}
             Err(e) => return internal(e),
         },
     }
@@ -375,6 +368,9 @@ pub async fn put(s: &Session<'_>, calendar: Calendar, name: &str, headers: &Head
         }
         Err(CrmError::NoteRequired(message)) => {
             return refuse(StatusCode::FORBIDDEN, PropName::crmdav("note-required"), message).await;
+        }
+        Err(CrmError::NoteTooLong(message)) => {
+            return refuse(StatusCode::FORBIDDEN, PropName::crmdav("note-too-long"), message).await;
         }
         Err(CrmError::Internal(e)) => return internal(e),
         Err(other) => return refuse(StatusCode::FORBIDDEN, PropName::crmdav("refused"), other.to_string()).await,

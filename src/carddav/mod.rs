@@ -292,42 +292,13 @@ pub async fn put(s: &Session<'_>, name: &str, headers: &HeaderMap, body: &[u8]) 
                 )
                 .await;
             };
-            match addressbook::href_of_uid(s.store, &uid).await {
-                Ok(Some(href)) => {
-                    let visible = find_card(s, &href).await.ok().flatten().is_some();
-                    let message = if visible {
-                        format!("UID {uid} is already used by {}{href}", book_href(&s.rep.login))
-                    } else {
-                        format!("UID {uid} is already used by another contact")
-                    };
-                    let body = if visible {
-                        crate::dav::multistatus::error_body_with_href(
-                            &PropName::carddav("no-uid-conflict"),
-                            &format!("{}{href}", book_href(&s.rep.login)),
-                            &message,
-                        )
-                    } else {
-                        crate::dav::multistatus::error_body(&PropName::carddav("no-uid-conflict"), &message)
-                    };
-                    let _ = audit::record(s.store, audit("refused", Some(text.into()))).await;
-                    return reply::xml(StatusCode::CONFLICT, body);
-                }
-                Ok(None) => {}
-                Err(e) => return internal(e),
-            }
-            match addressbook::href_taken(s.store, name).await {
-                Ok(true) => {
-                    return refuse(
-                        StatusCode::CONFLICT,
-                        PropName::dav("resource-must-be-null"),
-                        format!("choose another name than {name}"),
-                        None,
-                    )
+            // The server's own names come first and depend on nothing stored.
+            if let Some(message) = reserved_name(name, &uid) {
+                return refuse(StatusCode::FORBIDDEN, PropName::crmdav("reserved-name"), message, Some(text.into()))
                     .await;
-                }
-                Ok(false) => {}
-                Err(e) => return internal(e),
             }
+            // The client before any lookup of other contacts: a card for a client the rep does not
+            // see is refused alike whether its UID or name exists elsewhere or not.
             let Some(org) = parsed.org.clone() else {
                 return refuse(
                     StatusCode::FORBIDDEN,
@@ -350,14 +321,60 @@ pub async fn put(s: &Session<'_>, name: &str, headers: &HeaderMap, body: &[u8]) 
                 }
                 Err(e) => return internal(e),
             };
+            // A UID the rep can see in use is named; one used where they cannot see is not.
+            match addressbook::href_of_uid(s.store, &uid).await {
+                Ok(Some(href)) if find_card(s, &href).await.ok().flatten().is_some() => {
+                    let used_by = format!("{}{href}", book_href(&s.rep.login));
+                    let message = format!("UID {uid} is already used by {used_by}");
+                    let _ = audit::record(s.store, audit("refused", Some(text.into()))).await;
+                    return reply::xml(
+                        StatusCode::CONFLICT,
+                        crate::dav::multistatus::error_body_with_href(
+                            &PropName::carddav("no-uid-conflict"),
+                            &used_by,
+                            &message,
+                        ),
+                    );
+                }
+                Ok(_) => {}
+                Err(e) => return internal(e),
+            }
             let after = serde_json::to_string(&parsed.fields).ok();
             let entry = AuditEntry { after, ..audit("created", None) };
-            if let Err(e) = addressbook::create_contact(s.store, client.id, &uid, name, &parsed.fields, entry).await {
-                return internal(e);
+            match addressbook::create_contact(s.store, client.id, &uid, name, &parsed.fields, entry).await {
+                Ok(true) => stored_reply(s, name, text, StatusCode::CREATED).await,
+                // The UID or the name is another contact's, one this rep cannot see (or one created
+                // meanwhile): the same answer whichever it is.
+                Ok(false) => {
+                    refuse(
+                        StatusCode::CONFLICT,
+                        PropName::carddav("no-uid-conflict"),
+                        format!("UID {uid} or the name {name} is already used by another contact: give the card a new UID and name"),
+                        Some(text.into()),
+                    )
+                    .await
+                }
+                Err(e) => internal(e),
             }
-            stored_reply(s, name, text, StatusCode::CREATED).await
         }
     }
+}
+
+/// Why a new card may not take this name or UID: they are in the namespace of the cards the server
+/// generates (organisation cards), which a device could otherwise use to shadow a client's card in
+/// the address books of other reps.
+fn reserved_name(name: &str, uid: &str) -> Option<String> {
+    if addressbook::is_reserved_href(name) {
+        return Some(format!(
+            "{name} is a reserved name: names of the form client-CODE.vcf belong to the server's client cards; save the card under another name"
+        ));
+    }
+    if addressbook::is_reserved_uid(uid) {
+        return Some(format!(
+            "UID {uid} is reserved: UIDs beginning with crmdav- belong to the server's cards; give the card a new UID"
+        ));
+    }
+    None
 }
 
 /// The answer to an accepted PUT: the new ETag only if the stored card is exactly what the device

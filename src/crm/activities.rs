@@ -199,13 +199,46 @@ pub struct ActivityInput {
     pub ical: String,
 }
 
+/// How many ATTENDEE addresses and how many CATEGORIES values are looked at to link a client (the
+/// first ones): an object may carry thousands, and each one considered widens the lookup.
+const MAX_LINK_VALUES: usize = 50;
+
+/// The first `MAX_LINK_VALUES` distinct, non-empty values, trimmed.
+fn link_values(values: &[String]) -> Vec<&str> {
+    let mut kept: Vec<&str> = Vec::new();
+    for value in values.iter().map(|v| v.trim()).filter(|v| !v.is_empty()) {
+        if kept.len() == MAX_LINK_VALUES {
+            break;
+        }
+        if !kept.contains(&value) {
+            kept.push(value);
+        }
+    }
+    kept
+}
+
+fn placeholders(from: usize, count: usize) -> String {
+    (from..from + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+fn lowered_placeholders(from: usize, count: usize) -> String {
+    (from..from + count).map(|i| format!("LOWER(${i})")).collect::<Vec<_>>().join(", ")
+}
+
+/// Equal as SQL's LOWER() compares: case-insensitively (SQLite folds ASCII only, PostgreSQL more).
+fn same_text(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b) || a.to_lowercase() == b.to_lowercase()
+}
+
 /// The client an activity is linked to, in DESIGN order: X-CRM-CLIENT (code), then an attendee's
 /// email equal to a visible contact's, then a client code or name among the categories.
-/// Only visible clients can be linked.
+/// Only visible clients can be linked. At most three queries, whatever the object carries.
 pub async fn resolve_client(store: &Store, rep_id: i64, input: &ActivityInput) -> Result<(Option<i64>, Option<i64>)> {
     let visible = visible_condition("$1");
     if let Some(code) = input.x_crm_client.as_deref().filter(|c| !c.trim().is_empty()) {
-        let sql = format!("SELECT c.id FROM clients c WHERE (c.code = $2 OR LOWER(c.name) = LOWER($2)) AND {visible}");
+        let sql = format!(
+            "SELECT c.id FROM clients c WHERE (c.code = $2 OR LOWER(c.name) = LOWER($2)) AND {visible} ORDER BY c.id LIMIT 1"
+        );
         let id: Option<i64> = on_db!(store, read, |pool| sqlx::query_scalar(&sql)
             .bind(rep_id)
             .bind(code.trim())
@@ -215,27 +248,49 @@ pub async fn resolve_client(store: &Store, rep_id: i64, input: &ActivityInput) -
             return Ok((id, None));
         }
     }
-    for email in &input.attendee_emails {
+    // The first attendee (in the object's order) who is a visible contact; of several contacts with
+    // that email, the oldest.
+    let emails = link_values(&input.attendee_emails);
+    if !emails.is_empty() {
         let sql = format!(
-            "SELECT c.id, k.id FROM contacts k JOIN clients c ON c.id = k.client_id WHERE LOWER(k.email) = LOWER($2) AND {visible} ORDER BY k.id LIMIT 1"
+            "SELECT k.email, c.id, k.id FROM contacts k JOIN clients c ON c.id = k.client_id \
+             WHERE LOWER(k.email) IN ({}) AND {visible} ORDER BY k.id",
+            lowered_placeholders(2, emails.len())
         );
-        let hit: Option<(i64, i64)> =
-            on_db!(store, read, |pool| sqlx::query_as(&sql).bind(rep_id).bind(email).fetch_optional(pool).await?);
-        if let Some((client, contact)) = hit {
-            return Ok((Some(client), Some(contact)));
+        let hits: Vec<(String, i64, i64)> = on_db!(store, read, |pool| {
+            let mut query = sqlx::query_as(&sql).bind(rep_id);
+            for email in &emails {
+                query = query.bind(*email);
+            }
+            query.fetch_all(pool).await?
+        });
+        if let Some((_, client, contact)) =
+            emails.iter().find_map(|email| hits.iter().find(|(found, _, _)| same_text(found, email)))
+        {
+            return Ok((Some(*client), Some(*contact)));
         }
     }
-    for category in &input.categories {
+    // The first category that is a visible client's code or name; of several clients, the oldest.
+    let categories = link_values(&input.categories);
+    if !categories.is_empty() {
         let sql = format!(
-            "SELECT c.id FROM clients c WHERE (c.code = $2 OR LOWER(c.name) = LOWER($2)) AND {visible} ORDER BY c.id LIMIT 1"
+            "SELECT c.id, c.code, c.name FROM clients c WHERE (c.code IN ({}) OR LOWER(c.name) IN ({})) \
+             AND {visible} ORDER BY c.id",
+            placeholders(2, categories.len()),
+            lowered_placeholders(2, categories.len())
         );
-        let id: Option<i64> = on_db!(store, read, |pool| sqlx::query_scalar(&sql)
-            .bind(rep_id)
-            .bind(category.trim())
-            .fetch_optional(pool)
-            .await?);
-        if id.is_some() {
-            return Ok((id, None));
+        let hits: Vec<(i64, String, String)> = on_db!(store, read, |pool| {
+            let mut query = sqlx::query_as(&sql).bind(rep_id);
+            for category in &categories {
+                query = query.bind(*category);
+            }
+            query.fetch_all(pool).await?
+        });
+        let linked = categories.iter().find_map(|category| {
+            hits.iter().find(|(_, code, name)| code == category || same_text(name, category)).map(|(id, _, _)| *id)
+        });
+        if linked.is_some() {
+            return Ok((linked, None));
         }
     }
     Ok((None, None))
@@ -264,6 +319,24 @@ pub fn check_note_rule(
     Ok(())
 }
 
+/// A note is copied into the cards of its client in every address book: its size is bounded
+/// (`calendar.max_note_bytes`). A note already stored may be sent back unchanged.
+pub fn check_note_size(
+    session: &Session<'_>,
+    existing: Option<&ActivityView>,
+    input: &ActivityInput,
+) -> Result<(), CrmError> {
+    let limit = session.config.calendar.max_note_bytes;
+    let note = input.description.trim();
+    if note.len() <= limit || existing.and_then(|e| e.note.as_deref()).is_some_and(|stored| stored.trim() == note) {
+        return Ok(());
+    }
+    Err(CrmError::NoteTooLong(format!(
+        "the description is {} bytes long; a note may be at most {limit} bytes (calendar.max_note_bytes): shorten it and save again",
+        note.len()
+    )))
+}
+
 pub enum Saved {
     Created,
     Updated,
@@ -280,6 +353,7 @@ pub async fn save(
     input: &ActivityInput,
 ) -> Result<Option<Saved>, CrmError> {
     check_note_rule(session, existing, input)?;
+    check_note_size(session, existing, input)?;
     let (client_id, contact_id) = match existing {
         // A link set in the CRM stays unless the object names another client.
         Some(e) if input.x_crm_client.is_none() && e.activity.client_id.is_some() => {
@@ -317,7 +391,9 @@ pub async fn save(
     };
     let saved = on_db!(session.store, write, |pool| {
         let mut tx = pool.begin().await?;
-        let activity_id: i64 = match existing {
+        // The row to update, if any: the one the device's If-Match was checked against, or a
+        // cancelled (deleted) activity with this UID, which comes back (`revived`).
+        let (target, revived): (Option<i64>, bool) = match existing {
             Some(e) => {
                 // Lock the row (a no-op write), then check it is still what the device's If-Match was
                 // checked against: of two concurrent edits with the same ETag only one wins.
@@ -333,12 +409,41 @@ pub async fn save(
                 if current.as_ref() != Some(&e.activity) {
                     return Ok(None);
                 }
+                (Some(e.activity.id), false)
+            }
+            None => {
+                // A deleted activity stays (cancelled) for reporting but gives its name up, so that
+                // the device can use the name again: the name becomes one no device can write.
+                sqlx::query(
+                    "UPDATE activities SET href = 'cancelled/' || CAST(id AS TEXT) || '/' || href \
+                     WHERE rep_id = $1 AND href = $2 AND status = 'cancelled' AND uid <> $3",
+                )
+                .bind(rep_id)
+                .bind(href)
+                .bind(&input.uid)
+                .execute(&mut *tx)
+                .await?;
+                let cancelled: Option<i64> = sqlx::query_scalar(
+                    "UPDATE activities SET updated_at = updated_at WHERE rep_id = $1 AND uid = $2 AND status = 'cancelled' \
+                     AND NOT EXISTS (SELECT 1 FROM activities o WHERE o.rep_id = $1 AND o.href = $3 AND o.uid <> $2) \
+                     RETURNING id",
+                )
+                .bind(rep_id)
+                .bind(&input.uid)
+                .bind(href)
+                .fetch_optional(&mut *tx)
+                .await?;
+                (cancelled, cancelled.is_some())
+            }
+        };
+        let activity_id: i64 = match target {
+            Some(id) => {
                 sqlx::query(
                     "UPDATE activities SET client_id = $2, contact_id = $3, kind = $4, subject = $5, location = $6, start_at = $7, end_at = $8, \
-                     all_day = $9, timezone = $10, recurring = $11, range_end = $12, status = $13, completed_at = $14, ical = $15, updated_at = $16 \
-                     WHERE id = $1",
+                     all_day = $9, timezone = $10, recurring = $11, range_end = $12, status = $13, completed_at = $14, ical = $15, updated_at = $16, \
+                     href = $17 WHERE id = $1",
                 )
-                .bind(e.activity.id)
+                .bind(id)
                 .bind(client_id)
                 .bind(contact_id)
                 .bind(&kind)
@@ -354,9 +459,10 @@ pub async fn save(
                 .bind(completed_at)
                 .bind(&input.ical)
                 .bind(now)
+                .bind(href)
                 .execute(&mut *tx)
                 .await?;
-                e.activity.id
+                id
             }
             None => {
                 // Another request may have created the object since the device's If-None-Match was
@@ -394,8 +500,18 @@ pub async fn save(
                 }
             }
         };
-        // The description is the activity's note: an edit updates it rather than adding another.
-        let note_id = existing.and_then(|e| e.note_id);
+        // The description is the activity's note: an edit (or a revival) updates it rather than
+        // adding another.
+        let note_id: Option<i64> = match existing {
+            Some(e) => e.note_id,
+            None if revived => {
+                sqlx::query_scalar("SELECT MAX(id) FROM notes WHERE activity_id = $1")
+                    .bind(activity_id)
+                    .fetch_one(&mut *tx)
+                    .await?
+            }
+            None => None,
+        };
         match (note_id, description.is_empty()) {
             (Some(id), false) => {
                 sqlx::query("UPDATE notes SET body = $2, client_id = $3 WHERE id = $1 AND body <> $2 OR id = $1 AND client_id IS DISTINCT FROM $3")
@@ -417,7 +533,7 @@ pub async fn save(
             }
             (_, true) => {}
         }
-        insert_audit!(&mut *tx, audit)?;
+        insert_audit!(&mut *tx, AuditEntry { outcome: if revived { "revived" } else { audit.outcome }, ..audit })?;
         tx.commit().await?;
         Some(if existing.is_some() { Saved::Updated } else { Saved::Created })
     });
@@ -449,4 +565,19 @@ pub async fn cancel(session: &Session<'_>, existing: &ActivityView) -> Result<()
         tx.commit().await?;
     });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_first_distinct_link_values_are_considered() {
+        let values: Vec<String> =
+            ["", " A ", "a", "A"].iter().map(|v| v.to_string()).chain((0..100).map(|i| i.to_string())).collect();
+        let kept = link_values(&values);
+        assert_eq!(kept.len(), MAX_LINK_VALUES);
+        assert_eq!(&kept[..3], ["A", "a", "0"]);
+        assert!(same_text("ACME GmbH", "acme gmbh") && same_text("MÜLLER", "müller") && !same_text("a", "b"));
+    }
 }

@@ -1,7 +1,7 @@
 //! A rep's address book: one card per contact of each visible client (an organisation card for a
 //! client without contacts), with the client's last three notes. Reading and writing contacts.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use anyhow::Result;
@@ -71,9 +71,39 @@ pub struct Card {
     pub notes: Arc<Vec<Note>>,
 }
 
+/// Organisation cards are named `client-CODE.vcf` with UID `crmdav-client-CODE`: names the server
+/// generates, which devices cannot write into (see `is_reserved_href`, `is_reserved_uid`).
+const ORG_HREF_PREFIX: &str = "client-";
+const ORG_HREF_SUFFIX: &str = ".vcf";
+const SERVER_UID_PREFIX: &str = "crmdav-";
+const ORG_UID_PREFIX: &str = "crmdav-client-";
+
 /// Name of the organisation card of a client that has no contact.
 pub fn org_card_href(client_code: &str) -> String {
-    format!("client-{client_code}.vcf")
+    format!("{ORG_HREF_PREFIX}{client_code}{ORG_HREF_SUFFIX}")
+}
+
+fn org_card_uid(client_code: &str) -> String {
+    format!("{ORG_UID_PREFIX}{client_code}")
+}
+
+/// Whether a card name is of the form the server gives organisation cards (in any case: a device
+/// or a case-insensitive file system may change it).
+pub fn is_reserved_href(href: &str) -> bool {
+    let lower = href.to_ascii_lowercase();
+    lower.starts_with(ORG_HREF_PREFIX) && lower.ends_with(ORG_HREF_SUFFIX)
+}
+
+/// Whether a UID is in the server's own namespace.
+pub fn is_reserved_uid(uid: &str) -> bool {
+    uid.get(..SERVER_UID_PREFIX.len()).is_some_and(|prefix| prefix.eq_ignore_ascii_case(SERVER_UID_PREFIX))
+}
+
+/// The client codes whose organisation card a contact's name or UID would collide with.
+fn claimed_org_codes(contact: &Contact) -> impl Iterator<Item = &str> {
+    let by_href = contact.href.strip_prefix(ORG_HREF_PREFIX).and_then(|rest| rest.strip_suffix(ORG_HREF_SUFFIX));
+    let by_uid = contact.uid.strip_prefix(ORG_UID_PREFIX);
+    by_href.into_iter().chain(by_uid)
 }
 
 impl Card {
@@ -87,7 +117,7 @@ impl Card {
     pub fn uid(&self) -> String {
         match &self.contact {
             Some(contact) => contact.uid.clone(),
-            None => format!("crmdav-client-{}", self.client.code),
+            None => org_card_uid(&self.client.code),
         }
     }
 }
@@ -189,7 +219,55 @@ pub async fn cards(store: &Store, rep_id: i64, hrefs: Option<&[String]>) -> Resu
         let notes = notes.get(&client.id).cloned().unwrap_or_default();
         cards.push(Card { client, contact, notes });
     }
+    drop_shadowing_contacts(store, rep_id, &mut cards).await?;
     Ok(cards)
+}
+
+/// An address book never holds two members with one name or one UID. Contacts are unique among
+/// themselves (table constraints), so only a contact in the organisation cards' namespace (written
+/// by another program, or by a device before that namespace was reserved) can collide: with an
+/// organisation card the rep also sees. The server's card keeps its name; the contact is left out,
+/// in every listing and lookup alike, so one bad row cannot break or shadow anyone's address book.
+async fn drop_shadowing_contacts(store: &Store, rep_id: i64, cards: &mut Vec<Card>) -> Result<()> {
+    let claimed: Vec<String> =
+        cards.iter().filter_map(|card| card.contact.as_ref()).flat_map(claimed_org_codes).map(str::to_owned).collect();
+    if claimed.is_empty() {
+        return Ok(());
+    }
+    let shown = visible_org_card_codes(store, rep_id, &claimed).await?;
+    cards.retain(|card| {
+        let Some(contact) = &card.contact else { return true };
+        let shadows = claimed_org_codes(contact).any(|code| shown.contains(code));
+        if shadows {
+            tracing::warn!(contact = contact.id, href = %contact.href, uid = %contact.uid,
+                "contact left out of an address book: its name or UID is an organisation card's");
+        }
+        !shadows
+    });
+    Ok(())
+}
+
+/// Which of `codes` are clients the rep sees as an organisation card (visible, without contacts).
+async fn visible_org_card_codes(store: &Store, rep_id: i64, codes: &[String]) -> Result<HashSet<String>> {
+    let mut found = HashSet::new();
+    for chunk in codes.chunks(500) {
+        let list: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT c.code FROM clients c WHERE c.code IN ({}) AND {} \
+             AND NOT EXISTS (SELECT 1 FROM contacts k WHERE k.client_id = c.id)",
+            list.join(", "),
+            visible_condition("$1")
+        );
+        let rows: Vec<String> = on_db!(store, read, |pool| {
+            let mut query = sqlx::query_scalar(&sql).bind(rep_id);
+            for code in chunk {
+                query = query.bind(code);
+            }
+            query.fetch_all(pool).await?
+        });
+        found.extend(rows);
+    }
+    Ok(found)
 }
 
 const NOTES_RANKED: &str = "SELECT n.client_id, n.body, n.created_at, r.display_name AS author FROM \
@@ -254,15 +332,6 @@ pub async fn href_of_uid(store: &Store, uid: &str) -> Result<Option<String>> {
         .bind(uid)
         .fetch_optional(pool)
         .await?))
-}
-
-/// Whether any contact (visible or not) already has this href.
-pub async fn href_taken(store: &Store, href: &str) -> Result<bool> {
-    let n: i64 = on_db!(store, read, |pool| sqlx::query_scalar("SELECT COUNT(*) FROM contacts WHERE href = $1")
-        .bind(href)
-        .fetch_one(pool)
-        .await?);
-    Ok(n > 0)
 }
 
 const FIELD_COLUMNS: [&str; 11] = [
@@ -330,7 +399,8 @@ pub async fn update_contact(
     Ok(updated)
 }
 
-/// Creates a contact under a client, and audits it; one transaction.
+/// Creates a contact under a client, and audits it; one transaction. `false` (nothing written) when
+/// the UID or the href is already another contact's.
 pub async fn create_contact(
     store: &Store,
     client_id: i64,
@@ -338,18 +408,48 @@ pub async fn create_contact(
     href: &str,
     fields: &ContactFields,
     audit: AuditEntry<'_>,
-) -> Result<()> {
+) -> Result<bool> {
     let placeholders: Vec<String> = (4..4 + FIELD_COLUMNS.len()).map(|i| format!("${i}")).collect();
     let sql = format!(
-        "INSERT INTO contacts (uid, href, client_id, {}) VALUES ($1, $2, $3, {})",
+        "INSERT INTO contacts (uid, href, client_id, {}) VALUES ($1, $2, $3, {}) ON CONFLICT DO NOTHING RETURNING id",
         FIELD_COLUMNS.join(", "),
         placeholders.join(", ")
     );
-    on_db!(store, write, |pool| {
+    let created = on_db!(store, write, |pool| {
         let mut tx = pool.begin().await?;
-        bind_fields!(sqlx::query(&sql).bind(uid).bind(href).bind(client_id), fields).execute(&mut *tx).await?;
-        insert_audit!(&mut *tx, audit)?;
-        tx.commit().await?;
+        let inserted: Option<i64> = bind_fields!(sqlx::query_scalar(&sql).bind(uid).bind(href).bind(client_id), fields)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if inserted.is_some() {
+            insert_audit!(&mut *tx, audit)?;
+            tx.commit().await?;
+        }
+        inserted.is_some()
     });
-    Ok(())
+    Ok(created)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn contact(uid: &str, href: &str) -> Contact {
+        Contact { id: 1, uid: uid.into(), href: href.into(), fields: ContactFields::default() }
+    }
+
+    #[test]
+    fn organisation_card_names_and_uids_are_reserved() {
+        assert!(is_reserved_href(&org_card_href("C00001")));
+        assert!(is_reserved_href("Client-C00001.VCF"));
+        assert!(!is_reserved_href("client-notes.txt") && !is_reserved_href("my-client-1.vcf"));
+        assert!(is_reserved_uid(&org_card_uid("C00001")) && is_reserved_uid("CRMDAV-anything"));
+        assert!(!is_reserved_uid("3f0c7a4e-crmdav-") && !is_reserved_uid("crm"));
+    }
+
+    #[test]
+    fn a_contact_claims_the_codes_its_name_or_uid_would_shadow() {
+        let claims = |c: &Contact| claimed_org_codes(c).map(str::to_owned).collect::<Vec<_>>();
+        assert_eq!(claims(&contact("crmdav-client-B", "client-A.vcf")), ["A", "B"]);
+        assert!(claims(&contact("3f0c7a4e", "3f0c7a4e.vcf")).is_empty());
+    }
 }

@@ -37,6 +37,9 @@ pub enum CrmError {
     /// Completing an activity without a note (the CRM's key business rule).
     #[error("{0}")]
     NoteRequired(String),
+    /// A note over the configured size (`calendar.max_note_bytes`).
+    #[error("{0}")]
+    NoteTooLong(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }

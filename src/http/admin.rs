@@ -87,7 +87,7 @@ impl ApiError {
 impl From<CrmError> for ApiError {
     fn from(e: CrmError) -> ApiError {
         match e {
-            CrmError::Invalid(m) | CrmError::NoteRequired(m) => ApiError::invalid(m),
+            CrmError::Invalid(m) | CrmError::NoteRequired(m) | CrmError::NoteTooLong(m) => ApiError::invalid(m),
             CrmError::NotFound(m) => ApiError::not_found(m),
             CrmError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, m),
             CrmError::Internal(e) => ApiError::internal(format!("{e:#}")),

@@ -677,11 +677,13 @@ impl Modeled {
             .filter(|category| !category.is_empty())
             .map(str::to_owned)
             .collect();
+        // Distinct addresses in order; a set, since an object may carry thousands of attendees.
         let mut attendees: Vec<String> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for entry in component.properties(&ICalendarProperty::Attendee) {
             if let Some(address) = entry.calendar_address() {
                 let address = address.trim().to_lowercase();
-                if !address.is_empty() && !attendees.contains(&address) {
+                if !address.is_empty() && seen.insert(address.clone()) {
                     attendees.push(address);
                 }
             }

@@ -70,12 +70,25 @@ fn money(cents: i64) -> String {
     if units < 0 { format!("-{grouped}") } else { grouped }
 }
 
-/// The text of the NOTE property: the client's last three notes, newest first, then key figures.
+/// Longest part of one note a card carries: every card of a client, in every address book, repeats
+/// its last notes, so a long note would be copied many times over.
+const NOTE_EXCERPT_CHARS: usize = 300;
+
+/// `text` cut to `NOTE_EXCERPT_CHARS` characters, "…" marking a cut.
+fn excerpt(text: &str) -> String {
+    match text.char_indices().nth(NOTE_EXCERPT_CHARS) {
+        None => text.to_string(),
+        Some((cut, _)) => format!("{}…", text[..cut].trim_end()),
+    }
+}
+
+/// The text of the NOTE property: the client's last three notes (each cut short), newest first,
+/// then key figures.
 pub fn note_summary(card: &Card) -> String {
     let mut lines = Vec::new();
     for note in card.notes.iter() {
         let author = note.author.as_deref().map(|a| format!(" ({a})")).unwrap_or_default();
-        lines.push(format!("{}{}: {}", note.created_at.0.format("%Y-%m-%d"), author, note.body.trim()));
+        lines.push(format!("{}{}: {}", note.created_at.0.format("%Y-%m-%d"), author, excerpt(note.body.trim())));
     }
     let client = &card.client;
     lines.push(format!(
@@ -392,6 +405,14 @@ mod tests {
             phone: String::new(),
             website: String::new(),
         }
+    }
+
+    #[test]
+    fn a_card_carries_each_note_cut_short() {
+        assert_eq!(excerpt("short note"), "short note");
+        let long = format!("{} tail", "é".repeat(NOTE_EXCERPT_CHARS));
+        let cut = excerpt(&long);
+        assert_eq!(cut, format!("{}…", "é".repeat(NOTE_EXCERPT_CHARS)));
     }
 
     fn stored_card(parsed: &ParsedCard) -> Card {

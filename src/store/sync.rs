@@ -164,11 +164,26 @@ where
         Ok(synced) => return Ok(synced),
         Err(current) => current,
     };
-    let members = compute().await?;
+    let members = distinct_hrefs(collection, compute().await?);
     record(store, collection, current, &members).await?;
     // The multigets that follow a sync then read the text from memory.
     store.member_cache().put(collection, current, members);
     Ok(current)
+}
+
+/// A view must not list one href twice (the address book sees to it); should one ever do, its first
+/// member is kept rather than the whole collection failing (PostgreSQL refuses to upsert one row
+/// twice in a statement) or the stored and cached members disagreeing.
+fn distinct_hrefs(collection: &str, mut members: Vec<Member>) -> Vec<Member> {
+    let mut seen = std::collections::HashSet::with_capacity(members.len());
+    members.retain(|member| {
+        let first = seen.insert(member.href.clone());
+        if !first {
+            tracing::warn!(collection, href = %member.href, "a second member under one href is left out");
+        }
+        first
+    });
+    members
 }
 
 /// `Ok(synced)` when `collection` is up to date, else `Err(current)`: the sequence to bring it up to
@@ -420,5 +435,12 @@ mod tests {
         let cursor = Cursor { seq: 7, href: Some("a b:c.vcf".into()) };
         assert_eq!(parse_cursor(&cursor_token(&cursor)), Some(cursor));
         assert_eq!(parse_cursor(&token(9)), Some(Cursor { seq: 9, href: None }));
+    }
+
+    #[test]
+    fn a_view_keeps_the_first_member_of_an_href() {
+        let member = |href: &str, body: &str| Member { href: href.into(), etag: body.into(), body: body.into() };
+        let kept = distinct_hrefs("cards:1", vec![member("a.vcf", "1"), member("b.vcf", "2"), member("a.vcf", "3")]);
+        assert_eq!(kept, vec![member("a.vcf", "1"), member("b.vcf", "2")]);
     }
 }
