@@ -217,11 +217,14 @@ mod tests {
             .apply_env(|name| match name {
                 "CRMDAV_LISTEN" => Some("127.0.0.1:9100".into()),
                 "CRMDAV_DATABASE" => Some("postgres://postgres@127.0.0.1/x".into()),
+                "CRMDAV_MAX_CONNECTIONS_PER_ADDRESS" => Some("8".into()),
                 _ => None,
             })
             .unwrap();
         assert_eq!(config.listen.port(), 9100);
         assert!(config.database.starts_with("postgres://"));
+        assert_eq!(config.connections.max_connections_per_address, 8);
+        assert_eq!(config.connections.header_timeout_secs, 30);
     }
 
     #[test]
