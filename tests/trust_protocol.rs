@@ -34,7 +34,7 @@ fn sync(token: &str) -> String {
 }
 
 /// Member responses of a sync answer (the 507 of a cut answer is on the collection itself).
-fn members<'a>(body: &str, collection: &str) -> Vec<String> {
+fn members(body: &str, collection: &str) -> Vec<String> {
     responses(body).into_iter().filter(|r| r.href != collection).map(|r| r.href).collect()
 }
 
