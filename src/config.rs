@@ -24,6 +24,22 @@ pub struct Config {
     pub auth: AuthConfig,
     pub calendar: CalendarConfig,
     pub feeds: FeedConfig,
+    pub connections: ConnectionConfig,
+}
+
+/// What one client may hold of the server: connections, and how long it may take to send a request.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConnectionConfig {
+    /// Seconds a connection may take to send a request's headers, counted from when it opens or
+    /// its previous answer was sent: so also how long an idle keep-alive connection is kept.
+    pub header_timeout_secs: u64,
+    /// Seconds a request's body may take to arrive, once the server starts reading it (408 after).
+    pub body_timeout_secs: u64,
+    /// Connections open at once; beyond it a new connection gets 503 and is closed.
+    pub max_connections: usize,
+    /// Connections open at once from one client address (the same 503 beyond it).
+    pub max_connections_per_address: usize,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -76,6 +92,18 @@ impl Default for Config {
             auth: AuthConfig::default(),
             calendar: CalendarConfig::default(),
             feeds: FeedConfig::default(),
+            connections: ConnectionConfig::default(),
+        }
+    }
+}
+
+impl Default for ConnectionConfig {
+    fn default() -> ConnectionConfig {
+        ConnectionConfig {
+            header_timeout_secs: 30,
+            body_timeout_secs: 60,
+            max_connections: 1024,
+            max_connections_per_address: 64,
         }
     }
 }
@@ -149,6 +177,18 @@ impl Config {
         if let Some(v) = var("CRMDAV_AUTH_MAX_FAILURES") {
             self.auth.max_failures = parse("CRMDAV_AUTH_MAX_FAILURES", &v)?;
         }
+        if let Some(v) = var("CRMDAV_HEADER_TIMEOUT_SECS") {
+            self.connections.header_timeout_secs = parse("CRMDAV_HEADER_TIMEOUT_SECS", &v)?;
+        }
+        if let Some(v) = var("CRMDAV_BODY_TIMEOUT_SECS") {
+            self.connections.body_timeout_secs = parse("CRMDAV_BODY_TIMEOUT_SECS", &v)?;
+        }
+        if let Some(v) = var("CRMDAV_MAX_CONNECTIONS") {
+            self.connections.max_connections = parse("CRMDAV_MAX_CONNECTIONS", &v)?;
+        }
+        if let Some(v) = var("CRMDAV_MAX_CONNECTIONS_PER_ADDRESS") {
+            self.connections.max_connections_per_address = parse("CRMDAV_MAX_CONNECTIONS_PER_ADDRESS", &v)?;
+        }
         if let Some(v) = var("CRMDAV_DONE_CATEGORY") {
             self.calendar.done_category = v;
         }
@@ -188,11 +228,14 @@ mod tests {
             .apply_env(|name| match name {
                 "CRMDAV_LISTEN" => Some("127.0.0.1:9100".into()),
                 "CRMDAV_DATABASE" => Some("postgres://postgres@127.0.0.1/x".into()),
+                "CRMDAV_MAX_CONNECTIONS_PER_ADDRESS" => Some("8".into()),
                 _ => None,
             })
             .unwrap();
         assert_eq!(config.listen.port(), 9100);
         assert!(config.database.starts_with("postgres://"));
+        assert_eq!(config.connections.max_connections_per_address, 8);
+        assert_eq!(config.connections.header_timeout_secs, 30);
     }
 
     #[test]

@@ -395,11 +395,12 @@ async fn bad_depth_unknown_reports_and_bad_sync_tokens_are_refused() {
             .unwrap();
         assert_eq!(first.status(), 207);
         let token = sync_token(&first.text().await.unwrap());
-        let seq: i64 = token.rsplit(':').next().unwrap().parse().unwrap();
+        let (collection_part, seq) = token.rsplit_once('/').unwrap();
+        let seq: i64 = seq.parse().unwrap();
         for bad in [
             "garbage".to_string(),
             "http://example.com/sync/1".to_string(),
-            format!("urn:crmdav:sync:{}", seq + 1_000_000),
+            format!("{collection_part}/{}", seq + 1_000_000),
             "urn:crmdav:sync:-5".to_string(),
             "urn:crmdav:sync:1:%FF%FE".to_string(),
             "urn:crmdav:sync:99999999999999999999999".to_string(),

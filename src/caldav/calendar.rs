@@ -71,7 +71,7 @@ async fn refresh(s: &Session<'_>, calendar: Calendar) -> anyhow::Result<i64> {
 
 pub async fn collection_props(s: &Session<'_>, calendar: Calendar) -> Result<Vec<(PropName, PropValue)>, Reply> {
     let seq = refresh(s, calendar).await.map_err(internal)?;
-    let token = sync::token(seq);
+    let token = sync::token(&collection_key(s.rep.id, calendar), seq);
     let (displayname, color) = sync::display(s.store, &collection_key(s.rep.id, calendar)).await.map_err(internal)?;
     let (default_name, default_color, comp) = match calendar {
         Calendar::Activities => ("CRM activities", "#1E88E5FF", "VEVENT"),

@@ -5,19 +5,22 @@
 //! VTODO or VJOURNAL is tested per recurrence instance: a master matches through its own
 //! (generated, not excluded, not overridden) instances, an override through its instance.
 //!
-//! A time-range on VALARM, VFREEBUSY or VAVAILABILITY never matches: alarm triggers are not
-//! expanded (RFC 4791 allows servers to skip them), and those components are not stored here.
+//! A time-range on a VALARM matches when one of its trigger times falls in the range (RFC 4791
+//! 9.9): the trigger of each instance of its parent (relative to the instance's start or end), or
+//! its absolute trigger, and each repetition (REPEAT, DURATION) of either.
+//!
+//! A time-range on VFREEBUSY or VAVAILABILITY never matches: those components are not stored here.
 
 use std::cell::OnceCell;
 
 use calcard::icalendar::timezone::TzResolver;
 use calcard::icalendar::{
-    ICalendar, ICalendarComponent, ICalendarComponentType, ICalendarEntry, ICalendarParameterValue, ICalendarProperty,
-    ICalendarValue, ICalendarValueType,
+    ICalendar, ICalendarComponent, ICalendarComponentType, ICalendarEntry, ICalendarParameterName,
+    ICalendarParameterValue, ICalendarProperty, ICalendarRelated, ICalendarValue, ICalendarValueType,
 };
-use chrono::TimeDelta;
+use chrono::{DateTime, TimeDelta, Utc};
 
-use super::recurrence::{self, Expansion, date_value};
+use super::recurrence::{self, Expansion, Span, date_value};
 use super::{CalendarQueryError, Limits};
 use crate::dav::filter::{CompFilter, ParamFilter, PropFilter, TextMatch, TimeRange};
 
@@ -35,7 +38,7 @@ pub fn matches(calendar: &ICalendar, filter: &CompFilter, limits: &Limits) -> Re
         zones: calendar.build_tz_resolver().with_default(limits.floating()),
         expansion: OnceCell::new(),
     };
-    evaluation.component_matches(0, filter)
+    evaluation.component_matches(0, None, filter)
 }
 
 struct Evaluation<'a> {
@@ -47,12 +50,22 @@ struct Evaluation<'a> {
 }
 
 impl Evaluation<'_> {
-    fn component_matches(&self, comp_id: u32, filter: &CompFilter) -> Result<bool, CalendarQueryError> {
+    /// `parent`: the component holding this one (a VALARM's trigger is relative to it).
+    fn component_matches(
+        &self,
+        comp_id: u32,
+        parent: Option<u32>,
+        filter: &CompFilter,
+    ) -> Result<bool, CalendarQueryError> {
         let Some(component) = self.calendar.components.get(comp_id as usize) else {
             return Ok(false);
         };
+        let in_range = |range| match (&component.component_type, parent) {
+            (ICalendarComponentType::VAlarm, Some(parent)) => self.alarm_in_range(parent, component, range),
+            _ => self.component_in_range(comp_id, component, range),
+        };
         if let Some(range) = &filter.time_range
-            && !self.component_in_range(comp_id, component, range)?
+            && !in_range(range)?
         {
             return Ok(false);
         }
@@ -73,7 +86,7 @@ impl Evaluation<'_> {
             } else {
                 let mut any = false;
                 for child_id in children {
-                    if self.component_matches(child_id, child_filter)? {
+                    if self.component_matches(child_id, Some(comp_id), child_filter)? {
                         any = true;
                         break;
                     }
@@ -99,16 +112,68 @@ impl Evaluation<'_> {
         ) {
             return Ok(false);
         }
-        let expansion = self
-            .expansion
-            .get_or_init(|| recurrence::expand(self.calendar, self.limits.floating(), self.limits.max_instances))
-            .as_ref()
-            .map_err(|message| CalendarQueryError::InvalidObject(message.clone()))?;
+        let expansion = self.expansion()?;
         if expansion.of_component(comp_id).any(|instance| instance.span.overlaps(range)) {
             return Ok(true);
         }
         // No instance found, but the ones after the cut were never generated.
         if component.has_property(&ICalendarProperty::Rrule) && !expansion.covers(range.end) {
+            return Err(CalendarQueryError::TooManyInstances { max_instances: self.limits.max_instances });
+        }
+        Ok(false)
+    }
+
+    fn expansion(&self) -> Result<&Expansion, CalendarQueryError> {
+        self.expansion
+            .get_or_init(|| recurrence::expand(self.calendar, self.limits.floating(), self.limits.max_instances))
+            .as_ref()
+            .map_err(|message| CalendarQueryError::InvalidObject(message.clone()))
+    }
+
+    /// RFC 4791 9.9 for a VALARM: one of its trigger times t has `range.start <= t < range.end`.
+    fn alarm_in_range(
+        &self,
+        parent_id: u32,
+        alarm: &ICalendarComponent,
+        range: &TimeRange,
+    ) -> Result<bool, CalendarQueryError> {
+        let Some(trigger) = alarm.property(&ICalendarProperty::Trigger) else {
+            return Ok(false);
+        };
+        let repetitions = Repetitions::of(alarm);
+        let hits = |first: DateTime<Utc>| repetitions.times(first).any(|t| Span::Instant(t).overlaps(range));
+        let offset = match trigger.values.first() {
+            Some(ICalendarValue::Duration(duration)) => duration.to_time_delta().unwrap_or_default(),
+            // An absolute trigger (VALUE=DATE-TIME, in UTC) fires once, whatever the recurrence.
+            _ => return Ok(date_value(trigger, &self.zones).is_some_and(|at| hits(at.utc))),
+        };
+        let from_end = matches!(
+            trigger.parameter(&ICalendarParameterName::Related),
+            Some(ICalendarParameterValue::Related(ICalendarRelated::End))
+        );
+        let Some(parent) = self.calendar.components.get(parent_id as usize) else {
+            return Ok(false);
+        };
+        if !matches!(parent.component_type, ICalendarComponentType::VEvent | ICalendarComponentType::VTodo) {
+            return Ok(false);
+        }
+        let expansion = self.expansion()?;
+        let found = expansion.of_component(parent_id).any(|instance| {
+            let base = match instance.span {
+                // A relative trigger needs DTSTART or DUE (RFC 5545 3.8.6.3).
+                Span::TodoUndated { .. } => None,
+                span if from_end => span.end(),
+                span => span.start(),
+            };
+            base.is_some_and(|base| hits(base + offset))
+        });
+        if found {
+            return Ok(true);
+        }
+        // An instance after the cut of the expansion may ring inside the range (earlier, by a
+        // negative offset, than it starts).
+        let latest_start = range.end.map(|end| end - offset.min(TimeDelta::zero()));
+        if parent.has_property(&ICalendarProperty::Rrule) && !expansion.covers(latest_start) {
             return Err(CalendarQueryError::TooManyInstances { max_instances: self.limits.max_instances });
         }
         Ok(false)
@@ -139,6 +204,39 @@ impl Evaluation<'_> {
             recurrence::Span::Instant(value.utc)
         };
         span.overlaps(range)
+    }
+}
+
+/// An alarm's REPEAT and DURATION: it rings at its trigger, then `count` more times `interval` apart.
+struct Repetitions {
+    count: u32,
+    interval: TimeDelta,
+}
+
+impl Repetitions {
+    /// More repetitions than this are not looked at: an alarm is not a recurrence rule.
+    const MAX: u32 = 1000;
+
+    fn of(alarm: &ICalendarComponent) -> Repetitions {
+        let count = alarm
+            .property(&ICalendarProperty::Repeat)
+            .and_then(|entry| entry.values.first()?.as_integer())
+            .map_or(0, |n| n.clamp(0, Self::MAX as i64) as u32);
+        let interval = alarm
+            .property(&ICalendarProperty::Duration)
+            .and_then(|entry| match entry.values.first()? {
+                ICalendarValue::Duration(duration) => duration.to_time_delta(),
+                _ => None,
+            })
+            .filter(|interval| *interval > TimeDelta::zero());
+        match interval {
+            Some(interval) => Repetitions { count, interval },
+            None => Repetitions { count: 0, interval: TimeDelta::zero() },
+        }
+    }
+
+    fn times(&self, first: DateTime<Utc>) -> impl Iterator<Item = DateTime<Utc>> + '_ {
+        (0..=self.count).map(move |k| first + self.interval * k as i32)
     }
 }
 
@@ -477,11 +575,14 @@ mod tests {
             ..prop("COMPLETED")
         }]));
 
-        // Nested VALARM: present, and its time-range never matches.
+        // Nested VALARM: present, and its time-range is its trigger's (30 minutes before 12:00).
         let mut filter = filter_for("VEVENT", None);
         filter.comp_filters[0].comp_filters.push(filter_for("VALARM", None).comp_filters.remove(0));
         assert!(matches(&object, &filter, &Limits::default()).unwrap());
         filter.comp_filters[0].comp_filters[0].time_range = Some(range(utc(2024, 1, 1, 0, 0), utc(2025, 1, 1, 0, 0)));
+        assert!(matches(&object, &filter, &Limits::default()).unwrap());
+        filter.comp_filters[0].comp_filters[0].time_range =
+            Some(range(utc(2024, 4, 15, 11, 31), utc(2024, 4, 15, 13, 0)));
         assert!(!matches(&object, &filter, &Limits::default()).unwrap());
         // is-not-defined on a component.
         let mut filter = filter_for("VTODO", None);
@@ -489,5 +590,59 @@ mod tests {
         assert!(matches(&object, &filter, &Limits::default()).unwrap());
         // A VTODO filter does not match an event.
         assert!(!matches(&object, &filter_for("VTODO", None), &Limits::default()).unwrap());
+    }
+
+    #[test]
+    fn alarms_ring_per_instance_relative_to_start_or_end_and_repeat() {
+        let object = calendar(
+            "BEGIN:VCALENDAR
+             BEGIN:VEVENT
+             UID:weekly
+             DTSTART:20240101T100000Z
+             DTEND:20240101T110000Z
+             RRULE:FREQ=WEEKLY;COUNT=4
+             BEGIN:VALARM
+             ACTION:DISPLAY
+             TRIGGER;RELATED=END:PT10M
+             REPEAT:2
+             DURATION:PT5M
+             END:VALARM
+             END:VEVENT
+             END:VCALENDAR",
+        );
+        let alarm_in = |start: DateTime<Utc>, end: DateTime<Utc>| {
+            let mut filter = filter_for("VEVENT", None);
+            let mut alarm = filter_for("VALARM", None).comp_filters.remove(0);
+            alarm.time_range = Some(range(start, end));
+            filter.comp_filters[0].comp_filters.push(alarm);
+            matches(&object, &filter, &Limits::default()).unwrap()
+        };
+        // Third instance (15 January) ends at 11:00: rings at 11:10, 11:15, 11:20.
+        assert!(alarm_in(utc(2024, 1, 15, 11, 10), utc(2024, 1, 15, 11, 11)));
+        assert!(alarm_in(utc(2024, 1, 15, 11, 19), utc(2024, 1, 15, 11, 21)));
+        assert!(!alarm_in(utc(2024, 1, 15, 11, 21), utc(2024, 1, 15, 12, 0)));
+        assert!(!alarm_in(utc(2024, 1, 15, 10, 0), utc(2024, 1, 15, 11, 10)));
+        // No fifth instance.
+        assert!(!alarm_in(utc(2024, 1, 29, 11, 0), utc(2024, 1, 29, 12, 0)));
+
+        let absolute = calendar(
+            "BEGIN:VCALENDAR
+             BEGIN:VTODO
+             UID:call-back
+             DUE:20240301T090000Z
+             BEGIN:VALARM
+             ACTION:DISPLAY
+             TRIGGER;VALUE=DATE-TIME:20240228T080000Z
+             END:VALARM
+             END:VTODO
+             END:VCALENDAR",
+        );
+        let mut filter = filter_for("VTODO", None);
+        let mut alarm = filter_for("VALARM", None).comp_filters.remove(0);
+        alarm.time_range = Some(range(utc(2024, 2, 28, 7, 0), utc(2024, 2, 28, 9, 0)));
+        filter.comp_filters[0].comp_filters.push(alarm);
+        assert!(matches(&absolute, &filter, &Limits::default()).unwrap());
+        filter.comp_filters[0].comp_filters[0].time_range = Some(range(utc(2024, 3, 1, 0, 0), utc(2024, 3, 2, 0, 0)));
+        assert!(!matches(&absolute, &filter, &Limits::default()).unwrap());
     }
 }

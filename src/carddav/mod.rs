@@ -50,7 +50,7 @@ fn internal(e: impl std::fmt::Display) -> Reply {
 /// Properties of the address book collection.
 pub async fn collection_props(s: &Session<'_>) -> Result<Vec<(PropName, PropValue)>, Reply> {
     let seq = refresh(s).await.map_err(internal)?;
-    let token = sync::token(seq);
+    let token = sync::token(&collection_key(s.rep.id), seq);
     let (displayname, _) = sync::display(s.store, &collection_key(s.rep.id)).await.map_err(internal)?;
     Ok(vec![
         (
@@ -478,6 +478,8 @@ pub async fn report(s: &Session<'_>, report: ReportRequest) -> Reply {
         ReportRequest::CalendarMultiget { .. }
         | ReportRequest::CalendarQuery { .. }
         | ReportRequest::FreeBusyQuery { .. }
+        | ReportRequest::PrincipalPropertySearch { .. }
+        | ReportRequest::PrincipalSearchPropertySet
         | ReportRequest::Unsupported(_) => reply::precondition_failed(
             StatusCode::FORBIDDEN,
             PropName::dav("supported-report"),

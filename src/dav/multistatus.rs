@@ -240,6 +240,22 @@ pub fn error_body_with_href(precondition: &PropName, href: &str, message: &str) 
     out
 }
 
+/// The answer to a DAV:principal-search-property-set REPORT (RFC 3744 9.5): each property a
+/// principal-property-search looks in, with a description for people.
+pub fn principal_search_property_set(properties: &[(PropName, &str)]) -> String {
+    let mut out = String::from(XML_DECLARATION);
+    open_root(&mut out, "principal-search-property-set");
+    for (name, description) in properties {
+        out.push_str("<d:principal-search-property><d:prop>");
+        write_empty_element(&mut out, name);
+        out.push_str("</d:prop><d:description xml:lang=\"en\">");
+        escape_into(&mut out, description, Escape::Text);
+        out.push_str("</d:description></d:principal-search-property>");
+    }
+    out.push_str("</d:principal-search-property-set>");
+    out
+}
+
 fn open_root(out: &mut String, local_name: &str) {
     out.push_str("<d:");
     out.push_str(local_name);

@@ -1,6 +1,7 @@
 //! The URL layout of the DAV tree, parsed once from a request path.
 //!
 //! ```text
+//! /dav/principals/                    principal collection (principal-collection-set)
 //! /dav/principals/{login}/
 //! /dav/addressbooks/{login}/            address-book home
 //! /dav/addressbooks/{login}/{book}/     address book      ({book}/{name} a card)
@@ -14,6 +15,8 @@ use percent_encoding::percent_decode_str;
 pub enum DavPath {
     /// `/` or `/dav/`: where clients start discovery.
     Root,
+    /// `/dav/principals/`: the principal-collection-set; each rep sees only their own principal in it.
+    Principals,
     Principal {
         login: String,
     },
@@ -78,6 +81,7 @@ impl DavPath {
         let segments = rest.trim_end_matches('/').split('/').map(decode_segment).collect::<Result<Vec<_>, _>>()?;
         let owned = |i: usize| segments[i].clone();
         Ok(match (segments.iter().map(String::as_str).collect::<Vec<_>>().as_slice(), trailing_slash) {
+            (["principals"], _) => DavPath::Principals,
             (["principals", _], _) => DavPath::Principal { login: owned(1) },
             (["addressbooks", _], _) => DavPath::AddressbookHome { login: owned(1) },
             (["addressbooks", _, _], _) => DavPath::Addressbook { login: owned(1), book: owned(2) },
@@ -94,7 +98,7 @@ impl DavPath {
     /// The login the resource belongs to (None for the root).
     pub fn login(&self) -> Option<&str> {
         match self {
-            DavPath::Root => None,
+            DavPath::Root | DavPath::Principals => None,
             DavPath::Principal { login }
             | DavPath::AddressbookHome { login }
             | DavPath::Addressbook { login, .. }
@@ -109,6 +113,7 @@ impl DavPath {
     pub fn href(&self) -> String {
         match self {
             DavPath::Root => "/dav/".into(),
+            DavPath::Principals => "/dav/principals/".into(),
             DavPath::Principal { login } => format!("/dav/principals/{login}/"),
             DavPath::AddressbookHome { login } => format!("/dav/addressbooks/{login}/"),
             DavPath::Addressbook { login, book } => format!("/dav/addressbooks/{login}/{book}/"),
@@ -140,6 +145,8 @@ mod tests {
     fn parses_the_tree() {
         assert_eq!(DavPath::parse("/").unwrap(), DavPath::Root);
         assert_eq!(DavPath::parse("/dav/principals/alice/").unwrap(), DavPath::Principal { login: "alice".into() });
+        assert_eq!(DavPath::parse("/dav/principals").unwrap(), DavPath::Principals);
+        assert_eq!(DavPath::parse("/dav/principals/").unwrap().href(), "/dav/principals/");
         assert_eq!(
             DavPath::parse("/dav/addressbooks/alice/clients/a%20b.vcf").unwrap(),
             DavPath::Card { login: "alice".into(), book: "clients".into(), name: "a b.vcf".into() }

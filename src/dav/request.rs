@@ -226,9 +226,26 @@ pub enum ReportRequest {
         limit: Option<u32>,
         props: PropfindRequest,
     },
-    /// Any other report (DAV:expand-property, principal searches...), named by its root
+    /// RFC 3744 9.4: principals whose properties contain the given texts.
+    PrincipalPropertySearch {
+        searches: Vec<PropertySearch>,
+        /// `test="anyof"`: one search must match; by default (`allof`) every one.
+        any_of: bool,
+        props: PropfindRequest,
+    },
+    /// RFC 3744 9.5: which properties principal-property-search looks in.
+    PrincipalSearchPropertySet,
+    /// Any other report (DAV:expand-property, principal-match...), named by its root
     /// element so the caller can answer 403 DAV:supported-report or 501.
     Unsupported(PropName),
+}
+
+/// One DAV:property-search of a principal-property-search: the text to find (case-insensitive,
+/// anywhere in the value) in any of `props`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PropertySearch {
+    pub props: Vec<PropName>,
+    pub text: String,
 }
 
 impl ReportRequest {
@@ -290,6 +307,24 @@ impl ReportRequest {
                 limit: limit(root, NS_DAV)?,
                 props: selection.request,
             },
+            (NS_DAV, "principal-property-search") => {
+                let searches: Vec<PropertySearch> = root
+                    .children_named(NS_DAV, "property-search")
+                    .map(|search| PropertySearch {
+                        props: search.child(NS_DAV, "prop").map(child_names).unwrap_or_default(),
+                        text: search.child(NS_DAV, "match").map(Element::text).unwrap_or_default(),
+                    })
+                    .collect();
+                if searches.is_empty() {
+                    return Err(XmlError::new("principal-property-search needs a property-search element"));
+                }
+                Self::PrincipalPropertySearch {
+                    searches,
+                    any_of: root.attribute("test") == Some("anyof"),
+                    props: selection.request,
+                }
+            }
+            (NS_DAV, "principal-search-property-set") => Self::PrincipalSearchPropertySet,
             _ => Self::Unsupported(root.prop_name()),
         };
         Ok(report)

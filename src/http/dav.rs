@@ -53,7 +53,11 @@ pub async fn handle(state: &AppState, request: &Request) -> Reply {
         }
         (
             &Method::GET | &Method::HEAD,
-            DavPath::Root | DavPath::Principal { .. } | DavPath::AddressbookHome { .. } | DavPath::Addressbook { .. },
+            DavPath::Root
+            | DavPath::Principals
+            | DavPath::Principal { .. }
+            | DavPath::AddressbookHome { .. }
+            | DavPath::Addressbook { .. },
         ) => reply::text(StatusCode::OK, format!("crmdav: {} (use a CalDAV/CardDAV client)", path.href())),
         (m, _) if is_write(m) && !exists(&path) => reply::not_found(&request.path),
         (m, _)
@@ -106,7 +110,7 @@ fn bad_xml(error: crate::dav::error::XmlError) -> Reply {
     }
 }
 
-fn principal_href(login: &str) -> String {
+pub(super) fn principal_href(login: &str) -> String {
     format!("/dav/principals/{login}/")
 }
 
@@ -119,7 +123,7 @@ fn user_props(s: &Session<'_>) -> Vec<(PropName, PropValue)> {
     ]
 }
 
-fn principal_props(s: &Session<'_>) -> Vec<(PropName, PropValue)> {
+pub(super) fn principal_props(s: &Session<'_>) -> Vec<(PropName, PropValue)> {
     let login = &s.rep.login;
     let mut props = vec![
         (PropName::dav("resourcetype"), PropValue::ResourceType(vec![PropName::dav("principal")])),
@@ -147,7 +151,7 @@ fn xml_text(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
-fn plain_collection_props(s: &Session<'_>, name: &str) -> Vec<(PropName, PropValue)> {
+pub(super) fn plain_collection_props(s: &Session<'_>, name: &str) -> Vec<(PropName, PropValue)> {
     let mut props = vec![
         (PropName::dav("resourcetype"), PropValue::ResourceType(vec![PropName::dav("collection")])),
         (PropName::dav("displayname"), PropValue::Text(name.into())),
@@ -176,6 +180,7 @@ async fn propfind(s: &Session<'_>, path: &DavPath, request: &Request) -> Reply {
             available.extend(principal_homes(s));
             body.add_response(&path.href(), &reply::select_props(&props, available, &[]));
         }
+        DavPath::Principals => return super::principals::propfind(s, depth, &props),
         DavPath::Principal { .. } => {
             body.add_response(&path.href(), &reply::select_props(&props, principal_props(s), &[]));
         }
@@ -286,9 +291,18 @@ async fn report(s: &Session<'_>, path: &DavPath, request: &Request) -> Reply {
         Ok(report) => report,
         Err(e) => return bad_xml(e),
     };
-    match path {
-        DavPath::Addressbook { book, .. } if book == carddav::BOOK => carddav::report(s, report).await,
-        DavPath::Calendar { calendar, .. } if Calendar::from_name(calendar).is_some() => {
+    match (path, report) {
+        // Clients search the principal-collection-set, some the principal or the root.
+        (
+            DavPath::Root | DavPath::Principals | DavPath::Principal { .. },
+            ReportRequest::PrincipalPropertySearch { searches, any_of, props },
+        ) => super::principals::property_search(s, &searches, any_of, &props),
+        (
+            DavPath::Root | DavPath::Principals | DavPath::Principal { .. },
+            ReportRequest::PrincipalSearchPropertySet,
+        ) => super::principals::search_property_set(),
+        (DavPath::Addressbook { book, .. }, report) if book == carddav::BOOK => carddav::report(s, report).await,
+        (DavPath::Calendar { calendar, .. }, report) if Calendar::from_name(calendar).is_some() => {
             caldav::report(s, calendar_of(calendar), report).await
         }
         _ if !exists(path) => reply::not_found(&path.href()),

@@ -3,7 +3,9 @@
 pub mod admin;
 pub mod auth;
 pub mod body;
+mod connection_limit;
 mod dav;
+mod principals;
 pub mod response;
 mod routes;
 mod server;

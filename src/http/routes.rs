@@ -3,7 +3,7 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{HeaderValue, Method, StatusCode, header};
@@ -87,14 +87,18 @@ async fn route(state: &Arc<AppState>, peer: SocketAddr, request: http::Request<I
     {
         return too_large(state.config.max_body_bytes);
     }
-    let body = match Limited::new(body, state.config.max_body_bytes).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+    // A body dribbled, or chunked without end, would hold the connection and its buffer forever.
+    let body_timeout = Duration::from_secs(state.config.connections.body_timeout_secs);
+    let body = match tokio::time::timeout(body_timeout, Limited::new(body, state.config.max_body_bytes).collect()).await
+    {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
             return too_large(state.config.max_body_bytes);
         }
-        Err(e) => {
+        Ok(Err(e)) => {
             return response::text(StatusCode::BAD_REQUEST, format!("cannot read request body: {e}"));
         }
+        Err(_) => return body_timed_out(body_timeout),
     };
     let request = Request { method, path, headers: parts.headers, body, user };
     dispatch(state, request).await
@@ -125,11 +129,21 @@ async fn healthz(state: &AppState) -> Reply {
 fn options() -> Reply {
     let mut reply = response::empty(StatusCode::OK);
     let headers = reply.headers_mut();
-    headers.insert("DAV", HeaderValue::from_static("1, 3, access-control, calendar-access, addressbook"));
+    // No "access-control": RFC 3744 would promise the ACL method and DAV:acl, which are not served.
+    headers.insert("DAV", HeaderValue::from_static("1, 3, calendar-access, addressbook"));
     headers.insert(
         header::ALLOW,
         HeaderValue::from_static("OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, REPORT"),
     );
+    reply
+}
+
+fn body_timed_out(limit: Duration) -> Reply {
+    let mut reply = response::text(
+        StatusCode::REQUEST_TIMEOUT,
+        format!("request body not received within {} seconds; the request was not applied", limit.as_secs()),
+    );
+    reply.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
     reply
 }
 

@@ -1,5 +1,5 @@
-//! The listener: accepts TCP connections, wraps them in TLS when configured, and serves HTTP/1.1
-//! until asked to stop, letting requests in flight finish.
+//! The listener: accepts TCP connections (within the connection caps), wraps them in TLS when
+//! configured, and serves HTTP/1.1 until asked to stop, letting requests in flight finish.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -8,12 +8,13 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use super::connection_limit::ConnectionLimit;
 use super::{AppState, routes};
 
 pub struct RunningServer {
@@ -71,6 +72,10 @@ pub async fn start(state: Arc<AppState>) -> Result<RunningServer> {
         .with_context(|| format!("cannot listen on {}", state.config.listen))?;
     let addr = listener.local_addr()?;
     let (stop, mut stopped) = watch::channel(false);
+    let limits = &state.config.connections;
+    let connection_limit = ConnectionLimit::new(limits.max_connections, limits.max_connections_per_address);
+    // Slowloris: headers dribbled (or never sent) would hold a connection forever.
+    let header_timeout = Duration::from_secs(limits.header_timeout_secs);
     let task = tokio::spawn(async move {
         let graceful = GracefulShutdown::new();
         loop {
@@ -84,15 +89,29 @@ pub async fn start(state: Arc<AppState>) -> Result<RunningServer> {
                             continue;
                         }
                     };
+                    let admission = match connection_limit.admit(peer.ip()) {
+                        Ok(admission) => admission,
+                        Err(refusal) => {
+                            tracing::warn!(%peer, ?refusal, "connection refused");
+                            // Plain HTTP only: a TLS client could not read it. A full socket buffer
+                            // just loses the courtesy.
+                            if tls.is_none() {
+                                let _ = stream.try_write(refusal.response().as_bytes());
+                            }
+                            continue;
+                        }
+                    };
                     let _ = stream.set_nodelay(true);
                     let state = state.clone();
                     let service = service_fn(move |request| routes::handle(state.clone(), peer, request));
-                    let builder = http1::Builder::new();
+                    let mut builder = http1::Builder::new();
+                    builder.timer(TokioTimer::new()).header_read_timeout(header_timeout);
                     match &tls {
                         Some(acceptor) => {
                             let acceptor = acceptor.clone();
                             let watcher = graceful.watcher();
                             tokio::spawn(async move {
+                                let _admission = admission;
                                 match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await {
                                     Ok(Ok(tls_stream)) => {
                                         let connection = builder.serve_connection(TokioIo::new(tls_stream), service);
@@ -108,6 +127,7 @@ pub async fn start(state: Arc<AppState>) -> Result<RunningServer> {
                         None => {
                             let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
                             tokio::spawn(async move {
+                                let _admission = admission;
                                 if let Err(e) = connection.await {
                                     tracing::debug!(error = %e, "connection ended with an error");
                                 }

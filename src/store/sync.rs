@@ -46,13 +46,16 @@ pub struct Change {
 
 const TOKEN_PREFIX: &str = "urn:crmdav:sync:";
 
-pub fn token(seq: i64) -> String {
-    format!("{TOKEN_PREFIX}{seq}")
+/// The sync-token of `collection` as of `seq`. It names its collection, so that a token of one
+/// collection is refused by another (RFC 6578 3.2: DAV:valid-sync-token) instead of being read as
+/// a position in a history it never came from.
+pub fn token(collection: &str, seq: i64) -> String {
+    format!("{TOKEN_PREFIX}{}/{seq}", token_tag(collection))
 }
 
-/// The sequence in a token we issued; `None` for anything else.
-pub fn parse_token(token: &str) -> Option<i64> {
-    token.trim().strip_prefix(TOKEN_PREFIX)?.parse().ok().filter(|seq| *seq >= 0)
+/// A collection key in a form that keeps a token's `:`-separated parts apart (`cards:7` → `cards-7`).
+fn token_tag(collection: &str) -> String {
+    collection.replace(':', "-")
 }
 
 /// The sequence the collection was last brought up to date at, if it ever was.
@@ -204,25 +207,33 @@ pub struct Cursor {
     pub href: Option<String>,
 }
 
-pub fn cursor_token(cursor: &Cursor) -> String {
-    match &cursor.href {
-        None => token(cursor.seq),
-        Some(href) => format!(
+/// The token of a position in `collection`: `None` is the start, before any member was delivered
+/// (the position of a client whose first page was cut at a limit of 0).
+pub fn cursor_token(collection: &str, cursor: Option<&Cursor>) -> String {
+    match cursor {
+        None => format!("{TOKEN_PREFIX}{}/start", token_tag(collection)),
+        Some(Cursor { seq, href: None }) => token(collection, *seq),
+        Some(Cursor { seq, href: Some(href) }) => format!(
             "{}:{}",
-            token(cursor.seq),
+            token(collection, *seq),
             percent_encoding::utf8_percent_encode(href, percent_encoding::NON_ALPHANUMERIC)
         ),
     }
 }
 
-pub fn parse_cursor(text: &str) -> Option<Cursor> {
-    let rest = text.trim().strip_prefix(TOKEN_PREFIX)?;
+/// The position a token of `collection` names (`Some(None)`: the start); `None` for a token that
+/// is not one of this collection's.
+pub fn parse_cursor(collection: &str, text: &str) -> Option<Option<Cursor>> {
+    let rest = text.trim().strip_prefix(TOKEN_PREFIX)?.strip_prefix(&token_tag(collection))?.strip_prefix('/')?;
+    if rest == "start" {
+        return Some(None);
+    }
     let (seq, href) = match rest.split_once(':') {
         Some((seq, href)) => (seq, Some(percent_encoding::percent_decode_str(href).decode_utf8().ok()?.into_owned())),
         None => (rest, None),
     };
     let seq = seq.parse().ok().filter(|s: &i64| *s >= 0)?;
-    Some(Cursor { seq, href })
+    Some(Some(Cursor { seq, href }))
 }
 
 /// Changes after `cursor` (all current members when `cursor` is None), in (seq, href) order, with
@@ -280,9 +291,9 @@ pub async fn page(
     let cursor = if token.trim().is_empty() {
         None
     } else {
-        match parse_cursor(token).filter(|c| c.seq <= synced) {
-            Some(cursor) => Some(cursor),
-            None => return Ok(None),
+        match parse_cursor(collection, token) {
+            Some(cursor) if cursor.as_ref().is_none_or(|c| c.seq <= synced) => cursor,
+            _ => return Ok(None),
         }
     };
     let mut changes = changes_after(store, collection, cursor.as_ref(), with_bodies).await?;
@@ -290,12 +301,15 @@ pub async fn page(
     let next = match limit {
         Some(l) if truncated => {
             changes.truncate(l);
-            let last = changes.last().expect("a truncated page holds the limit's worth of changes");
-            Cursor { seq: last.seq, href: Some(last.href.clone()) }
+            // A limit of 0 delivers nothing: the client stays where it was (RFC 6578 3.6-3.7).
+            match changes.last() {
+                Some(last) => Some(Cursor { seq: last.seq, href: Some(last.href.clone()) }),
+                None => cursor,
+            }
         }
-        _ => Cursor { seq: synced, href: None },
+        _ => Some(Cursor { seq: synced, href: None }),
     };
-    Ok(Some(Page { changes, truncated, next_token: cursor_token(&next) }))
+    Ok(Some(Page { changes, truncated, next_token: cursor_token(collection, next.as_ref()) }))
 }
 
 /// A multiget of at least this many members of a collection not in memory reads all of it into
@@ -428,13 +442,17 @@ mod tests {
 
     #[test]
     fn tokens_round_trip_and_foreign_tokens_are_rejected() {
-        assert_eq!(parse_token(&token(42)), Some(42));
-        assert_eq!(parse_token("http://example.com/sync/42"), None);
-        assert_eq!(parse_token("urn:crmdav:sync:-1"), None);
-        assert_eq!(parse_token("urn:crmdav:sync:abc"), None);
+        let (book, calendar) = ("cards:7", "activities:7");
+        assert_eq!(parse_cursor(book, &token(book, 42)), Some(Some(Cursor { seq: 42, href: None })));
+        assert_eq!(parse_cursor(calendar, &token(book, 42)), None);
+        assert_eq!(parse_cursor("cards:70", &token(book, 42)), None);
+        assert_eq!(parse_cursor(book, "http://example.com/sync/42"), None);
+        assert_eq!(parse_cursor(book, "urn:crmdav:sync:42"), None);
+        assert_eq!(parse_cursor(book, "urn:crmdav:sync:cards-7/-1"), None);
+        assert_eq!(parse_cursor(book, "urn:crmdav:sync:cards-7/abc"), None);
         let cursor = Cursor { seq: 7, href: Some("a b:c.vcf".into()) };
-        assert_eq!(parse_cursor(&cursor_token(&cursor)), Some(cursor));
-        assert_eq!(parse_cursor(&token(9)), Some(Cursor { seq: 9, href: None }));
+        assert_eq!(parse_cursor(book, &cursor_token(book, Some(&cursor))), Some(Some(cursor)));
+        assert_eq!(parse_cursor(book, &cursor_token(book, None)), Some(None));
     }
 
     #[test]

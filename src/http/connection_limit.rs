@@ -1,0 +1,107 @@
+//! How many connections the server holds open: in all, and from one client address.
+//!
+//! Each open connection costs a task, buffers and a file descriptor. Without a cap, clients that
+//! open connections and send nothing (or send slowly) hold them until the process runs out of
+//! descriptors and stops accepting anyone. Beyond a cap a new connection is answered 503 and
+//! closed at once; the per-address cap keeps one client from taking the whole budget.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+
+pub struct ConnectionLimit {
+    max_total: usize,
+    max_per_address: usize,
+    open: Mutex<OpenConnections>,
+}
+
+#[derive(Default)]
+struct OpenConnections {
+    total: usize,
+    by_address: HashMap<IpAddr, usize>,
+}
+
+/// Why a connection was not admitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    ServerFull { limit: usize },
+    AddressFull { limit: usize },
+}
+
+impl Refusal {
+    /// A complete HTTP/1.1 answer, written raw on the socket before it is closed.
+    pub fn response(&self) -> String {
+        let message = match self {
+            Refusal::ServerFull { limit } => {
+                format!("the server has its limit of {limit} connections open; retry later\n")
+            }
+            Refusal::AddressFull { limit } => {
+                format!("your address has its limit of {limit} connections open; close some or retry later\n")
+            }
+        };
+        format!(
+            "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 5\r\n\
+             Content-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n\r\n{message}",
+            message.len()
+        )
+    }
+}
+
+/// An admitted connection's place, given back when dropped (when the connection ends).
+pub struct Admission {
+    limit: Arc<ConnectionLimit>,
+    address: IpAddr,
+}
+
+impl ConnectionLimit {
+    pub fn new(max_total: usize, max_per_address: usize) -> Arc<ConnectionLimit> {
+        Arc::new(ConnectionLimit { max_total, max_per_address, open: Mutex::new(OpenConnections::default()) })
+    }
+
+    pub fn admit(self: &Arc<Self>, address: IpAddr) -> Result<Admission, Refusal> {
+        let mut open = self.open.lock().expect("connection counts are never left half-updated");
+        if open.total >= self.max_total {
+            return Err(Refusal::ServerFull { limit: self.max_total });
+        }
+        let from_address = open.by_address.entry(address).or_default();
+        if *from_address >= self.max_per_address {
+            return Err(Refusal::AddressFull { limit: self.max_per_address });
+        }
+        *from_address += 1;
+        open.total += 1;
+        Ok(Admission { limit: self.clone(), address })
+    }
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        let mut open = self.limit.open.lock().expect("connection counts are never left half-updated");
+        open.total -= 1;
+        if let Some(count) = open.by_address.get_mut(&self.address) {
+            *count -= 1;
+            if *count == 0 {
+                open.by_address.remove(&self.address);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn caps_per_address_and_in_all_and_gives_places_back() {
+        let limit = ConnectionLimit::new(3, 2);
+        let (a, b): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+        let first = limit.admit(a).unwrap();
+        let _second = limit.admit(a).unwrap();
+        assert_eq!(limit.admit(a).err(), Some(Refusal::AddressFull { limit: 2 }));
+        let _third = limit.admit(b).unwrap();
+        assert_eq!(limit.admit(b).err(), Some(Refusal::ServerFull { limit: 3 }));
+        drop(first);
+        let _again = limit.admit(a).unwrap();
+        assert_eq!(limit.admit(b).err(), Some(Refusal::ServerFull { limit: 3 }));
+        assert!(Refusal::AddressFull { limit: 2 }.response().starts_with("HTTP/1.1 503"));
+    }
+}
