@@ -3,10 +3,13 @@
 pub mod admin;
 pub mod auth;
 pub mod body;
+mod client_addr;
 mod dav;
+mod password_checks;
 pub mod response;
 mod routes;
 mod server;
+mod throttle;
 
 pub use response::{Reply, reply};
 pub use server::{RunningServer, start};
