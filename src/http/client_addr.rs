@@ -10,6 +10,8 @@ use ipnet::IpNet;
 /// The rightmost `X-Forwarded-For` address that is not itself a trusted proxy (addresses further
 /// left were written by the client and can be forged); the peer if it is not trusted.
 pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted_proxies: &[IpNet]) -> IpAddr {
+    // A dual-stack listener sees IPv4 peers as ::ffff:a.b.c.d: compare them as IPv4.
+    let peer = peer.to_canonical();
     let trusted = |ip: &IpAddr| trusted_proxies.iter().any(|net| net.contains(ip));
     if !trusted(&peer) {
         return peer;
@@ -19,7 +21,7 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted_proxies: &[IpNet]) -
     for hop in hops.collect::<Vec<_>>().into_iter().rev() {
         match hop.trim().parse::<IpAddr>() {
             Ok(ip) => {
-                client = ip;
+                client = ip.to_canonical();
                 if !trusted(&ip) {
                     break;
                 }
@@ -57,5 +59,6 @@ mod tests {
         assert_eq!(client_ip(proxy, &headers(&["1.2.3.4", "198.51.100.1"]), &proxies), ip("198.51.100.1"));
         assert_eq!(client_ip(proxy, &headers(&["garbage"]), &proxies), proxy);
         assert_eq!(client_ip(proxy, &headers(&["198.51.100.1"]), &[]), proxy, "no trusted proxies: header ignored");
+        assert_eq!(client_ip(ip("::ffff:10.0.0.2"), &headers(&["198.51.100.1"]), &proxies), ip("198.51.100.1"));
     }
 }
