@@ -137,6 +137,7 @@ impl Authenticator {
                     .lock()
                     .expect("auth lock")
                     .insert(cache_key, CachedLogin { credential_id: auth.credential_id, proven_at: Instant::now() });
+                self.remember_address(&login, client);
                 self.touch(store, auth.credential_id);
                 Ok(AuthOutcome::Ok(auth))
             }
@@ -180,7 +181,6 @@ impl Authenticator {
                 // The login's own keys start afresh; the address keeps its other failures.
                 let (reset, uncount) = keys.split_at(1);
                 self.throttle.succeeded(reset, uncount, Instant::now());
-                self.remember_address(login, client);
                 Ok(PasswordCheck::Done(Some(Authenticated { rep: record.rep, credential_id: record.credential_id })))
             }
             None => {
@@ -195,6 +195,7 @@ impl Authenticator {
         known.get(&(login.to_string(), client)).is_some_and(|at| at.elapsed() < KNOWN_ADDRESS_TTL)
     }
 
+    /// Any successful login (password, token or cached) makes its (login, address) pair known.
     fn remember_address(&self, login: &str, client: IpAddr) {
         let mut known = self.known_addresses.lock().expect("auth lock");
         if known.len() >= KNOWN_ADDRESS_MAX {
