@@ -50,8 +50,9 @@ impl Serialize for Ts {
 }
 
 /// Who a request is from: the rep and the credential that proved it.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, sqlx::FromRow)]
 pub struct Authenticated {
+    #[sqlx(flatten)]
     pub rep: Rep,
     pub credential_id: i64,
 }
@@ -93,9 +94,9 @@ fn new_token() -> String {
 /// state (unknown, disabled or active), and never an argon2 check, so that neither the answer nor its
 /// time tells which logins exist.
 pub async fn verify_token(store: &Store, login: &str, token: &str) -> Result<Option<Authenticated>> {
-    let row: Option<(i64, i64, String, String, String, String, bool)> = on_db!(store, read, |pool| {
+    Ok(on_db!(store, read, |pool| {
         sqlx::query_as(
-            "SELECT c.id, r.id, r.login, r.display_name, r.email, r.role, r.active FROM credentials c \
+            "SELECT c.id AS credential_id, r.id, r.login, r.display_name, r.email, r.role, r.active FROM credentials c \
              JOIN reps r ON r.id = c.rep_id WHERE c.kind = 'app-token' AND c.secret_hash = $1 \
              AND c.revoked_at IS NULL AND r.active AND r.login = $2",
         )
@@ -103,15 +104,13 @@ pub async fn verify_token(store: &Store, login: &str, token: &str) -> Result<Opt
         .bind(login)
         .fetch_optional(pool)
         .await?
-    });
-    Ok(row.map(|(credential_id, id, login, display_name, email, role, active)| Authenticated {
-        rep: Rep { id, login, display_name, email, role, active },
-        credential_id,
     }))
 }
 
 /// A rep's current password hash, if the login exists and is active.
+#[derive(sqlx::FromRow)]
 pub struct PasswordRecord {
+    #[sqlx(flatten)]
     pub rep: Rep,
     pub credential_id: i64,
     pub phc: String,
@@ -120,21 +119,15 @@ pub struct PasswordRecord {
 /// The one password hash a password check of `login` runs against (`None`: unknown or disabled
 /// login, see `check_password`).
 pub async fn password_record(store: &Store, login: &str) -> Result<Option<PasswordRecord>> {
-    type Row = (i64, String, i64, String, String, String, String, bool);
-    let row: Option<Row> = on_db!(store, read, |pool| {
+    Ok(on_db!(store, read, |pool| {
         sqlx::query_as(
-            "SELECT c.id, c.secret_hash, r.id, r.login, r.display_name, r.email, r.role, r.active FROM credentials c \
-             JOIN reps r ON r.id = c.rep_id WHERE r.login = $1 AND r.active AND c.kind = 'password' \
-             AND c.revoked_at IS NULL ORDER BY c.id DESC LIMIT 1",
+            "SELECT c.id AS credential_id, c.secret_hash AS phc, r.id, r.login, r.display_name, r.email, r.role, r.active \
+             FROM credentials c JOIN reps r ON r.id = c.rep_id WHERE r.login = $1 AND r.active \
+             AND c.kind = 'password' AND c.revoked_at IS NULL ORDER BY c.id DESC LIMIT 1",
         )
         .bind(login)
         .fetch_optional(pool)
         .await?
-    });
-    Ok(row.map(|(credential_id, phc, id, login, display_name, email, role, active)| PasswordRecord {
-        rep: Rep { id, login, display_name, email, role, active },
-        credential_id,
-        phc,
     }))
 }
 
@@ -264,6 +257,16 @@ mod tests {
             PasswordHash::new(DUMMY_HASH).is_ok(),
             "the dummy hash must parse, or the unknown-login path returns early"
         );
+    }
+
+    #[test]
+    fn the_dummy_hash_costs_what_a_real_one_costs() {
+        let real = hash_password("demo").unwrap();
+        let (real, dummy) = (PasswordHash::new(&real).unwrap(), PasswordHash::new(DUMMY_HASH).unwrap());
+        assert_eq!(real.algorithm, dummy.algorithm);
+        assert_eq!(real.version, dummy.version);
+        assert_eq!(real.params, dummy.params, "same memory and time cost, or timing tells unknown logins apart");
+        assert!(!check_password("demo", None), "no record: always refused, after one argon2 run");
     }
 
     #[test]
