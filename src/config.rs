@@ -5,7 +5,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use serde::Deserialize;
+use ipnet::IpNet;
+use serde::{Deserialize, Deserializer};
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -21,6 +22,9 @@ pub struct Config {
     /// `text` or `json` request logs.
     pub log_format: String,
     pub tls: Option<TlsConfig>,
+    /// Reverse proxies (addresses or CIDR ranges) whose `X-Forwarded-For` names the client.
+    #[serde(deserialize_with = "deserialize_proxies")]
+    pub trusted_proxies: Vec<IpNet>,
     pub auth: AuthConfig,
     pub calendar: CalendarConfig,
     pub feeds: FeedConfig,
@@ -52,11 +56,18 @@ pub struct TlsConfig {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {
-    /// Failed logins allowed per login within `throttle_window_secs`.
+    /// Failed password checks per login before each further one must wait (1 s, doubling).
     pub max_failures: u32,
-    /// Failed logins allowed per client address: higher, since a whole office may share one address.
+    /// The same per client address (password spraying): higher, since a whole office may share one.
     pub max_failures_per_address: u32,
+    /// Failures are forgotten after this long without a new attempt.
     pub throttle_window_secs: u64,
+    /// Longest wait imposed between two password checks of one login or address.
+    pub max_backoff_secs: u64,
+    /// argon2 checks run at once (0: one per CPU core).
+    pub max_parallel_checks: usize,
+    /// argon2 checks waiting for a core; beyond them a new login gets 503 with Retry-After.
+    pub max_queued_checks: usize,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -89,6 +100,7 @@ impl Default for Config {
             max_body_bytes: 4 * 1024 * 1024,
             log_format: "text".into(),
             tls: None,
+            trusted_proxies: Vec::new(),
             auth: AuthConfig::default(),
             calendar: CalendarConfig::default(),
             feeds: FeedConfig::default(),
@@ -110,7 +122,14 @@ impl Default for ConnectionConfig {
 
 impl Default for AuthConfig {
     fn default() -> AuthConfig {
-        AuthConfig { max_failures: 5, max_failures_per_address: 30, throttle_window_secs: 300 }
+        AuthConfig {
+            max_failures: 5,
+            max_failures_per_address: 30,
+            throttle_window_secs: 300,
+            max_backoff_secs: 60,
+            max_parallel_checks: 0,
+            max_queued_checks: 32,
+        }
     }
 }
 
@@ -189,6 +208,14 @@ impl Config {
         if let Some(v) = var("CRMDAV_MAX_CONNECTIONS_PER_ADDRESS") {
             self.connections.max_connections_per_address = parse("CRMDAV_MAX_CONNECTIONS_PER_ADDRESS", &v)?;
         }
+        if let Some(v) = var("CRMDAV_TRUSTED_PROXIES") {
+            self.trusted_proxies = v
+                .split(',')
+                .filter(|s| !s.trim().is_empty())
+                .map(parse_proxy)
+                .collect::<Result<_>>()
+                .context("invalid CRMDAV_TRUSTED_PROXIES")?;
+        }
         if let Some(v) = var("CRMDAV_DONE_CATEGORY") {
             self.calendar.done_category = v;
         }
@@ -214,6 +241,18 @@ impl Config {
     }
 }
 
+/// A proxy is an address (`10.0.0.2`) or a range (`10.0.0.0/24`).
+fn parse_proxy(text: &str) -> Result<IpNet> {
+    let text = text.trim();
+    text.parse::<IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from))
+        .map_err(|_| anyhow::anyhow!("{text:?} is neither an IP address nor a CIDR range"))
+}
+
+fn deserialize_proxies<'de, D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Vec<IpNet>, D::Error> {
+    Vec::<String>::deserialize(deserializer)?.iter().map(|s| parse_proxy(s).map_err(serde::de::Error::custom)).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,6 +275,16 @@ mod tests {
         assert!(config.database.starts_with("postgres://"));
         assert_eq!(config.connections.max_connections_per_address, 8);
         assert_eq!(config.connections.header_timeout_secs, 30);
+    }
+
+    #[test]
+    fn trusted_proxies_take_addresses_and_ranges() {
+        let mut config: Config = toml::from_str("trusted_proxies = [\"172.28.0.2\", \"10.0.0.0/8\"]").unwrap();
+        assert_eq!(config.trusted_proxies.len(), 2);
+        assert!(config.trusted_proxies[0].contains(&"172.28.0.2".parse::<std::net::IpAddr>().unwrap()));
+        assert!(toml::from_str::<Config>("trusted_proxies = [\"proxy\"]").is_err());
+        config.apply_env(|name| (name == "CRMDAV_TRUSTED_PROXIES").then(|| "::1, 192.168.0.0/16".into())).unwrap();
+        assert_eq!(config.trusted_proxies.len(), 2);
     }
 
     #[test]

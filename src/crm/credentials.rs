@@ -50,8 +50,9 @@ impl Serialize for Ts {
 }
 
 /// Who a request is from: the rep and the credential that proved it.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, sqlx::FromRow)]
 pub struct Authenticated {
+    #[sqlx(flatten)]
     pub rep: Rep,
     pub credential_id: i64,
 }
@@ -89,50 +90,58 @@ fn new_token() -> String {
     format!("{TOKEN_PREFIX}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret))
 }
 
-#[derive(sqlx::FromRow)]
-struct SecretRow {
-    id: i64,
-    secret_hash: String,
+/// Checks an app token given as the password of `login`: one indexed query, whatever the login's
+/// state (unknown, disabled or active), and never an argon2 check, so that neither the answer nor its
+/// time tells which logins exist.
+pub async fn verify_token(store: &Store, login: &str, token: &str) -> Result<Option<Authenticated>> {
+    Ok(on_db!(store, read, |pool| {
+        sqlx::query_as(
+            "SELECT c.id AS credential_id, r.id, r.login, r.display_name, r.email, r.role, r.active FROM credentials c \
+             JOIN reps r ON r.id = c.rep_id WHERE c.kind = 'app-token' AND c.secret_hash = $1 \
+             AND c.revoked_at IS NULL AND r.active AND r.login = $2",
+        )
+        .bind(token_hash(token))
+        .bind(login)
+        .fetch_optional(pool)
+        .await?
+    }))
 }
 
-/// Checks a login and a password or app token. `None` for any failure (unknown login, disabled rep,
-/// wrong secret, revoked token), so that callers cannot tell them apart.
-pub async fn verify(store: &Store, login: &str, secret: &str) -> Result<Option<Authenticated>> {
-    let rep = reps::find(store, login).await?;
-    let candidates: Vec<SecretRow> = match &rep {
-        Some(rep) if rep.active && secret.starts_with(TOKEN_PREFIX) => {
-            on_db!(store, read, |pool| {
-                sqlx::query_as(
-                "SELECT id, secret_hash FROM credentials WHERE rep_id = $1 AND kind = 'app-token' AND secret_hash = $2 AND revoked_at IS NULL",
-            )
-            .bind(rep.id)
-            .bind(token_hash(secret))
-            .fetch_all(pool)
-            .await?
-            })
+/// A rep's current password hash, if the login exists and is active.
+#[derive(sqlx::FromRow)]
+pub struct PasswordRecord {
+    #[sqlx(flatten)]
+    pub rep: Rep,
+    pub credential_id: i64,
+    pub phc: String,
+}
+
+/// The one password hash a password check of `login` runs against (`None`: unknown or disabled
+/// login, see `check_password`).
+pub async fn password_record(store: &Store, login: &str) -> Result<Option<PasswordRecord>> {
+    Ok(on_db!(store, read, |pool| {
+        sqlx::query_as(
+            "SELECT c.id AS credential_id, c.secret_hash AS phc, r.id, r.login, r.display_name, r.email, r.role, r.active \
+             FROM credentials c JOIN reps r ON r.id = c.rep_id WHERE r.login = $1 AND r.active \
+             AND c.kind = 'password' AND c.revoked_at IS NULL ORDER BY c.id DESC LIMIT 1",
+        )
+        .bind(login)
+        .fetch_optional(pool)
+        .await?
+    }))
+}
+
+/// Runs exactly one argon2 verification: against the rep's hash, or against a dummy hash of the
+/// same cost when there is none, so that a password check costs the same for every login.
+/// CPU- and memory-heavy (19 MiB): callers bound how many run at once.
+pub fn check_password(password: &str, record: Option<&PasswordRecord>) -> bool {
+    match record {
+        Some(record) => verify_password(password, &record.phc),
+        None => {
+            verify_password(password, DUMMY_HASH);
+            false
         }
-        Some(rep) if rep.active => {
-            let rows: Vec<SecretRow> = on_db!(store, read, |pool| {
-                sqlx::query_as("SELECT id, secret_hash FROM credentials WHERE rep_id = $1 AND kind = 'password' AND revoked_at IS NULL")
-                    .bind(rep.id)
-                    .fetch_all(pool)
-                    .await?
-            });
-            // argon2 is CPU-bound by design: keep it off the async workers.
-            let secret = secret.to_string();
-            tokio::task::spawn_blocking(move || {
-                rows.into_iter().filter(|row| verify_password(&secret, &row.secret_hash)).collect()
-            })
-            .await?
-        }
-        _ => {
-            // Spend the time of a real check so that timing does not tell which logins exist.
-            let secret = secret.to_string();
-            tokio::task::spawn_blocking(move || verify_password(&secret, DUMMY_HASH)).await?;
-            Vec::new()
-        }
-    };
-    Ok(rep.zip(candidates.first()).map(|(rep, row)| Authenticated { rep, credential_id: row.id }))
+    }
 }
 
 /// Re-checks a credential proven earlier (cached): still unrevoked and its rep still active.
@@ -248,6 +257,16 @@ mod tests {
             PasswordHash::new(DUMMY_HASH).is_ok(),
             "the dummy hash must parse, or the unknown-login path returns early"
         );
+    }
+
+    #[test]
+    fn the_dummy_hash_costs_what_a_real_one_costs() {
+        let real = hash_password("demo").unwrap();
+        let (real, dummy) = (PasswordHash::new(&real).unwrap(), PasswordHash::new(DUMMY_HASH).unwrap());
+        assert_eq!(real.algorithm, dummy.algorithm);
+        assert_eq!(real.version, dummy.version);
+        assert_eq!(real.params, dummy.params, "same memory and time cost, or timing tells unknown logins apart");
+        assert!(!check_password("demo", None), "no record: always refused, after one argon2 run");
     }
 
     #[test]

@@ -1,6 +1,17 @@
 //! HTTP Basic authentication: credential checks, a short-lived cache of proven credentials (an
-//! argon2 check costs tens of milliseconds, far too much to pay on every DAV request), and
-//! failed-login throttling per login and per client address.
+//! argon2 check costs tens of milliseconds, far too much to pay on every DAV request), throttling of
+//! password guesses, and a bound on how many argon2 checks run at once.
+//!
+//! Policy:
+//! - An app token (`crmdav_...`, 256 bits) is checked by one indexed lookup, never by argon2, and is
+//!   never throttled: guessing one is hopeless, and a rep's tokens keep working while someone guesses
+//!   that rep's password.
+//! - A password check always runs exactly one argon2 (against a dummy hash for unknown or disabled
+//!   logins), so its time does not tell which logins exist.
+//! - Password guesses back off per login and per client address (see `throttle`); a login that has
+//!   succeeded from an address before is throttled on that (login, address) pair alone, so that
+//!   neither an attacker elsewhere nor one sharing the office's address locks its owner out.
+//! - A cached (already proven) credential is never throttled: it cannot be a guess.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -10,8 +21,10 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
+use super::password_checks::PasswordChecks;
+use super::throttle::Throttle;
 use crate::config::AuthConfig;
-use crate::crm::credentials::{self, Authenticated};
+use crate::crm::credentials::{self, Authenticated, TOKEN_PREFIX};
 use crate::crm::reps::Rep;
 use crate::store::Store;
 
@@ -20,6 +33,10 @@ use crate::store::Store;
 const CACHE_TTL: Duration = Duration::from_secs(300);
 /// `last_used_at` is written at most this often per credential, not on every request.
 const TOUCH_INTERVAL: Duration = Duration::from_secs(600);
+/// How long a successful login from an address makes that (login, address) pair known.
+const KNOWN_ADDRESS_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+/// Known (login, address) pairs kept at most (memory bound; the oldest go first).
+const KNOWN_ADDRESS_MAX: usize = 100_000;
 
 pub enum AuthOutcome {
     Ok(Authenticated),
@@ -27,6 +44,8 @@ pub enum AuthOutcome {
     Denied,
     /// Too many failures: 429 with Retry-After (seconds).
     Throttled(u64),
+    /// Too many password checks already running or waiting: 503 with Retry-After.
+    Busy,
 }
 
 struct CachedLogin {
@@ -34,16 +53,20 @@ struct CachedLogin {
     proven_at: Instant,
 }
 
-#[derive(Default)]
-struct Failures {
-    by_key: HashMap<String, (u32, Instant)>,
+enum PasswordCheck {
+    Done(Option<Authenticated>),
+    Throttled(Duration),
+    Busy,
 }
 
 pub struct Authenticator {
     config: AuthConfig,
     cache: Mutex<HashMap<[u8; 32], CachedLogin>>,
     touched: Mutex<HashMap<i64, Instant>>,
-    failures: Mutex<Failures>,
+    throttle: Throttle,
+    password_checks: PasswordChecks,
+    /// (login, address) pairs with a recent successful password login, and when.
+    known_addresses: Mutex<HashMap<(String, IpAddr), Instant>>,
 }
 
 /// `Authorization: Basic base64(login:secret)` → (login, secret).
@@ -61,49 +84,28 @@ pub fn parse_basic(header: &str) -> Option<(String, String)> {
 impl Authenticator {
     pub fn new(config: AuthConfig) -> Authenticator {
         Authenticator {
+            throttle: Throttle::new(
+                Duration::from_secs(config.max_backoff_secs.max(1)),
+                Duration::from_secs(config.throttle_window_secs),
+            ),
+            password_checks: PasswordChecks::new(config.max_parallel_checks, config.max_queued_checks),
             config,
             cache: Mutex::new(HashMap::new()),
             touched: Mutex::new(HashMap::new()),
-            failures: Mutex::new(Failures::default()),
+            known_addresses: Mutex::new(HashMap::new()),
         }
     }
 
-    fn window(&self) -> Duration {
-        Duration::from_secs(self.config.throttle_window_secs)
-    }
-
-    /// Seconds to wait if `key` has failed `limit` times within the window.
-    fn throttled(&self, key: &str, limit: u32) -> Option<u64> {
-        let failures = self.failures.lock().expect("auth lock");
-        let (count, since) = failures.by_key.get(key)?;
-        let elapsed = since.elapsed();
-        (*count >= limit && elapsed < self.window()).then(|| (self.window() - elapsed).as_secs().max(1))
-    }
-
-    fn record_failure(&self, key: String) {
-        let mut failures = self.failures.lock().expect("auth lock");
-        let window = self.window();
-        failures.by_key.retain(|_, (_, since)| since.elapsed() < window);
-        let entry = failures.by_key.entry(key).or_insert((0, Instant::now()));
-        entry.0 += 1;
-    }
-
-    fn clear_failures(&self, key: &str) {
-        self.failures.lock().expect("auth lock").by_key.remove(key);
-    }
-
-    pub async fn authenticate(&self, store: &Store, header: Option<&str>, peer: IpAddr) -> anyhow::Result<AuthOutcome> {
-        let ip_key = format!("ip:{peer}");
+    /// `client` is the client's address (see `client_addr`), used to throttle password guesses.
+    pub async fn authenticate(
+        &self,
+        store: &Store,
+        header: Option<&str>,
+        client: IpAddr,
+    ) -> anyhow::Result<AuthOutcome> {
         let Some((login, secret)) = header.and_then(parse_basic) else {
             return Ok(AuthOutcome::Denied);
         };
-        let login_key = format!("login:{login}");
-        if let Some(wait) = self
-            .throttled(&login_key, self.config.max_failures)
-            .or_else(|| self.throttled(&ip_key, self.config.max_failures_per_address))
-        {
-            return Ok(AuthOutcome::Throttled(wait));
-        }
         let cache_key: [u8; 32] = Sha256::new()
             .chain_update(login.as_bytes())
             .chain_update([0])
@@ -122,25 +124,89 @@ impl Authenticator {
                 .await?
                 .filter(|rep: &Rep| rep.login == login)
                 .map(|rep| Authenticated { rep, credential_id }),
-            None => credentials::verify(store, &login, &secret).await?,
+            None if secret.starts_with(TOKEN_PREFIX) => credentials::verify_token(store, &login, &secret).await?,
+            None => match self.check_password(store, &login, secret, client).await? {
+                PasswordCheck::Done(authenticated) => authenticated,
+                PasswordCheck::Throttled(wait) => return Ok(AuthOutcome::Throttled(wait.as_secs_f64().ceil() as u64)),
+                PasswordCheck::Busy => return Ok(AuthOutcome::Busy),
+            },
         };
         match authenticated {
             Some(auth) => {
-                self.clear_failures(&login_key);
                 self.cache
                     .lock()
                     .expect("auth lock")
                     .insert(cache_key, CachedLogin { credential_id: auth.credential_id, proven_at: Instant::now() });
+                self.remember_address(&login, client);
                 self.touch(store, auth.credential_id);
                 Ok(AuthOutcome::Ok(auth))
             }
             None => {
                 self.cache.lock().expect("auth lock").remove(&cache_key);
-                self.record_failure(login_key);
-                self.record_failure(ip_key);
                 Ok(AuthOutcome::Denied)
             }
         }
+    }
+
+    /// One throttled, bounded argon2 check of a password.
+    async fn check_password(
+        &self,
+        store: &Store,
+        login: &str,
+        password: String,
+        client: IpAddr,
+    ) -> anyhow::Result<PasswordCheck> {
+        let known = self.is_known_address(login, client);
+        let (pair_key, login_key, address_key) =
+            (format!("pair:{client} {login}"), format!("login:{login}"), format!("ip:{client}"));
+        let keys: Vec<(&str, u32)> = match known {
+            true => vec![(&pair_key, self.config.max_failures)],
+            false => vec![(&login_key, self.config.max_failures), (&address_key, self.config.max_failures_per_address)],
+        };
+        let Ok(admission) = self.password_checks.admit(known) else {
+            return Ok(PasswordCheck::Busy);
+        };
+        if let Err(wait) = self.throttle.begin(&keys, Instant::now()) {
+            return Ok(PasswordCheck::Throttled(wait));
+        }
+        let record = credentials::password_record(store, login).await?;
+        let record = admission
+            .run(move || {
+                let ok = credentials::check_password(&password, record.as_ref());
+                record.filter(|_| ok)
+            })
+            .await?;
+        match record {
+            Some(record) => {
+                // The login's own keys start afresh; the address keeps its other failures.
+                let (reset, uncount) = keys.split_at(1);
+                self.throttle.succeeded(reset, uncount, Instant::now());
+                Ok(PasswordCheck::Done(Some(Authenticated { rep: record.rep, credential_id: record.credential_id })))
+            }
+            None => {
+                self.throttle.failed(&keys, Instant::now());
+                Ok(PasswordCheck::Done(None))
+            }
+        }
+    }
+
+    fn is_known_address(&self, login: &str, client: IpAddr) -> bool {
+        let known = self.known_addresses.lock().expect("auth lock");
+        known.get(&(login.to_string(), client)).is_some_and(|at| at.elapsed() < KNOWN_ADDRESS_TTL)
+    }
+
+    /// Any successful login (password, token or cached) makes its (login, address) pair known.
+    fn remember_address(&self, login: &str, client: IpAddr) {
+        let mut known = self.known_addresses.lock().expect("auth lock");
+        if known.len() >= KNOWN_ADDRESS_MAX {
+            known.retain(|_, at| at.elapsed() < KNOWN_ADDRESS_TTL);
+            if known.len() >= KNOWN_ADDRESS_MAX
+                && let Some(oldest) = known.iter().min_by_key(|(_, at)| **at).map(|(key, _)| key.clone())
+            {
+                known.remove(&oldest);
+            }
+        }
+        known.insert((login.to_string(), client), Instant::now());
     }
 
     fn touch(&self, store: &Store, credential_id: i64) {
@@ -168,20 +234,5 @@ mod tests {
         assert_eq!(parse_basic("basic YWxpY2U6ZDplbW8="), Some(("alice".into(), "d:emo".into())));
         assert_eq!(parse_basic("Bearer abc"), None);
         assert_eq!(parse_basic("Basic !!!"), None);
-    }
-
-    #[test]
-    fn throttles_after_max_failures_within_window() {
-        let auth =
-            Authenticator::new(AuthConfig { max_failures: 3, max_failures_per_address: 5, throttle_window_secs: 60 });
-        for _ in 0..2 {
-            auth.record_failure("login:x".into());
-        }
-        assert!(auth.throttled("login:x", 3).is_none());
-        auth.record_failure("login:x".into());
-        assert!(auth.throttled("login:x", 3).is_some_and(|wait| wait <= 60));
-        assert!(auth.throttled("login:y", 3).is_none());
-        auth.clear_failures("login:x");
-        assert!(auth.throttled("login:x", 3).is_none());
     }
 }

@@ -9,9 +9,13 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
+use ipnet::IpNet;
+
 pub struct ConnectionLimit {
     max_total: usize,
     max_per_address: usize,
+    /// Reverse proxies carry every client's connections: only the total cap applies to them.
+    trusted_proxies: Vec<IpNet>,
     open: Mutex<OpenConnections>,
 }
 
@@ -54,8 +58,9 @@ pub struct Admission {
 }
 
 impl ConnectionLimit {
-    pub fn new(max_total: usize, max_per_address: usize) -> Arc<ConnectionLimit> {
-        Arc::new(ConnectionLimit { max_total, max_per_address, open: Mutex::new(OpenConnections::default()) })
+    pub fn new(max_total: usize, max_per_address: usize, trusted_proxies: Vec<IpNet>) -> Arc<ConnectionLimit> {
+        let open = Mutex::new(OpenConnections::default());
+        Arc::new(ConnectionLimit { max_total, max_per_address, trusted_proxies, open })
     }
 
     pub fn admit(self: &Arc<Self>, address: IpAddr) -> Result<Admission, Refusal> {
@@ -63,8 +68,10 @@ impl ConnectionLimit {
         if open.total >= self.max_total {
             return Err(Refusal::ServerFull { limit: self.max_total });
         }
+        let address = address.to_canonical();
+        let proxy = self.trusted_proxies.iter().any(|net| net.contains(&address));
         let from_address = open.by_address.entry(address).or_default();
-        if *from_address >= self.max_per_address {
+        if *from_address >= self.max_per_address && !proxy {
             return Err(Refusal::AddressFull { limit: self.max_per_address });
         }
         *from_address += 1;
@@ -91,8 +98,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_trusted_proxy_is_held_to_the_total_cap_only() {
+        let proxy: IpAddr = "172.30.0.2".parse().unwrap();
+        let limit = ConnectionLimit::new(4, 1, vec!["172.30.0.0/24".parse().unwrap()]);
+        let held: Vec<_> = (0..4).map(|_| limit.admit(proxy).expect("the proxy is not capped per address")).collect();
+        assert_eq!(limit.admit(proxy).err(), Some(Refusal::ServerFull { limit: 4 }));
+        drop(held);
+        let other: IpAddr = "10.1.1.1".parse().unwrap();
+        let _first = limit.admit(other).unwrap();
+        assert_eq!(limit.admit(other).err(), Some(Refusal::AddressFull { limit: 1 }));
+    }
+
+    #[test]
     fn caps_per_address_and_in_all_and_gives_places_back() {
-        let limit = ConnectionLimit::new(3, 2);
+        let limit = ConnectionLimit::new(3, 2, Vec::new());
         let (a, b): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
         let first = limit.admit(a).unwrap();
         let _second = limit.admit(a).unwrap();

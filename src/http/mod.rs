@@ -3,12 +3,15 @@
 pub mod admin;
 pub mod auth;
 pub mod body;
+mod client_addr;
 mod connection_limit;
 mod dav;
+mod password_checks;
 mod principals;
 pub mod response;
 mod routes;
 mod server;
+mod throttle;
 
 pub use response::{Reply, reply};
 pub use server::{RunningServer, start};

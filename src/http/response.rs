@@ -39,8 +39,19 @@ pub fn unauthorized() -> Reply {
 }
 
 pub fn too_many_attempts(retry_after_secs: u64) -> Reply {
-    let mut response = text(StatusCode::TOO_MANY_REQUESTS, "too many failed logins: try again later");
+    let mut response = text(
+        StatusCode::TOO_MANY_REQUESTS,
+        format!("too many failed logins for this login or address: try again in {retry_after_secs} s"),
+    );
     response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+    response
+}
+
+/// Password checks are rationed (each costs ~19 MiB and a core for tens of milliseconds).
+pub fn logins_busy() -> Reply {
+    let mut response =
+        text(StatusCode::SERVICE_UNAVAILABLE, "too many logins are being checked at once: try again in a second");
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     response
 }
 

@@ -69,10 +69,12 @@ async fn route(state: &Arc<AppState>, peer: SocketAddr, request: http::Request<I
         _ => {}
     }
     let authorization = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let user = match state.auth.authenticate(&state.store, authorization.as_deref(), peer.ip()).await {
+    let client = super::client_addr::client_ip(peer.ip(), request.headers(), &state.config.trusted_proxies);
+    let user = match state.auth.authenticate(&state.store, authorization.as_deref(), client).await {
         Ok(AuthOutcome::Ok(user)) => user,
         Ok(AuthOutcome::Denied) => return response::unauthorized(),
         Ok(AuthOutcome::Throttled(wait)) => return response::too_many_attempts(wait),
+        Ok(AuthOutcome::Busy) => return response::logins_busy(),
         Err(e) => return internal_error(e),
     };
     *login = user.rep.login.clone();

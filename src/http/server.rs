@@ -73,7 +73,11 @@ pub async fn start(state: Arc<AppState>) -> Result<RunningServer> {
     let addr = listener.local_addr()?;
     let (stop, mut stopped) = watch::channel(false);
     let limits = &state.config.connections;
-    let connection_limit = ConnectionLimit::new(limits.max_connections, limits.max_connections_per_address);
+    let connection_limit = ConnectionLimit::new(
+        limits.max_connections,
+        limits.max_connections_per_address,
+        state.config.trusted_proxies.clone(),
+    );
     // Slowloris: headers dribbled (or never sent) would hold a connection forever.
     let header_timeout = Duration::from_secs(limits.header_timeout_secs);
     let task = tokio::spawn(async move {
