@@ -111,8 +111,10 @@ async fn wrong_password_is_401_and_repeated_failures_are_throttled(backend: Back
     let good = server.as_user("PROPFIND", "/dav/", "alice").send().await.unwrap();
     assert_ne!(good.status(), 401);
 
+    // Five different guesses (the same wrong password again within seconds is not a new failure).
     for attempt in 1..=5 {
-        let wrong = server.request("PROPFIND", "/dav/").basic_auth("bob", Some("wrong")).send().await.unwrap();
+        let guess = format!("wrong{attempt}");
+        let wrong = server.request("PROPFIND", "/dav/").basic_auth("bob", Some(&guess)).send().await.unwrap();
         assert_eq!(wrong.status(), 401, "attempt {attempt}");
     }
     // Past the limit even the right password must wait its turn (a backoff of seconds).

@@ -103,7 +103,30 @@ async fn token_checks_take_the_same_time_for_every_login(backend: Backend) {
     server.stop().await;
 }
 
+/// A device's first sync sends many requests at once with the right password: counting attempts
+/// before they are checked must not turn them into failures. They share one check; the same wrong
+/// password sent in parallel is one failure, not twenty.
+async fn parallel_requests_with_one_password_share_one_check(backend: Backend) {
+    let server = server(backend, AuthConfig { max_failures: 5, ..AuthConfig::default() }).await;
+    let statuses: Vec<u16> =
+        burst(&server, 20, |_| "bob".into(), |_| "demo".into()).await.iter().map(|r| r.status().as_u16()).collect();
+    assert!(statuses.iter().all(|&s| s == 207), "parallel right passwords: {statuses:?}");
+    let statuses: Vec<u16> = burst(&server, 20, |_| "carol".into(), |_| "old-password".into())
+        .await
+        .iter()
+        .map(|r| r.status().as_u16())
+        .collect();
+    assert!(statuses.iter().all(|&s| s == 401), "one wrong password in parallel is answered 401: {statuses:?}");
+    assert_eq!(
+        propfind(&server, "carol", "demo").await.status(),
+        207,
+        "one repeated mistake does not lock the owner out"
+    );
+    server.stop().await;
+}
+
 on_both_databases!(
+    parallel_requests_with_one_password_share_one_check,
     parallel_guesses_are_counted_before_they_are_checked,
     app_tokens_are_not_locked_by_password_guessing,
     token_checks_take_the_same_time_for_every_login,

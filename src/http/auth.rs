@@ -15,7 +15,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -37,6 +37,8 @@ const TOUCH_INTERVAL: Duration = Duration::from_secs(600);
 const KNOWN_ADDRESS_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 /// Known (login, address) pairs kept at most (memory bound; the oldest go first).
 const KNOWN_ADDRESS_MAX: usize = 100_000;
+/// How long a failed password is answered 401 again without a new check (see `failed_just_now`).
+const REPEATED_FAILURE_MEMO: Duration = Duration::from_secs(2);
 
 pub enum AuthOutcome {
     Ok(Authenticated),
@@ -67,6 +69,10 @@ pub struct Authenticator {
     password_checks: PasswordChecks,
     /// (login, address) pairs with a recent successful password login, and when.
     known_addresses: Mutex<HashMap<(String, IpAddr), Instant>>,
+    /// One lock per password being checked, so that requests with the same one take turns.
+    gates: Mutex<HashMap<[u8; 32], Arc<tokio::sync::Mutex<()>>>>,
+    /// Passwords that failed just now (see `failed_just_now`).
+    recent_failures: Mutex<HashMap<[u8; 32], Instant>>,
 }
 
 /// `Authorization: Basic base64(login:secret)` → (login, secret).
@@ -93,6 +99,8 @@ impl Authenticator {
             cache: Mutex::new(HashMap::new()),
             touched: Mutex::new(HashMap::new()),
             known_addresses: Mutex::new(HashMap::new()),
+            gates: Mutex::new(HashMap::new()),
+            recent_failures: Mutex::new(HashMap::new()),
         }
     }
 
@@ -112,26 +120,41 @@ impl Authenticator {
             .chain_update(secret.as_bytes())
             .finalize()
             .into();
-        let cached = self
-            .cache
-            .lock()
-            .expect("auth lock")
-            .get(&cache_key)
-            .filter(|c| c.proven_at.elapsed() < CACHE_TTL)
-            .map(|c| c.credential_id);
-        let authenticated = match cached {
+        // Requests with one password (a device's parallel first sync) wait for one check, then
+        // share its result: the cache after a success, the memo of a failure otherwise.
+        let turn = match secret.starts_with(TOKEN_PREFIX) {
+            true => None,
+            false => Some(self.gate(cache_key).lock_owned().await),
+        };
+        let outcome = self.check(store, login, secret, client, cache_key, turn.is_some()).await;
+        drop(turn);
+        self.release_gate(&cache_key);
+        outcome
+    }
+
+    async fn check(
+        &self,
+        store: &Store,
+        login: String,
+        secret: String,
+        client: IpAddr,
+        cache_key: [u8; 32],
+        password: bool,
+    ) -> anyhow::Result<AuthOutcome> {
+        let authenticated = match self.cached(&cache_key) {
             Some(credential_id) => credentials::still_valid(store, credential_id)
                 .await?
                 .filter(|rep: &Rep| rep.login == login)
                 .map(|rep| Authenticated { rep, credential_id }),
             None if secret.starts_with(TOKEN_PREFIX) => credentials::verify_token(store, &login, &secret).await?,
+            None if self.failed_just_now(&cache_key) => None,
             None => match self.check_password(store, &login, secret, client).await? {
                 PasswordCheck::Done(authenticated) => authenticated,
                 PasswordCheck::Throttled(wait) => return Ok(AuthOutcome::Throttled(wait.as_secs_f64().ceil() as u64)),
                 PasswordCheck::Busy => return Ok(AuthOutcome::Busy),
             },
         };
-        match authenticated {
+        Ok(match authenticated {
             Some(auth) => {
                 self.cache
                     .lock()
@@ -139,16 +162,51 @@ impl Authenticator {
                     .insert(cache_key, CachedLogin { credential_id: auth.credential_id, proven_at: Instant::now() });
                 self.remember_address(&login, client);
                 self.touch(store, auth.credential_id);
-                Ok(AuthOutcome::Ok(auth))
+                AuthOutcome::Ok(auth)
             }
             None => {
                 self.cache.lock().expect("auth lock").remove(&cache_key);
-                Ok(AuthOutcome::Denied)
+                if password {
+                    self.remember_failure(cache_key);
+                }
+                AuthOutcome::Denied
             }
+        })
+    }
+
+    fn cached(&self, cache_key: &[u8; 32]) -> Option<i64> {
+        let cache = self.cache.lock().expect("auth lock");
+        cache.get(cache_key).filter(|c| c.proven_at.elapsed() < CACHE_TTL).map(|c| c.credential_id)
+    }
+
+    /// The lock that requests with this credential take turns on.
+    fn gate(&self, cache_key: [u8; 32]) -> Arc<tokio::sync::Mutex<()>> {
+        self.gates.lock().expect("auth lock").entry(cache_key).or_default().clone()
+    }
+
+    /// Forgets the gate once no request holds or waits for it.
+    fn release_gate(&self, cache_key: &[u8; 32]) {
+        let mut gates = self.gates.lock().expect("auth lock");
+        if gates.get(cache_key).is_some_and(|gate| Arc::strong_count(gate) == 1) {
+            gates.remove(cache_key);
         }
     }
 
-    /// One throttled, bounded argon2 check of a password.
+    /// Whether this very credential failed a moment ago: the same guess again tells nothing new,
+    /// so it is answered 401 without another check, and does not count as another failure.
+    fn failed_just_now(&self, cache_key: &[u8; 32]) -> bool {
+        let failures = self.recent_failures.lock().expect("auth lock");
+        failures.get(cache_key).is_some_and(|at| at.elapsed() < REPEATED_FAILURE_MEMO)
+    }
+
+    fn remember_failure(&self, cache_key: [u8; 32]) {
+        let mut failures = self.recent_failures.lock().expect("auth lock");
+        if failures.len() >= 4096 {
+            failures.retain(|_, at| at.elapsed() < REPEATED_FAILURE_MEMO);
+        }
+        failures.insert(cache_key, Instant::now());
+    }
+
     async fn check_password(
         &self,
         store: &Store,
