@@ -6,6 +6,10 @@
 //! what the object says. Alarms, attendees, recurrence, overrides, time zones and X- properties
 //! come back as the device sent them. Parsing, writing and recurrence are calcard's.
 //!
+//! Files: `read` (checks and modeled values of a device's object), `write` (the CRM's values into
+//! an object), `recurrence` (instances of an object) and `value` (DATE/DATE-TIME and text values).
+//! The last two serve the CalDAV queries too: `caldav` imports this module, never the reverse.
+//!
 //! Modeled properties of the master component: SUMMARY, LOCATION, DESCRIPTION (the note),
 //! DTSTART, DTEND/DURATION (VEVENT) or DUE/DURATION (VTODO), STATUS and completion (VTODO:
 //! STATUS/COMPLETED/PERCENT-COMPLETE; VEVENT: X-CRM-STATUS or the done category), X-CRM-CLIENT,
@@ -16,8 +20,10 @@
 //! the last day instead, so `DUE;VALUE=DATE:20240514` is the CRM end 2024-05-15T00:00:00Z.
 
 mod read;
+pub(crate) mod recurrence;
 #[cfg(test)]
 mod tests;
+pub(crate) mod value;
 mod write;
 
 use calcard::common::timezone::Tz;
@@ -317,4 +323,21 @@ pub fn render(activity: &Activity, ctx: &RenderContext) -> String {
     };
     Merge { calendar: &mut calendar, master, kind, activity, ctx, generated, written_tzid: None }.apply();
     calendar.to_string()
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    use calcard::icalendar::ICalendar;
+    use chrono::{DateTime, TimeZone, Utc};
+
+    /// Parses a test object written with `\n` line ends and two-space indentation.
+    pub fn calendar(text: &str) -> ICalendar {
+        let text: String =
+            text.lines().map(str::trim).filter(|line| !line.is_empty()).map(|line| format!("{line}\r\n")).collect();
+        ICalendar::parse(&text).expect("test calendar parses")
+    }
+
+    pub fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap()
+    }
 }

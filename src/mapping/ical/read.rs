@@ -4,14 +4,14 @@
 use calcard::common::timezone::Tz;
 use calcard::icalendar::timezone::TzResolver;
 use calcard::icalendar::{
-    ICalendar, ICalendarComponent, ICalendarComponentType, ICalendarDuration, ICalendarEntry, ICalendarProperty,
-    ICalendarValue,
+    ICalendar, ICalendarComponent, ICalendarComponentType, ICalendarDuration, ICalendarProperty, ICalendarValue,
 };
 use calcard::{Entry, Parser};
 use chrono::{DateTime, TimeDelta, Utc};
 
+use super::recurrence;
+use super::value::{DateValue, ZoneName, date_value, first_text, other, value_text};
 use super::{ComponentKind, IcalError, X_CRM_CLIENT, X_CRM_KIND, X_CRM_STATUS};
-use crate::caldav::recurrence::{self, DateValue, ZoneName, date_value};
 
 pub(super) fn parse_one_calendar(text: &str) -> Result<ICalendar, IcalError> {
     let mut parser = Parser::new(text);
@@ -161,7 +161,7 @@ pub(super) fn check_component(
         };
         date_value(entry, zones).map(Some).ok_or_else(|| IcalError::InvalidValue {
             property: property.as_str().to_owned(),
-            value: value_as_text(entry),
+            value: value_text(entry),
             expected: "date or date-time",
         })
     };
@@ -178,7 +178,7 @@ pub(super) fn check_component(
             _ => {
                 return Err(IcalError::InvalidValue {
                     property: "DURATION".into(),
-                    value: value_as_text(entry),
+                    value: value_text(entry),
                     expected: "duration such as PT1H",
                 });
             }
@@ -188,7 +188,7 @@ pub(super) fn check_component(
         if !matches!(entry.values.first(), Some(ICalendarValue::RecurrenceRule(_))) {
             return Err(IcalError::InvalidValue {
                 property: "RRULE".into(),
-                value: value_as_text(entry),
+                value: value_text(entry),
                 expected: "recurrence rule",
             });
         }
@@ -242,10 +242,6 @@ fn human_time(value: DateValue) -> String {
     } else {
         value.utc.format("%Y-%m-%dT%H:%M:%SZ").to_string()
     }
-}
-
-fn value_as_text(entry: &ICalendarEntry) -> String {
-    crate::caldav::filter::value_text(entry)
 }
 
 /// `range_end` of a parsed object; see [`ParsedObject::range_end`].
@@ -418,36 +414,6 @@ impl Modeled {
     pub(super) fn is_cancelled(&self) -> bool {
         self.status.as_deref() == Some("CANCELLED")
     }
-}
-
-pub(super) fn other(name: &str) -> ICalendarProperty {
-    ICalendarProperty::Other(name.to_owned())
-}
-
-/// Entries of `property`; X- names compare case-insensitively.
-fn entries_named<'a>(
-    component: &'a ICalendarComponent,
-    property: &'a ICalendarProperty,
-) -> impl Iterator<Item = &'a ICalendarEntry> + 'a {
-    component.entries.iter().filter(move |entry| same_property(&entry.name, property))
-}
-
-pub(super) fn same_property(a: &ICalendarProperty, b: &ICalendarProperty) -> bool {
-    match (a, b) {
-        (ICalendarProperty::Other(a), ICalendarProperty::Other(b)) => a.eq_ignore_ascii_case(b),
-        _ => a == b,
-    }
-}
-
-/// The first value of the first `property`, trimmed; `None` when absent or empty.
-fn first_text(component: &ICalendarComponent, property: &ICalendarProperty) -> Option<String> {
-    entries_named(component, property)
-        .next()
-        .and_then(|entry| entry.values.first())
-        .and_then(ICalendarValue::as_text)
-        .map(str::trim)
-        .filter(|text| !text.is_empty())
-        .map(str::to_owned)
 }
 
 pub(super) fn percent_complete(component: &ICalendarComponent) -> Option<i64> {

@@ -11,9 +11,9 @@ use calcard::icalendar::{
 };
 use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Utc};
 
-use super::read::{Modeled, is_calendar_component, other, percent_complete, same_property, zone_name};
+use super::read::{Modeled, is_calendar_component, percent_complete, zone_name};
+use super::value::{self, DateValue, ZoneName, date_value, other, same_property};
 use super::{ComponentKind, PRODID, RenderContext, X_CRM_CLIENT, X_CRM_KIND, X_CRM_NAME, X_CRM_STATUS};
-use crate::caldav::recurrence::{self, DateValue, ZoneName, date_value};
 use crate::crm::activities::Activity;
 
 /// A VCALENDAR with one component holding UID and DTSTAMP, for an activity without device data.
@@ -25,7 +25,7 @@ pub(super) fn skeleton(activity: &Activity, ctx: &RenderContext, kind: Component
     root.component_ids.push(1);
     let mut component = ICalendarComponent::new(kind.component_type());
     component.add_uid(&activity.uid);
-    component.add_dtstamp(recurrence::partial_utc(stamp));
+    component.add_dtstamp(value::partial_utc(stamp));
     (ICalendar { components: vec![root, component] }, 1)
 }
 
@@ -47,14 +47,14 @@ impl TimeForm {
 
     fn entry(&self, property: ICalendarProperty, at: DateTime<Utc>) -> ICalendarEntry {
         match self {
-            TimeForm::Date => recurrence::date_entry(property, recurrence::partial_date(at.date_naive()), true, None),
-            TimeForm::Zoned { tzid, zone } => recurrence::date_entry(
+            TimeForm::Date => value::date_entry(property, value::partial_date(at.date_naive()), true, None),
+            TimeForm::Zoned { tzid, zone } => value::date_entry(
                 property,
-                recurrence::partial_local(at.with_timezone(zone).naive_local()),
+                value::partial_local(at.with_timezone(zone).naive_local()),
                 false,
                 Some(tzid),
             ),
-            TimeForm::Utc => recurrence::date_entry(property, recurrence::partial_utc(at), false, None),
+            TimeForm::Utc => value::date_entry(property, value::partial_utc(at), false, None),
         }
     }
 
@@ -329,9 +329,7 @@ impl Merge<'_> {
             if let Some(at) = activity.completed_at.map(|at| at.0)
                 && (self.generated || current.completed_at != Some(at))
             {
-                self.set_entry(
-                    ICalendarEntry::new(ICalendarProperty::Completed).with_value(recurrence::partial_utc(at)),
-                );
+                self.set_entry(ICalendarEntry::new(ICalendarProperty::Completed).with_value(value::partial_utc(at)));
             }
             return;
         }
