@@ -27,7 +27,7 @@ pub(crate) mod value;
 mod write;
 
 use calcard::common::timezone::Tz;
-use calcard::icalendar::ICalendarComponentType;
+use calcard::icalendar::{ICalendar, ICalendarComponentType};
 use chrono::{DateTime, Utc};
 
 use self::read::{
@@ -308,6 +308,12 @@ pub fn parse(text: &str, expected: ComponentKind, options: &ParseOptions) -> Res
 /// there is one of the right component type, and changes only the modeled properties whose CRM
 /// value differs from the object's; otherwise generates an object from the row.
 pub fn render(activity: &Activity, ctx: &RenderContext) -> String {
+    render_calendar(activity, ctx).to_string()
+}
+
+/// [`render`] before it is written out: for a query that reads the object (filters, busy time)
+/// and may not need its text at all. Reads the same as the text [`render`] gives.
+pub fn render_calendar(activity: &Activity, ctx: &RenderContext) -> ICalendar {
     let kind = ComponentKind::for_activity_kind(&activity.kind);
     let stored = activity.ical.as_deref().and_then(|text| {
         let calendar = parse_one_calendar(text).ok()?;
@@ -322,7 +328,7 @@ pub fn render(activity: &Activity, ctx: &RenderContext) -> String {
         }
     };
     Merge { calendar: &mut calendar, master, kind, activity, ctx, generated, written_tzid: None }.apply();
-    calendar.to_string()
+    calendar
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! Round trips of real client objects, and the reading and writing rules one by one.
 
-use calcard::icalendar::{ICalendar, ICalendarProperty, ICalendarValue};
+use calcard::icalendar::{ICalendar, ICalendarComponentType, ICalendarEntry, ICalendarProperty, ICalendarValue};
 use chrono::{DateTime, TimeZone, Utc};
 
 use super::*;
@@ -460,4 +460,86 @@ fn recurrence_bounds() {
     let rdates = parse_as(&event("RDATE:20240310T100000Z,20240320T100000Z"), ComponentKind::Event);
     assert!(rdates.recurring);
     assert_eq!(rdates.range_end, Some(utc(2024, 3, 20, 11, 0, 0)));
+}
+
+/// The components of `calendar` in the order they are written (the root first, each followed by
+/// its subcomponents), with their properties: what the object says, whatever the numbering of its
+/// components (an added VTIMEZONE is numbered last in memory but written before the events).
+fn written_tree(calendar: &ICalendar) -> Vec<(usize, &ICalendarComponentType, &[ICalendarEntry])> {
+    fn walk<'a>(
+        calendar: &'a ICalendar,
+        id: usize,
+        depth: usize,
+        out: &mut Vec<(usize, &'a ICalendarComponentType, &'a [ICalendarEntry])>,
+    ) {
+        let component = &calendar.components[id];
+        out.push((depth, &component.component_type, &component.entries));
+        for &child in &component.component_ids {
+            walk(calendar, child as usize, depth + 1, out);
+        }
+    }
+    let mut out = Vec::new();
+    walk(calendar, 0, 0, &mut out);
+    out
+}
+
+/// Queries evaluate the object [`render_calendar`] builds instead of parsing the text [`render`]
+/// writes; both must say the same, for device objects the CRM changed in every modeled way and
+/// for objects generated from rows alone.
+#[test]
+fn the_rendered_object_is_what_its_text_reads_as() {
+    let reads_as_its_text = |activity: &Activity, ctx: &RenderContext, label: &str| {
+        let object = render_calendar(activity, ctx);
+        let text = render(activity, ctx);
+        assert_eq!(object.to_string(), text, "{label}");
+        assert_eq!(written_tree(&calendar(&text)), written_tree(&object), "{label}");
+    };
+    for &(name, kind) in CORPUS {
+        let (mut activity, mut ctx) = stored_activity(&fixture(name), kind);
+        reads_as_its_text(&activity, &ctx, name);
+        activity.subject = "Renamed; with a comma, too".into();
+        activity.location = String::new();
+        activity.kind = if kind == ComponentKind::Todo { "task" } else { "call" }.into();
+        activity.start_at = Some(Ts(utc(2024, 4, 16, 12, 0, 0)));
+        activity.end_at = Some(Ts(utc(2024, 4, 16, 13, 30, 0)));
+        activity.timezone = "America/New_York".into();
+        ctx.client = Some(("C-2002".into(), "Schmidt & Söhne".into()));
+        ctx.note = Some("New note\nwith two lines".into());
+        reads_as_its_text(&activity, &ctx, &format!("{name}, changed"));
+        activity.status = "completed".into();
+        activity.completed_at = Some(Ts(utc(2024, 4, 16, 14, 0, 0)));
+        reads_as_its_text(&activity, &ctx, &format!("{name}, completed"));
+        activity.status = "cancelled".into();
+        activity.completed_at = None;
+        activity.all_day = true;
+        activity.end_at = Some(Ts(utc(2024, 4, 18, 0, 0, 0)));
+        ctx.client = None;
+        reads_as_its_text(&activity, &ctx, &format!("{name}, cancelled all-day"));
+    }
+    for (kind, all_day, status) in [
+        ("meeting", false, "planned"),
+        ("visit", true, "completed"),
+        ("task", false, "completed"),
+        ("task", true, "planned"),
+    ] {
+        let activity = Activity {
+            uid: "generated".into(),
+            kind: kind.into(),
+            subject: "Generated".into(),
+            start_at: Some(Ts(utc(2024, 9, 2, if all_day { 0 } else { 8 }, 0, 0))),
+            end_at: Some(Ts(utc(2024, 9, if all_day { 3 } else { 2 }, 9, 30, 0))),
+            all_day,
+            timezone: if all_day { "" } else { "Europe/Berlin" }.into(),
+            status: status.into(),
+            completed_at: (status == "completed").then_some(Ts(utc(2024, 9, 2, 10, 0, 0))),
+            ..Activity::default()
+        };
+        let ctx = RenderContext {
+            client: Some(("C-1001".into(), "Müller GmbH".into())),
+            note: Some("Note".into()),
+            stamp: Some(utc(2024, 8, 1, 0, 0, 0)),
+            ..RenderContext::default()
+        };
+        reads_as_its_text(&activity, &ctx, &format!("generated {kind}, all-day {all_day}, {status}"));
+    }
 }
