@@ -43,15 +43,22 @@ fn internal(e: impl std::fmt::Display) -> Reply {
 
 /// The calendar object of an activity as the device sees it.
 pub fn render(s: &Session<'_>, view: &ActivityView) -> String {
-    let client = view.client_code.clone().zip(view.client_name.clone());
-    let context = RenderContext {
-        client,
+    ical::render(&view.activity, &render_context(s, view))
+}
+
+/// [`render`] as a parsed object, for queries: evaluated as is and written out only if answered.
+fn render_object(s: &Session<'_>, view: &ActivityView) -> ICalendar {
+    ical::render_calendar(&view.activity, &render_context(s, view))
+}
+
+fn render_context(s: &Session<'_>, view: &ActivityView) -> RenderContext {
+    RenderContext {
+        client: view.client_code.clone().zip(view.client_name.clone()),
         // None keeps the device's own DESCRIPTION when the activity has no note.
         note: view.note.clone(),
         stamp: None,
         done_category: s.config.calendar.done_category.clone(),
-    };
-    ical::render(&view.activity, &context)
+    }
 }
 
 async fn refresh(s: &Session<'_>, calendar: Calendar) -> anyhow::Result<i64> {
@@ -144,14 +151,14 @@ fn object_props(etag: &str, data: Option<String>) -> Vec<(PropName, PropValue)> 
 /// Propstats of one object, with calendar-data shaped as the request asks (expand, limit).
 fn object_propstats(
     s: &Session<'_>,
-    view: &ActivityView,
+    object: &ICalendar,
     props: &PropfindRequest,
     data: Option<&CalendarDataRequest>,
 ) -> Result<Vec<PropStat>, Reply> {
-    let text = render(s, view);
+    let text = object.to_string();
     let etag = strong_etag(&text);
     let data =
-        if reply::wants(props, &calendar_data_name()) { Some(shape_calendar_data(s, text, data)?) } else { None };
+        if reply::wants(props, &calendar_data_name()) { Some(shape_object(s, object, text, data)?) } else { None };
     Ok(reply::select_props(props, object_props(&etag, data), &[calendar_data_name()]))
 }
 
@@ -161,11 +168,23 @@ fn shape_calendar_data(s: &Session<'_>, text: String, request: Option<&CalendarD
         return Ok(text);
     }
     let parsed = ICalendar::parse(&text).map_err(|_| internal("stored calendar object does not parse"))?;
+    shape_object(s, &parsed, text, Some(request))
+}
+
+/// The calendar-data of `object` (written out as `text`) as the request asks: expanded, limited
+/// or as it is.
+fn shape_object(
+    s: &Session<'_>,
+    object: &ICalendar,
+    text: String,
+    request: Option<&CalendarDataRequest>,
+) -> Result<String, Reply> {
+    let Some(request) = request else { return Ok(text) };
     if let Some(range) = &request.expand {
-        return expand(&parsed, range, &limits(s)).map_err(too_many);
+        return expand(object, range, &limits(s)).map_err(too_many);
     }
     if let Some(range) = &request.limit_recurrence_set {
-        return limit_recurrence_set(&parsed, range, &limits(s)).map_err(too_many);
+        return limit_recurrence_set(object, range, &limits(s)).map_err(too_many);
     }
     Ok(text)
 }
@@ -221,7 +240,7 @@ pub async fn propfind(s: &Session<'_>, calendar: Calendar, depth: Depth, request
 
 pub async fn propfind_object(s: &Session<'_>, calendar: Calendar, name: &str, request: &PropfindRequest) -> Reply {
     match activities::find(s.store, s.rep.id, calendar, name).await {
-        Ok(Some(view)) => match object_propstats(s, &view, request, None) {
+        Ok(Some(view)) => match object_propstats(s, &render_object(s, &view), request, None) {
             Ok(propstats) => {
                 let mut body = Multistatus::new();
                 body.add_response(&format!("{}{name}", calendar_href(&s.rep.login, calendar)), &propstats);
@@ -466,9 +485,8 @@ pub async fn report(s: &Session<'_>, calendar: Calendar, report: ReportRequest) 
             };
             let mut body = Multistatus::new();
             for view in &views {
-                let text = render(s, view);
-                let Ok(parsed) = ICalendar::parse(&text) else { continue };
-                match matches(&parsed, &filter, &limits(s)) {
+                let object = render_object(s, view);
+                match matches(&object, &filter, &limits(s)) {
                     Ok(true) => {}
                     Ok(false) => continue,
                     Err(CalendarQueryError::InvalidObject(message)) => {
@@ -478,7 +496,7 @@ pub async fn report(s: &Session<'_>, calendar: Calendar, report: ReportRequest) 
                     }
                     Err(e) => return too_many(e),
                 }
-                match object_propstats(s, view, &props, calendar_data.as_ref()) {
+                match object_propstats(s, &object, &props, calendar_data.as_ref()) {
                     Ok(propstats) => body.add_response(&format!("{href}{}", view.activity.href), &propstats),
                     Err(reply) => return reply,
                 }
@@ -504,8 +522,7 @@ async fn free_busy(s: &Session<'_>, range: &TimeRange) -> Reply {
     };
     let mut periods = Vec::new();
     for view in &views {
-        let Ok(parsed) = ICalendar::parse(render(s, view)) else { continue };
-        match busy_periods(&parsed, range, &limits(s)) {
+        match busy_periods(&render_object(s, view), range, &limits(s)) {
             Ok(mut busy) => periods.append(&mut busy),
             Err(CalendarQueryError::InvalidObject(_)) => continue,
             Err(e) => return too_many(e),

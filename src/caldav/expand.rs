@@ -8,9 +8,10 @@ use calcard::icalendar::{
 };
 use chrono::{DateTime, Utc};
 
-use super::recurrence::{self, Expansion, Instance, Span, date_value};
 use super::{CalendarQueryError, Limits};
 use crate::dav::filter::TimeRange;
+use crate::mapping::ical::recurrence::{self, Expansion, Instance, Span};
+use crate::mapping::ical::value::{self, date_value};
 
 /// The `<C:expand>` form of `calendar`: every instance overlapping `range` as its own component
 /// with a RECURRENCE-ID, DTSTART/DTEND/DUE of that instance, all DATE-TIME values in UTC, no
@@ -146,14 +147,14 @@ fn instance_entries(
     let as_value = |at: DateTime<Utc>| {
         if instance.is_date {
             let local_day = at.with_timezone(&limits.floating()).date_naive();
-            (recurrence::partial_date(local_day), true)
+            (value::partial_date(local_day), true)
         } else {
-            (recurrence::partial_utc(at), false)
+            (value::partial_utc(at), false)
         }
     };
     let time_entry = |name: ICalendarProperty, at: DateTime<Utc>| {
         let (value, is_date) = as_value(at);
-        recurrence::date_entry(name, value, is_date, None)
+        value::date_entry(name, value, is_date, None)
     };
     let start = instance.span.start();
     let end = match instance.span {
@@ -212,8 +213,8 @@ fn in_utc(entry: &ICalendarEntry, zones: &TzResolver<&str>) -> ICalendarEntry {
                 params: Vec::new(),
                 values: vec![ICalendarValue::PartialDateTime(date.clone())],
             };
-            match recurrence::date_value_in(&single, tzid, zones) {
-                Some(resolved) => **date = recurrence::partial_utc(resolved.utc),
+            match value::date_value_in(&single, tzid, zones) {
+                Some(resolved) => **date = value::partial_utc(resolved.utc),
                 // Unreadable: leave the property as it was.
                 None => return entry.clone(),
             }
@@ -312,7 +313,7 @@ mod tests {
             .iter()
             .filter(|component| component.component_type == ICalendarComponentType::VEvent)
             .filter_map(|component| component.property(&property))
-            .map(super::super::filter::value_text)
+            .map(value::value_text)
             .collect()
     }
 

@@ -16,13 +16,14 @@ use std::cell::OnceCell;
 use calcard::icalendar::timezone::TzResolver;
 use calcard::icalendar::{
     ICalendar, ICalendarComponent, ICalendarComponentType, ICalendarEntry, ICalendarParameterName,
-    ICalendarParameterValue, ICalendarProperty, ICalendarRelated, ICalendarValue, ICalendarValueType,
+    ICalendarParameterValue, ICalendarProperty, ICalendarRelated, ICalendarValue,
 };
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::recurrence::{self, Expansion, Span, date_value};
 use super::{CalendarQueryError, Limits};
 use crate::dav::filter::{CompFilter, ParamFilter, PropFilter, TextMatch, TimeRange};
+use crate::mapping::ical::recurrence::{self, Expansion, Span};
+use crate::mapping::ical::value::{date_value, value_text};
 
 /// Whether `calendar` satisfies `filter`, the top comp-filter (VCALENDAR) of a calendar-query.
 pub fn matches(calendar: &ICalendar, filter: &CompFilter, limits: &Limits) -> Result<bool, CalendarQueryError> {
@@ -265,33 +266,6 @@ fn parameter_text_matches(value: &ICalendarParameterValue, text_match: &TextMatc
         ICalendarParameterValue::Duration(duration) => text_match.matches(&duration.to_string()),
         other => other.as_text().is_some_and(|text| text_match.matches(text)),
     }
-}
-
-/// The value of a property as text for text-match: text as written (unescaped), other values in
-/// their iCalendar form (`20240105T100000Z`, `FREQ=WEEKLY`, `PT15M`), several values joined by
-/// commas.
-pub(crate) fn value_text(entry: &ICalendarEntry) -> String {
-    let mut parts = Vec::with_capacity(entry.values.len());
-    for value in &entry.values {
-        let text = match value {
-            ICalendarValue::PartialDateTime(date) => {
-                let format = if date.has_time() { ICalendarValueType::DateTime } else { ICalendarValueType::Date };
-                let mut text = String::new();
-                match date.format_as_ical(&mut text, &format) {
-                    Ok(()) => text,
-                    Err(_) => continue,
-                }
-            }
-            ICalendarValue::Uri(uri) => uri.to_unwrapped_string(),
-            ICalendarValue::Binary(_) => continue,
-            other => match other.clone().into_text() {
-                Some(text) => text.into_owned(),
-                None => continue,
-            },
-        };
-        parts.push(text);
-    }
-    parts.join(",")
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! `<C:expand>` / `<C:limit-recurrence-set>` (9.6.5, 9.6.6) and free-busy periods (7.10).
 //!
 //! Everything here works on a parsed `calcard` [`ICalendar`]: recurrence expansion is calcard's
-//! (`ICalendar::expand_dates`), so there is no RRULE engine in this crate. The `recurrence` module turns its
+//! (`ICalendar::expand_dates`), so there is no RRULE engine in this crate. `mapping::ical::recurrence` turns its
 //! output into instances with the RFC 4791 time-range shape of each one.
 //!
 //! Expansion is bounded by [`Limits::max_instances`]. When a request needs instances beyond that
@@ -12,7 +12,7 @@
 pub mod calendar;
 pub mod expand;
 pub mod filter;
-pub(crate) mod recurrence;
+mod time_range;
 
 use calcard::common::timezone::Tz;
 use calcard::icalendar::{ICalendar, ICalendarComponentType};
@@ -75,21 +75,11 @@ pub fn timezone_from_vtimezone(text: &str) -> Option<Tz> {
 
 #[cfg(test)]
 pub(crate) mod test_support {
-    use calcard::icalendar::ICalendar;
-    use chrono::{DateTime, TimeZone, Utc};
+    use chrono::{DateTime, Utc};
+
+    pub use crate::mapping::ical::test_support::{calendar, utc};
 
     use crate::dav::filter::TimeRange;
-
-    /// Parses a test object written with `\n` line ends and two-space indentation.
-    pub fn calendar(text: &str) -> ICalendar {
-        let text: String =
-            text.lines().map(str::trim).filter(|line| !line.is_empty()).map(|line| format!("{line}\r\n")).collect();
-        ICalendar::parse(&text).expect("test calendar parses")
-    }
-
-    pub fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap()
-    }
 
     pub fn range(start: DateTime<Utc>, end: DateTime<Utc>) -> TimeRange {
         TimeRange { start: Some(start), end: Some(end) }

@@ -1,133 +1,20 @@
 //! The instances of one calendar object, each with its RFC 4791 9.9 time-range shape.
 //!
 //! Instance start times come from calcard's `ICalendar::expand_dates` (RRULE, RDATE, EXDATE,
-//! RECURRENCE-ID overrides, VTIMEZONE / IANA / Windows TZIDs). This module adds what the query
-//! rules need on top of it: the shape of each instance (an interval, an instant, or one of the
-//! VTODO cases), the RECURRENCE-ID of each instance, and whether the expansion was cut short by the
-//! instance limit and from when on instances may be missing.
+//! RECURRENCE-ID overrides, VTIMEZONE / IANA / Windows TZIDs). This module adds what the mapping
+//! (the end of a series) and the CalDAV queries need on top of it: the shape of each instance (an
+//! interval, an instant, or one of the VTODO cases), the RECURRENCE-ID of each instance, and
+//! whether the expansion was cut short by the instance limit and from when on instances may be
+//! missing. Whether a shape meets a requested time range is the query's rule
+//! (`caldav::time_range`).
 
-use calcard::common::PartialDateTime;
 use calcard::common::timezone::Tz;
 use calcard::icalendar::dates::{CalendarError, TimeOrDelta};
 use calcard::icalendar::timezone::TzResolver;
-use calcard::icalendar::{
-    ICalendar, ICalendarComponent, ICalendarComponentType, ICalendarEntry, ICalendarParameter, ICalendarProperty,
-    ICalendarValue, ICalendarValueType,
-};
-use chrono::{DateTime, Datelike, LocalResult, NaiveDate, NaiveDateTime, TimeDelta, TimeZone, Timelike, Utc};
+use calcard::icalendar::{ICalendar, ICalendarComponent, ICalendarComponentType, ICalendarProperty};
+use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::dav::filter::TimeRange;
-
-/// A DATE or DATE-TIME property value, resolved to UTC.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct DateValue {
-    pub utc: DateTime<Utc>,
-    /// The value as written (midnight for a DATE).
-    pub local: NaiveDateTime,
-    /// The zone `local` is in: the TZID's, UTC for `Z`, a fixed offset, or the floating zone.
-    pub zone: Tz,
-    /// A DATE (all-day) value rather than a DATE-TIME.
-    pub is_date: bool,
-}
-
-impl DateValue {
-    /// `self + duration` on the wall clock of its zone, so that `P1D` across a DST change is the
-    /// same time on the next day (RFC 5545 3.3.6).
-    pub fn add_wall_clock(&self, duration: TimeDelta) -> Option<DateTime<Utc>> {
-        local_to_utc(self.local.checked_add_signed(duration)?, self.zone)
-    }
-}
-
-/// Reads the first value of a DATE/DATE-TIME property. DATE values and floating times are read in
-/// the resolver's default zone; `Z` and numeric offsets are exact; a TZID is resolved through the
-/// object's VTIMEZONEs or as an IANA or Windows zone name.
-pub(crate) fn date_value<Z: ZoneName>(entry: &ICalendarEntry, zones: &TzResolver<Z>) -> Option<DateValue> {
-    date_value_in(entry, entry.tz_id(), zones)
-}
-
-/// [`date_value`] with an explicit TZID, for values that inherit the zone of another property.
-pub(crate) fn date_value_in<Z: ZoneName>(
-    entry: &ICalendarEntry,
-    tzid: Option<&str>,
-    zones: &TzResolver<Z>,
-) -> Option<DateValue> {
-    let ICalendarValue::PartialDateTime(value) = entry.values.first()? else {
-        return None;
-    };
-    if !value.has_date() {
-        return None;
-    }
-    let is_date = !value.has_time();
-    let parsed = value.to_date_time()?;
-    let zone = match parsed.offset {
-        Some(offset) if offset.local_minus_utc() == 0 => Tz::UTC,
-        Some(offset) => Tz::Fixed(offset),
-        // DATE values are floating by definition, whatever TZID they carry.
-        None if is_date => zones.resolve_or_default(None),
-        None => zones.resolve_or_default(tzid),
-    };
-    Some(DateValue { utc: local_to_utc(parsed.date_time, zone)?, local: parsed.date_time, zone, is_date })
-}
-
-/// The key type of a calcard time zone resolver (`&str` or `String`).
-pub(crate) trait ZoneName: std::borrow::Borrow<str> + std::hash::Hash + Eq {}
-
-impl<T: std::borrow::Borrow<str> + std::hash::Hash + Eq> ZoneName for T {}
-
-/// A wall-clock time in a zone, as UTC. In the repeated hour of a DST change the first occurrence
-/// is taken; a time inside the skipped hour is read with the offset before the gap (RFC 5545
-/// 3.3.5), which moves it forward by the gap.
-pub(crate) fn local_to_utc(local: NaiveDateTime, zone: Tz) -> Option<DateTime<Utc>> {
-    match zone.from_local_datetime(&local) {
-        LocalResult::Single(time) | LocalResult::Ambiguous(time, _) => Some(time.with_timezone(&Utc)),
-        LocalResult::None => {
-            let later = local.checked_add_signed(TimeDelta::hours(1))?;
-            zone.from_local_datetime(&later).earliest().map(|time| time.with_timezone(&Utc))
-        }
-    }
-}
-
-/// A UTC DATE-TIME value (`20240105T100000Z`).
-pub(crate) fn partial_utc(at: DateTime<Utc>) -> PartialDateTime {
-    PartialDateTime { tz_hour: Some(0), tz_minute: Some(0), ..partial_local(at.naive_utc()) }
-}
-
-/// A DATE-TIME value without zone, for a TZID parameter or a floating time.
-pub(crate) fn partial_local(local: NaiveDateTime) -> PartialDateTime {
-    PartialDateTime {
-        hour: u8::try_from(local.hour()).ok(),
-        minute: u8::try_from(local.minute()).ok(),
-        second: u8::try_from(local.second()).ok(),
-        ..partial_date(local.date())
-    }
-}
-
-/// A DATE value (`20240105`).
-pub(crate) fn partial_date(day: NaiveDate) -> PartialDateTime {
-    PartialDateTime {
-        year: u16::try_from(day.year()).ok(),
-        month: u8::try_from(day.month()).ok(),
-        day: u8::try_from(day.day()).ok(),
-        ..PartialDateTime::default()
-    }
-}
-
-/// A DTSTART-like property: `VALUE=DATE` for dates, `TZID` for zoned local times.
-pub(crate) fn date_entry(
-    name: ICalendarProperty,
-    value: PartialDateTime,
-    is_date: bool,
-    tzid: Option<&str>,
-) -> ICalendarEntry {
-    let mut entry = ICalendarEntry::new(name).with_value(value);
-    if let Some(tzid) = tzid {
-        entry.add_param(ICalendarParameter::tzid(tzid.to_string()));
-    }
-    if is_date {
-        entry.add_param(ICalendarParameter::value(ICalendarValueType::Date));
-    }
-    entry
-}
+use super::value::{date_value, date_value_in, local_to_utc};
 
 /// How one instance is tested against a time range (RFC 4791 9.9). Open bounds of the range are
 /// infinitely far.
@@ -148,34 +35,6 @@ pub(crate) enum Span {
 }
 
 impl Span {
-    pub fn overlaps(&self, range: &TimeRange) -> bool {
-        let range_starts_before = |t: DateTime<Utc>| range.start.is_none_or(|start| start < t);
-        let range_starts_by = |t: DateTime<Utc>| range.start.is_none_or(|start| start <= t);
-        let range_ends_after = |t: DateTime<Utc>| range.end.is_none_or(|end| end > t);
-        let range_ends_by_or_after = |t: DateTime<Utc>| range.end.is_none_or(|end| end >= t);
-        match *self {
-            Span::Interval { start, end } => range_starts_before(end) && range_ends_after(start),
-            Span::Instant(at) => range_starts_by(at) && range_ends_after(at),
-            Span::TodoDue { start: Some(start), due } => {
-                (range_starts_before(due) || range_starts_by(start))
-                    && (range_ends_after(start) || range_ends_by_or_after(due))
-            }
-            Span::TodoDue { start: None, due } => range_starts_before(due) && range_ends_by_or_after(due),
-            Span::TodoDuration { start, end } => {
-                range_starts_by(end) && (range_ends_after(start) || range_ends_by_or_after(end))
-            }
-            Span::TodoUndated { completed: Some(completed), created: Some(created) } => {
-                (range_starts_by(created) || range_starts_by(completed))
-                    && (range_ends_by_or_after(created) || range_ends_by_or_after(completed))
-            }
-            Span::TodoUndated { completed: Some(completed), created: None } => {
-                range_starts_by(completed) && range_ends_by_or_after(completed)
-            }
-            Span::TodoUndated { completed: None, created: Some(created) } => range_ends_after(created),
-            Span::TodoUndated { completed: None, created: None } => true,
-        }
-    }
-
     /// When the instance begins, if it has a start.
     pub fn start(&self) -> Option<DateTime<Utc>> {
         match *self {
@@ -447,8 +306,8 @@ fn describe_error(calendar: &ICalendar, error: &CalendarError) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_support::{calendar, utc};
     use super::*;
-    use crate::caldav::test_support::{calendar, range, utc};
 
     const WEEKLY_WITH_OVERRIDE: &str = "
         BEGIN:VCALENDAR
@@ -569,17 +428,5 @@ mod tests {
             true
         )));
         assert!(spans.contains(&(3, Span::Instant(utc(2024, 3, 1, 10, 0)), false)));
-    }
-
-    #[test]
-    fn instants_and_intervals_at_range_edges() {
-        let at = utc(2024, 3, 1, 10, 0);
-        let instant = Span::Instant(at);
-        assert!(instant.overlaps(&range(at, utc(2024, 3, 1, 11, 0))));
-        assert!(!instant.overlaps(&range(utc(2024, 3, 1, 9, 0), at)));
-        let interval = Span::Interval { start: at, end: utc(2024, 3, 1, 11, 0) };
-        assert!(!interval.overlaps(&range(utc(2024, 3, 1, 11, 0), utc(2024, 3, 1, 12, 0))));
-        assert!(!interval.overlaps(&range(utc(2024, 3, 1, 9, 0), at)));
-        assert!(interval.overlaps(&TimeRange { start: None, end: Some(utc(2024, 3, 1, 10, 1)) }));
     }
 }
