@@ -5,6 +5,7 @@ pub mod auth;
 pub mod body;
 mod connection_limit;
 mod dav;
+mod mkcol;
 mod principals;
 pub mod response;
 mod routes;
