@@ -355,7 +355,7 @@ async fn allow_lists_what_each_resource_answers(backend: Backend) {
     server.stop().await;
 }
 
-async fn propfind_of_the_root_answers_with_the_href_asked_for(backend: Backend) {
+async fn the_root_is_answered_with_the_href_asked_for(backend: Backend) {
     let server = TestServer::demo(backend).await;
     for (asked, answered) in [("/", "/"), ("/dav/", "/dav/")] {
         let body = server
@@ -371,6 +371,19 @@ async fn propfind_of_the_root_answers_with_the_href_asked_for(backend: Backend) 
         let hrefs: Vec<String> = responses(&body).into_iter().map(|r| r.href).collect();
         assert_eq!(hrefs, [answered], "PROPFIND {asked}: {body}");
     }
+    // PROPPATCH alike (the root has nothing to set: 403 for the property, in a 207).
+    let body = server
+        .as_user("PROPPATCH", "/", "alice")
+        .body(r#"<d:propertyupdate xmlns:d="DAV:"><d:set><d:prop><d:displayname>x</d:displayname></d:prop></d:set></d:propertyupdate>"#)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let answers = responses(&body);
+    assert_eq!(answers.iter().map(|r| r.href.as_str()).collect::<Vec<_>>(), ["/"], "PROPPATCH /: {body}");
+    assert_eq!(answers[0].status(), Some(403), "{body}");
     server.stop().await;
 }
 
@@ -392,7 +405,7 @@ mod without_storage {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn propfind_root_href() {
-        propfind_of_the_root_answers_with_the_href_asked_for(Backend::Sqlite).await
+    async fn the_root_href_is_the_one_asked_for() {
+        the_root_is_answered_with_the_href_asked_for(Backend::Sqlite).await
     }
 }

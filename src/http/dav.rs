@@ -200,9 +200,7 @@ async fn propfind(s: &Session<'_>, path: &DavPath, request: &Request) -> Reply {
         DavPath::Root => {
             let mut available = plain_collection_props(s, "crmdav");
             available.extend(principal_homes(s));
-            // The href asked for: a client that sent `/` looks for `/` in the answer.
-            let href = if request.path == "/" { "/".to_string() } else { path.href() };
-            body.add_response(&href, &reply::select_props(&props, available, &[]));
+            body.add_response(&answered_href(path, request), &reply::select_props(&props, available, &[]));
         }
         DavPath::Principals => return super::principals::propfind(s, depth, &props),
         DavPath::Principal { .. } => {
@@ -251,6 +249,12 @@ async fn propfind(s: &Session<'_>, path: &DavPath, request: &Request) -> Reply {
     reply::multistatus(body)
 }
 
+/// The href a multistatus names the resource by: the canonical one, except that the root asked
+/// for as `/` is answered as `/` (a client matches the answer against the URL it asked).
+fn answered_href(path: &DavPath, request: &Request) -> String {
+    if *path == DavPath::Root && request.path == "/" { "/".to_string() } else { path.href() }
+}
+
 /// Home-set properties on the root too: some clients look for them there before the principal.
 fn principal_homes(s: &Session<'_>) -> Vec<(PropName, PropValue)> {
     let login = &s.rep.login;
@@ -291,7 +295,10 @@ async fn proppatch(s: &Session<'_>, path: &DavPath, request: &Request) -> Reply 
     let mut body = Multistatus::new();
     if !forbidden.is_empty() {
         // PROPPATCH is atomic (RFC 4918 9.2): one refused property fails them all.
-        body.add_response(&path.href(), &[PropStat::names_only(403, forbidden), PropStat::names_only(424, ok)]);
+        body.add_response(
+            &answered_href(path, request),
+            &[PropStat::names_only(403, forbidden), PropStat::names_only(424, ok)],
+        );
         return reply::multistatus(body);
     }
     let saved = match calendar {
@@ -303,7 +310,7 @@ async fn proppatch(s: &Session<'_>, path: &DavPath, request: &Request) -> Reply 
         tracing::error!(error = %e, "PROPPATCH failed");
         return reply::text(StatusCode::INTERNAL_SERVER_ERROR, "internal server error; nothing was changed");
     }
-    body.add_response(&path.href(), &[PropStat::names_only(200, ok)]);
+    body.add_response(&answered_href(path, request), &[PropStat::names_only(200, ok)]);
     reply::multistatus(body)
 }
 
