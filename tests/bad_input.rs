@@ -251,41 +251,41 @@ async fn invalid_calendar_and_card_data_is_refused_and_nothing_is_stored() {
     let server = server().await;
     let ok = event("good-uid");
     let cases: &[(&str, String, u16, &str)] = &[
-        ("not iCalendar", "hello, this is not a calendar".into(), 400, "valid-calendar-data"),
-        ("empty VCALENDAR", "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nEND:VCALENDAR\r\n".into(), 400, "no VEVENT"),
-        ("no UID", ok.replace("UID:good-uid\r\n", ""), 400, "has no UID"),
-        ("unterminated", ok.replace("END:VEVENT\r\nEND:VCALENDAR\r\n", ""), 400, "cut short"),
-        ("two calendars", format!("{ok}{ok}"), 400, "exactly one VCALENDAR"),
-        ("bad DTSTART", ok.replace("DTSTART:20261210T090000Z", "DTSTART:tomorrow morning"), 400, "DTSTART"),
-        ("end before start", ok.replace("DTEND:20261210T100000Z", "DTEND:20261209T100000Z"), 400, "before DTSTART"),
+        ("not iCalendar", "hello, this is not a calendar".into(), 403, "valid-calendar-data"),
+        ("empty VCALENDAR", "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nEND:VCALENDAR\r\n".into(), 403, "no VEVENT"),
+        ("no UID", ok.replace("UID:good-uid\r\n", ""), 403, "has no UID"),
+        ("unterminated", ok.replace("END:VEVENT\r\nEND:VCALENDAR\r\n", ""), 403, "cut short"),
+        ("two calendars", format!("{ok}{ok}"), 403, "exactly one VCALENDAR"),
+        ("bad DTSTART", ok.replace("DTSTART:20261210T090000Z", "DTSTART:tomorrow morning"), 403, "DTSTART"),
+        ("end before start", ok.replace("DTEND:20261210T100000Z", "DTEND:20261209T100000Z"), 403, "before DTSTART"),
         (
             "unknown zone",
             ok.replace("DTSTART:20261210T090000Z", "DTSTART;TZID=Mars/Olympus:20261210T090000"),
-            400,
+            403,
             "Mars/Olympus",
         ),
         (
             "a NUL in a parameter",
             ok.replace("DTSTART:20261210T090000Z", "DTSTART;TZ\0ID=UTC:20261210T090000Z"),
-            400,
+            403,
             "control character U+0000",
         ),
         (
             "a parameter with a stray quote",
             ok.replace("DTEND:20261210T100000Z", "DTEND;TZID\"Europe/Paris\":20261210T110000"),
-            400,
+            403,
             "DTEND property does not read back",
         ),
         (
             "a task in the events calendar",
             ok.replace("BEGIN:VEVENT", "BEGIN:VTODO").replace("END:VEVENT", "END:VTODO"),
-            400,
-            "VTODO",
+            403,
+            "supported-calendar-component",
         ),
         (
             "a card in the events calendar",
             "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:c\r\nN:Doe;Jane;;;\r\nFN:Jane Doe\r\nEND:VCARD\r\n".into(),
-            400,
+            403,
             "valid-calendar-data",
         ),
     ];
@@ -303,31 +303,31 @@ async fn invalid_calendar_and_card_data_is_refused_and_nothing_is_stored() {
             .as_user("PUT", &format!("{TASKS}event.ics"), "alice")
             .header("Content-Type", "text/calendar")
             .body(ok.clone()),
-        400,
-        "VEVENT",
+        403,
+        "supported-calendar-component",
     )
     .await;
     // Not UTF-8, and the wrong media type.
     let latin1 = ok.replace("Bad input test", "Caf\u{e9}").chars().map(|c| c as u32 as u8).collect::<Vec<u8>>();
-    refused(&server, put_event(&server, "latin1.ics", latin1.clone()), 400, "not UTF-8").await;
+    refused(&server, put_event(&server, "latin1.ics", latin1.clone()), 403, "not UTF-8").await;
     refused(
         &server,
         server
             .as_user("PUT", &format!("{EVENTS}json.ics"), "alice")
             .header("Content-Type", "application/json")
             .body(ok.clone()),
-        415,
+        403,
         "text/calendar",
     )
     .await;
 
     let card = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:new-card\r\nN:Doe;Jane;;;\r\nFN:Jane Doe\r\nEND:VCARD\r\n";
     let card_cases: &[(&str, String, u16, &str)] = &[
-        ("not a vCard", "hello".into(), 400, "invalid vCard"),
-        ("no N", card.replace("N:Doe;Jane;;;\r\n", ""), 400, "no N"),
-        ("unterminated", card.replace("END:VCARD\r\n", ""), 400, "cut short"),
-        ("a control character", card.replace("FN:Jane", "FN:Ja\u{7}ne"), 400, "control character U+0007"),
-        ("an event", ok.clone(), 400, "iCalendar object was sent where a vCard was expected"),
+        ("not a vCard", "hello".into(), 403, "invalid vCard"),
+        ("no N", card.replace("N:Doe;Jane;;;\r\n", ""), 403, "no N"),
+        ("unterminated", card.replace("END:VCARD\r\n", ""), 403, "cut short"),
+        ("a control character", card.replace("FN:Jane", "FN:Ja\u{7}ne"), 403, "control character U+0007"),
+        ("an event", ok.clone(), 403, "iCalendar object was sent where a vCard was expected"),
     ];
     for (what, body, status, says) in card_cases {
         let name = format!("bad-{}.vcf", what.replace(' ', "-"));
@@ -337,11 +337,11 @@ async fn invalid_calendar_and_card_data_is_refused_and_nothing_is_stored() {
         assert_eq!(status_of(server.as_user("GET", &format!("{BOOK}{name}"), "alice")).await, 404, "{what}");
     }
     let latin1_card = card.replace("Jane", "J\u{f6}rg").chars().map(|c| c as u32 as u8).collect::<Vec<u8>>();
-    refused(&server, put_card(&server, "latin1.vcf", latin1_card), 400, "not UTF-8").await;
+    refused(&server, put_card(&server, "latin1.vcf", latin1_card), 403, "not UTF-8").await;
     refused(
         &server,
         server.as_user("PUT", &format!("{BOOK}typed.vcf"), "alice").header("Content-Type", "text/calendar").body(card),
-        415,
+        403,
         "text/vcard",
     )
     .await;

@@ -95,13 +95,15 @@ async fn a_device_event_becomes_a_linked_activity_and_keeps_what_the_crm_does_no
     let (status, body, _) = put(&server, &format!("{EVENTS}other.ics"), &event, &[]).await;
     assert_eq!(status, 409);
     assert!(body.contains("no-uid-conflict") && body.contains("dev-event-1.ics"));
-    // Malformed data and the wrong component are refused with valid-calendar-data, nothing stored.
+    // Malformed data is refused with valid-calendar-data, the wrong component with
+    // supported-calendar-component (RFC 4791 5.3.2), nothing stored.
     let (status, body, _) =
         put(&server, &format!("{EVENTS}bad.ics"), "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:x\r\n", &[]).await;
-    assert_eq!(status, 400, "{body}");
+    assert_eq!(status, 403, "{body}");
     assert!(body.contains("valid-calendar-data"));
-    let (status, _, _) = put(&server, &format!("{EVENTS}todo.ics"), &task("wrong-place", ""), &[]).await;
-    assert_eq!(status, 400);
+    let (status, body, _) = put(&server, &format!("{EVENTS}todo.ics"), &task("wrong-place", ""), &[]).await;
+    assert_eq!(status, 403);
+    assert!(body.contains("supported-calendar-component"), "{body}");
     assert_eq!(server.db.count("SELECT COUNT(*) FROM activities WHERE uid IN ('x', 'wrong-place')").await, 0);
     server.stop().await;
 }
@@ -349,7 +351,7 @@ async fn proppatch_free_busy_and_content_types(backend: Backend) {
         .send()
         .await
         .unwrap();
-    assert_eq!(wrong.status(), 415);
+    assert_eq!(wrong.status(), 403);
     assert!(wrong.text().await.unwrap().contains("supported-calendar-data"));
     server.stop().await;
 }
@@ -381,7 +383,8 @@ async fn expansion_past_the_bound_is_an_error_not_a_truncation(backend: Backend)
         &[],
     )
     .await;
-    assert_eq!(status, 400, "{body}");
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("max-instances"), "{body}");
     server.stop().await;
 }
 

@@ -511,7 +511,7 @@ async fn put_of_a_new_card_creates_a_contact_under_the_named_client(backend: Bac
         .send()
         .await
         .unwrap();
-    assert_eq!(garbage.status(), 400);
+    assert_eq!(garbage.status(), 403);
     assert!(garbage.text().await.unwrap().contains("valid-address-data"));
     let wrong_type = server
         .as_user("PUT", &format!("{BOOK}z.vcf"), "alice")
@@ -520,7 +520,7 @@ async fn put_of_a_new_card_creates_a_contact_under_the_named_client(backend: Bac
         .send()
         .await
         .unwrap();
-    assert_eq!(wrong_type.status(), 415);
+    assert_eq!(wrong_type.status(), 403);
     assert_eq!(
         server.db.count("SELECT COUNT(*) FROM contacts WHERE uid LIKE 'nina-%'").await,
         1,

@@ -5,13 +5,14 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 
 use crate::crm::activities::{self, ActivityInput, ActivityView, Calendar, Saved};
 use crate::crm::{CrmError, Session};
+use crate::dav::error::{Precondition, Refusal};
 use crate::dav::filter::TimeRange;
-use crate::dav::multistatus::{Multistatus, PropStat, PropValue, error_body, error_body_with_href};
+use crate::dav::multistatus::{Multistatus, PropStat, PropValue, error_body};
 use crate::dav::names::PropName;
 use crate::dav::path::member_name;
 use crate::dav::reply::{self, Depth, Reply};
 use crate::dav::request::{CalendarDataRequest, PropfindRequest, ReportRequest};
-use crate::mapping::ical::{self, ComponentKind, ParseOptions, RenderContext};
+use crate::mapping::ical::{self, ComponentKind, IcalError, ParseOptions, RenderContext};
 use crate::mapping::vcard::etag as strong_etag;
 use crate::store::sync::{self, Entries, Member};
 
@@ -215,7 +216,7 @@ async fn multiget_entries(
 }
 
 fn too_many(e: impl std::fmt::Display) -> Reply {
-    reply::precondition_failed(StatusCode::FORBIDDEN, PropName::caldav("max-instances"), &e.to_string())
+    reply::refusal(&Refusal::new(Precondition::MaxInstances, e.to_string()))
 }
 
 pub async fn propfind(s: &Session<'_>, calendar: Calendar, depth: Depth, request: &PropfindRequest) -> Reply {
@@ -253,6 +254,11 @@ pub async fn propfind_object(s: &Session<'_>, calendar: Calendar, name: &str, re
     }
 }
 
+/// Whether the calendar holds an object named `name`.
+pub async fn object_exists(s: &Session<'_>, calendar: Calendar, name: &str) -> anyhow::Result<bool> {
+    Ok(activities::find(s.store, s.rep.id, calendar, name).await?.is_some())
+}
+
 pub async fn get(s: &Session<'_>, calendar: Calendar, name: &str, headers: &HeaderMap, head: bool) -> Reply {
     let view = match activities::find(s.store, s.rep.id, calendar, name).await {
         Ok(Some(view)) => view,
@@ -271,10 +277,19 @@ fn is_calendar_type(headers: &HeaderMap) -> bool {
     }
 }
 
+/// The precondition an object the parser refused violates (RFC 4791 5.3.2).
+fn precondition_of(error: &IcalError) -> Precondition {
+    match error {
+        IcalError::WrongComponent { .. } => Precondition::SupportedCalendarComponent,
+        IcalError::TooManyInstances(_) => Precondition::MaxInstances,
+        _ => Precondition::ValidCalendarData,
+    }
+}
+
 /// PUT of a calendar object: creates or updates a CRM activity; refuses a completion without note.
 pub async fn put(s: &Session<'_>, calendar: Calendar, name: &str, headers: &HeaderMap, body: &[u8]) -> Reply {
     let target = format!("{}{name}", calendar_href(&s.rep.login, calendar));
-    let refuse = async |status: StatusCode, precondition: PropName, message: String| {
+    let refuse = async |refusal: Refusal| {
         let entry = crate::crm::audit::AuditEntry {
             rep_id: Some(s.rep.id),
             device: s.device,
@@ -282,28 +297,22 @@ pub async fn put(s: &Session<'_>, calendar: Calendar, name: &str, headers: &Head
             target: name,
             outcome: "refused",
             before: None,
-            after: Some(format!("{}: {}", precondition.name, message)),
+            after: Some(format!("{}: {}", refusal.precondition.name().name, refusal.message)),
         };
         if let Err(e) = crate::crm::audit::record(s.store, entry).await {
             return internal(e);
         }
-        reply::precondition_failed(status, precondition, &message)
+        reply::refusal(&refusal)
     };
     if !is_calendar_type(headers) {
-        return refuse(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            PropName::caldav("supported-calendar-data"),
-            "calendar objects must be sent as text/calendar".into(),
-        )
+        return refuse(Refusal::new(
+            Precondition::SupportedCalendarData,
+            "calendar objects must be sent as text/calendar",
+        ))
         .await;
     }
     let Ok(text) = std::str::from_utf8(body) else {
-        return refuse(
-            StatusCode::BAD_REQUEST,
-            PropName::caldav("valid-calendar-data"),
-            "the calendar object is not UTF-8 text".into(),
-        )
-        .await;
+        return refuse(Refusal::new(Precondition::ValidCalendarData, "the calendar object is not UTF-8 text")).await;
     };
     let options = ParseOptions {
         done_category: s.config.calendar.done_category.clone(),
@@ -311,7 +320,7 @@ pub async fn put(s: &Session<'_>, calendar: Calendar, name: &str, headers: &Head
     };
     let parsed = match ical::parse(text, component(calendar), &options) {
         Ok(parsed) => parsed,
-        Err(e) => return refuse(StatusCode::BAD_REQUEST, PropName::caldav("valid-calendar-data"), e.to_string()).await,
+        Err(e) => return refuse(Refusal::new(precondition_of(&e), e.to_string())).await,
     };
     let existing = match activities::find(s.store, s.rep.id, calendar, name).await {
         Ok(view) => view,
@@ -323,17 +332,14 @@ pub async fn put(s: &Session<'_>, calendar: Calendar, name: &str, headers: &Head
     }
     match &existing {
         Some(view) if view.activity.uid != parsed.uid => {
-            return refuse(
-                StatusCode::CONFLICT,
-                PropName::caldav("no-uid-conflict"),
-                format!(
-                    "the object at {target} has UID {}; a calendar object cannot change its UID",
-                    view.activity.uid
-                ),
-            )
-            .await;
+            let message = format!(
+                "the object at {target} has UID {}; a calendar object cannot change its UID",
+                view.activity.uid
+            );
+            return refuse(Refusal::new(Precondition::CalendarNoUidConflict, message).with_href(target)).await;
         }
         Some(_) => {}
+        // Activities are unique per rep: the object holding the UID is always one the rep sees.
         None => match activities::href_of_uid(s.store, s.rep.id, &parsed.uid).await {
             // Created at this very href by a concurrent request since it was looked up: the
             // device's view is stale (e.g. two PUTs with If-None-Match: *), not a UID conflict.
@@ -347,10 +353,8 @@ pub async fn put(s: &Session<'_>, calendar: Calendar, name: &str, headers: &Head
                 let other = if kind == "task" { Calendar::FollowUps } else { Calendar::Activities };
                 let existing_href = format!("{}{href}", calendar_href(&s.rep.login, other));
                 let message = format!("UID {} is already used by {existing_href}", parsed.uid);
-                return reply::xml(
-                    StatusCode::CONFLICT,
-                    error_body_with_href(&PropName::caldav("no-uid-conflict"), &existing_href, &message),
-                );
+                return refuse(Refusal::new(Precondition::CalendarNoUidConflict, message).with_href(existing_href))
+                    .await;
             }
             // A deleted (cancelled) activity with this UID comes back at this name (`activities::save`).
             Ok(_) => {}
@@ -385,14 +389,10 @@ pub async fn put(s: &Session<'_>, calendar: Calendar, name: &str, headers: &Head
                 "the activity changed while this edit was applied; fetch it again",
             );
         }
-        Err(CrmError::NoteRequired(message)) => {
-            return refuse(StatusCode::FORBIDDEN, PropName::crmdav("note-required"), message).await;
-        }
-        Err(CrmError::NoteTooLong(message)) => {
-            return refuse(StatusCode::FORBIDDEN, PropName::crmdav("note-too-long"), message).await;
-        }
+        Err(CrmError::NoteRequired(message)) => return refuse(Refusal::new(Precondition::NoteRequired, message)).await,
+        Err(CrmError::NoteTooLong(message)) => return refuse(Refusal::new(Precondition::NoteTooLong, message)).await,
         Err(CrmError::Internal(e)) => return internal(e),
-        Err(other) => return refuse(StatusCode::FORBIDDEN, PropName::crmdav("refused"), other.to_string()).await,
+        Err(other) => return refuse(Refusal::new(Precondition::Refused, other.to_string())).await,
     };
     let status = match saved {
         Saved::Created => StatusCode::CREATED,

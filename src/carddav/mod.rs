@@ -7,6 +7,7 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use crate::crm::Session;
 use crate::crm::addressbook::{self, Card};
 use crate::crm::audit::{self, AuditEntry};
+use crate::dav::error::{Precondition, Refusal};
 use crate::dav::multistatus::{Multistatus, PropStat, PropValue};
 use crate::dav::names::PropName;
 use crate::dav::path::member_name;
@@ -168,6 +169,11 @@ pub async fn propfind_card(s: &Session<'_>, name: &str, props: &PropfindRequest)
     }
 }
 
+/// Whether the rep sees a card named `name`.
+pub async fn card_exists(s: &Session<'_>, name: &str) -> anyhow::Result<bool> {
+    Ok(find_card(s, name).await?.is_some())
+}
+
 async fn find_card(s: &Session<'_>, name: &str) -> anyhow::Result<Option<Card>> {
     Ok(addressbook::cards(s.store, s.rep.id, Some(&[name.to_string()])).await?.into_iter().next())
 }
@@ -207,40 +213,24 @@ pub async fn put(s: &Session<'_>, name: &str, headers: &HeaderMap, body: &[u8]) 
         before: None,
         after,
     };
-    let refuse = async |status: StatusCode, precondition: PropName, message: String, after: Option<String>| {
-        if let Err(e) = audit::record(s.store, AuditEntry { outcome: "refused", ..audit("refused", after) }).await {
+    let refuse = async |refusal: Refusal, after: Option<String>| {
+        if let Err(e) = audit::record(s.store, audit("refused", after)).await {
             return internal(e);
         }
-        reply::precondition_failed(status, precondition, &message)
+        reply::refusal(&refusal)
     };
     if !is_vcard_type(headers) {
-        return refuse(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            PropName::carddav("supported-address-data"),
-            "cards must be sent as text/vcard".into(),
-            None,
-        )
-        .await;
+        return refuse(Refusal::new(Precondition::SupportedAddressData, "cards must be sent as text/vcard"), None)
+            .await;
     }
     let Ok(text) = std::str::from_utf8(body) else {
-        return refuse(
-            StatusCode::BAD_REQUEST,
-            PropName::carddav("valid-address-data"),
-            "the card is not UTF-8 text".into(),
-            None,
-        )
-        .await;
+        return refuse(Refusal::new(Precondition::ValidAddressData, "the card is not UTF-8 text"), None).await;
     };
     let parsed = match vcard::parse(text) {
         Ok(parsed) => parsed,
         Err(message) => {
-            return refuse(
-                StatusCode::BAD_REQUEST,
-                PropName::carddav("valid-address-data"),
-                format!("invalid vCard: {message}"),
-                Some(text.into()),
-            )
-            .await;
+            let refusal = Refusal::new(Precondition::ValidAddressData, format!("invalid vCard: {message}"));
+            return refuse(refusal, Some(text.into())).await;
         }
     };
     let existing = match find_card(s, name).await {
@@ -254,13 +244,9 @@ pub async fn put(s: &Session<'_>, name: &str, headers: &HeaderMap, body: &[u8]) 
     match existing {
         Some(card) => {
             if parsed.uid.as_deref().is_some_and(|uid| uid != card.uid()) {
-                return refuse(
-                    StatusCode::CONFLICT,
-                    PropName::carddav("no-uid-conflict"),
-                    format!("the card at {target} has UID {}; a card cannot change its UID", card.uid()),
-                    Some(text.into()),
-                )
-                .await;
+                let message = format!("the card at {target} has UID {}; a card cannot change its UID", card.uid());
+                let refusal = Refusal::new(Precondition::AddressbookNoUidConflict, message).with_href(target);
+                return refuse(refusal, Some(text.into())).await;
             }
             let Some(contact) = &card.contact else {
                 // An organisation card shows CRM client data only: nothing on it is editable.
@@ -284,40 +270,25 @@ pub async fn put(s: &Session<'_>, name: &str, headers: &HeaderMap, body: &[u8]) 
         }
         None => {
             let Some(uid) = parsed.uid.clone() else {
-                return refuse(
-                    StatusCode::BAD_REQUEST,
-                    PropName::carddav("valid-address-data"),
-                    "the card has no UID".into(),
-                    Some(text.into()),
-                )
-                .await;
+                return refuse(Refusal::new(Precondition::ValidAddressData, "the card has no UID"), Some(text.into()))
+                    .await;
             };
             // The server's own names come first and depend on nothing stored.
             if let Some(message) = reserved_name(name, &uid) {
-                return refuse(StatusCode::FORBIDDEN, PropName::crmdav("reserved-name"), message, Some(text.into()))
-                    .await;
+                return refuse(Refusal::new(Precondition::ReservedName, message), Some(text.into())).await;
             }
             // The client before any lookup of other contacts: a card for a client the rep does not
             // see is refused alike whether its UID or name exists elsewhere or not.
             let Some(org) = parsed.org.clone() else {
-                return refuse(
-                    StatusCode::FORBIDDEN,
-                    PropName::crmdav("client-required"),
-                    "a new contact needs ORG set to the name of one of your CRM clients".into(),
-                    Some(text.into()),
-                )
-                .await;
+                let message = "a new contact needs ORG set to the name of one of your CRM clients";
+                return refuse(Refusal::new(Precondition::ClientRequired, message), Some(text.into())).await;
             };
             let client = match addressbook::visible_client_by_name(s.store, s.rep.id, &org).await {
                 Ok(Some(client)) => client,
                 Ok(None) => {
-                    return refuse(
-                        StatusCode::FORBIDDEN,
-                        PropName::crmdav("client-required"),
-                        format!("no CRM client named {org:?} is visible to you: set ORG to a client's exact name"),
-                        Some(text.into()),
-                    )
-                    .await;
+                    let message =
+                        format!("no CRM client named {org:?} is visible to you: set ORG to a client's exact name");
+                    return refuse(Refusal::new(Precondition::ClientRequired, message), Some(text.into())).await;
                 }
                 Err(e) => return internal(e),
             };
@@ -326,15 +297,8 @@ pub async fn put(s: &Session<'_>, name: &str, headers: &HeaderMap, body: &[u8]) 
                 Ok(Some(href)) if find_card(s, &href).await.ok().flatten().is_some() => {
                     let used_by = format!("{}{href}", book_href(&s.rep.login));
                     let message = format!("UID {uid} is already used by {used_by}");
-                    let _ = audit::record(s.store, audit("refused", Some(text.into()))).await;
-                    return reply::xml(
-                        StatusCode::CONFLICT,
-                        crate::dav::multistatus::error_body_with_href(
-                            &PropName::carddav("no-uid-conflict"),
-                            &used_by,
-                            &message,
-                        ),
-                    );
+                    let refusal = Refusal::new(Precondition::AddressbookNoUidConflict, message).with_href(used_by);
+                    return refuse(refusal, Some(text.into())).await;
                 }
                 Ok(_) => {}
                 Err(e) => return internal(e),
@@ -344,15 +308,12 @@ pub async fn put(s: &Session<'_>, name: &str, headers: &HeaderMap, body: &[u8]) 
             match addressbook::create_contact(s.store, client.id, &uid, name, &parsed.fields, entry).await {
                 Ok(true) => stored_reply(s, name, text, StatusCode::CREATED).await,
                 // The UID or the name is another contact's, one this rep cannot see (or one created
-                // meanwhile): the same answer whichever it is.
+                // meanwhile): the same answer whichever it is, and no href that would point at it.
                 Ok(false) => {
-                    refuse(
-                        StatusCode::CONFLICT,
-                        PropName::carddav("no-uid-conflict"),
-                        format!("UID {uid} or the name {name} is already used by another contact: give the card a new UID and name"),
-                        Some(text.into()),
-                    )
-                    .await
+                    let message = format!(
+                        "UID {uid} or the name {name} is already used by another contact: give the card a new UID and name"
+                    );
+                    refuse(Refusal::new(Precondition::AddressbookNoUidConflict, message), Some(text.into())).await
                 }
                 Err(e) => internal(e),
             }
@@ -412,11 +373,10 @@ pub async fn delete(s: &Session<'_>, name: &str) -> Reply {
         },
     )
     .await;
-    reply::precondition_failed(
-        StatusCode::FORBIDDEN,
-        PropName::dav("need-privileges"),
+    reply::refusal(&Refusal::new(
+        Precondition::NeedPrivileges,
         "CRM contacts cannot be deleted from a device: ask your CRM administrator",
-    )
+    ))
 }
 
 /// REPORT on the address book.

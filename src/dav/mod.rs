@@ -2,6 +2,7 @@
 
 pub mod error;
 pub mod filter;
+pub mod mkcol;
 pub mod multistatus;
 pub mod names;
 pub mod path;

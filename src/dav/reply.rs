@@ -3,7 +3,8 @@
 use crate::http::body::Body;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 
-use super::multistatus::{Multistatus, PropStat, PropValue, error_body};
+use super::error::Refusal;
+use super::multistatus::{Multistatus, PropStat, PropValue, error_body, error_body_with_href};
 use super::names::PropName;
 use super::request::PropfindRequest;
 
@@ -78,6 +79,17 @@ pub fn sync_collection(
 /// An error with a `DAV:error` body naming the precondition, and a sentence for people.
 pub fn precondition_failed(status: StatusCode, precondition: PropName, message: &str) -> Reply {
     xml(status, error_body(&precondition, message))
+}
+
+/// The answer to a refused request: the precondition's status and a `DAV:error` body naming it
+/// (with the href of the resource in the way, when there is one to name).
+pub fn refusal(refusal: &Refusal) -> Reply {
+    let name = refusal.precondition.name();
+    let body = match &refusal.href {
+        Some(href) => error_body_with_href(&name, href, &refusal.message),
+        None => error_body(&name, &refusal.message),
+    };
+    xml(refusal.precondition.status(), body)
 }
 
 pub fn text(status: StatusCode, message: impl Into<String>) -> Reply {

@@ -15,6 +15,12 @@ use crate::dav::reply::{self, Depth, Reply};
 use crate::dav::request::{PropfindRequest, ProppatchOperation, ProppatchRequest, ReportRequest};
 
 pub async fn handle(state: &AppState, request: &Request) -> Reply {
+    let session =
+        Session { store: &state.store, config: &state.config, rep: &request.user.rep, device: request.user_agent() };
+    let s = &session;
+    if let Some(mkcalendar) = collection_creation(&request.method) {
+        return super::mkcol::refuse(s, request, mkcalendar).await;
+    }
     let path = match DavPath::parse(&request.path) {
         Ok(path) => path,
         Err(PathError::NotFound) => return reply::not_found(&request.path),
@@ -24,9 +30,6 @@ pub async fn handle(state: &AppState, request: &Request) -> Reply {
     if path.login().is_some_and(|login| login != request.user.rep.login) {
         return reply::not_found(&request.path);
     }
-    let session =
-        Session { store: &state.store, config: &state.config, rep: &request.user.rep, device: request.user_agent() };
-    let s = &session;
     match (&request.method, &path) {
         (m, _) if *m == Method::from_bytes(b"PROPFIND").expect("valid method") => propfind(s, &path, request).await,
         (m, _) if *m == Method::from_bytes(b"PROPPATCH").expect("valid method") => proppatch(s, &path, request).await,
@@ -59,28 +62,22 @@ pub async fn handle(state: &AppState, request: &Request) -> Reply {
             | DavPath::AddressbookHome { .. }
             | DavPath::Addressbook { .. },
         ) => reply::text(StatusCode::OK, format!("crmdav: {} (use a CalDAV/CardDAV client)", path.href())),
-        (m, _) if is_write(m) && !exists(&path) => reply::not_found(&request.path),
-        (m, _)
-            if *m == Method::from_bytes(b"MKCALENDAR").expect("valid method")
-                || *m == Method::from_bytes(b"MKCOL").expect("valid method") =>
-        {
-            reply::precondition_failed(
-                StatusCode::FORBIDDEN,
-                PropName::dav("resource-must-be-null"),
-                "collections are fixed views of the CRM and cannot be created",
-            )
-        }
         _ if !exists(&path) => reply::not_found(&request.path),
-        _ => method_not_allowed(&request.method),
+        (method, _) => method_not_allowed(&path, format!("{method} is not allowed on {}", path.href())),
     }
 }
 
-fn is_write(method: &Method) -> bool {
-    matches!(*method, Method::PUT | Method::DELETE)
+/// Some(true) for MKCALENDAR, Some(false) for MKCOL: the methods that make a collection.
+fn collection_creation(method: &Method) -> Option<bool> {
+    match method.as_str() {
+        "MKCALENDAR" => Some(true),
+        "MKCOL" => Some(false),
+        _ => None,
+    }
 }
 
 /// Whether the path names a collection (or possible member) that exists for its owner.
-fn exists(path: &DavPath) -> bool {
+pub(super) fn exists(path: &DavPath) -> bool {
     match path {
         DavPath::Addressbook { book, .. } | DavPath::Card { book, .. } => book == carddav::BOOK,
         DavPath::Calendar { calendar, .. } | DavPath::CalendarObject { calendar, .. } => {
@@ -90,20 +87,45 @@ fn exists(path: &DavPath) -> bool {
     }
 }
 
+/// Whether a resource is mapped at `path`: a collection of the tree, or a member that is stored.
+pub(super) async fn is_mapped(s: &Session<'_>, path: &DavPath) -> anyhow::Result<bool> {
+    if !exists(path) {
+        return Ok(false);
+    }
+    match path {
+        DavPath::Card { name, .. } => carddav::card_exists(s, name).await,
+        DavPath::CalendarObject { calendar, name, .. } => caldav::object_exists(s, calendar_of(calendar), name).await,
+        _ => Ok(true),
+    }
+}
+
+/// The methods `path` answers, for the Allow header of a 405 and of OPTIONS (RFC 9110 10.2.1).
+/// PROPPATCH is answered everywhere (with a 403 per property where nothing can be set); REPORT
+/// only where a report is served; MKCOL and MKCALENDAR nowhere, the collections being fixed.
+pub fn allowed_methods(path: &DavPath) -> &'static str {
+    match path {
+        DavPath::Root | DavPath::Principals | DavPath::Principal { .. } | DavPath::Addressbook { .. } => {
+            "OPTIONS, GET, HEAD, PROPFIND, PROPPATCH, REPORT"
+        }
+        DavPath::AddressbookHome { .. } => "OPTIONS, GET, HEAD, PROPFIND, PROPPATCH",
+        DavPath::CalendarHome { .. } => "OPTIONS, PROPFIND, PROPPATCH",
+        DavPath::Calendar { .. } => "OPTIONS, PROPFIND, PROPPATCH, REPORT",
+        DavPath::Card { .. } | DavPath::CalendarObject { .. } => "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH",
+    }
+}
+
 fn calendar_of(name: &str) -> Calendar {
     Calendar::from_name(name).expect("checked by the caller")
 }
 
-fn method_not_allowed(method: &Method) -> Reply {
-    let mut reply = reply::text(StatusCode::METHOD_NOT_ALLOWED, format!("{method} is not allowed on this resource"));
-    reply.headers_mut().insert(
-        header::ALLOW,
-        header::HeaderValue::from_static("OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, REPORT"),
-    );
+/// 405 with the methods `path` does answer.
+pub(super) fn method_not_allowed(path: &DavPath, message: String) -> Reply {
+    let mut reply = reply::text(StatusCode::METHOD_NOT_ALLOWED, message);
+    reply.headers_mut().insert(header::ALLOW, header::HeaderValue::from_static(allowed_methods(path)));
     reply
 }
 
-fn bad_xml(error: crate::dav::error::XmlError) -> Reply {
+pub(super) fn bad_xml(error: crate::dav::error::XmlError) -> Reply {
     match error.precondition {
         Some(precondition) => reply::precondition_failed(StatusCode::FORBIDDEN, precondition, &error.message),
         None => reply::text(StatusCode::BAD_REQUEST, format!("invalid XML request body: {}", error.message)),
@@ -178,7 +200,7 @@ async fn propfind(s: &Session<'_>, path: &DavPath, request: &Request) -> Reply {
         DavPath::Root => {
             let mut available = plain_collection_props(s, "crmdav");
             available.extend(principal_homes(s));
-            body.add_response(&path.href(), &reply::select_props(&props, available, &[]));
+            body.add_response(&answered_href(path, request), &reply::select_props(&props, available, &[]));
         }
         DavPath::Principals => return super::principals::propfind(s, depth, &props),
         DavPath::Principal { .. } => {
@@ -227,6 +249,12 @@ async fn propfind(s: &Session<'_>, path: &DavPath, request: &Request) -> Reply {
     reply::multistatus(body)
 }
 
+/// The href a multistatus names the resource by: the canonical one, except that the root asked
+/// for as `/` is answered as `/` (a client matches the answer against the URL it asked).
+fn answered_href(path: &DavPath, request: &Request) -> String {
+    if *path == DavPath::Root && request.path == "/" { "/".to_string() } else { path.href() }
+}
+
 /// Home-set properties on the root too: some clients look for them there before the principal.
 fn principal_homes(s: &Session<'_>) -> Vec<(PropName, PropValue)> {
     let login = &s.rep.login;
@@ -267,7 +295,10 @@ async fn proppatch(s: &Session<'_>, path: &DavPath, request: &Request) -> Reply 
     let mut body = Multistatus::new();
     if !forbidden.is_empty() {
         // PROPPATCH is atomic (RFC 4918 9.2): one refused property fails them all.
-        body.add_response(&path.href(), &[PropStat::names_only(403, forbidden), PropStat::names_only(424, ok)]);
+        body.add_response(
+            &answered_href(path, request),
+            &[PropStat::names_only(403, forbidden), PropStat::names_only(424, ok)],
+        );
         return reply::multistatus(body);
     }
     let saved = match calendar {
@@ -279,7 +310,7 @@ async fn proppatch(s: &Session<'_>, path: &DavPath, request: &Request) -> Reply 
         tracing::error!(error = %e, "PROPPATCH failed");
         return reply::text(StatusCode::INTERNAL_SERVER_ERROR, "internal server error; nothing was changed");
     }
-    body.add_response(&path.href(), &[PropStat::names_only(200, ok)]);
+    body.add_response(&answered_href(path, request), &[PropStat::names_only(200, ok)]);
     reply::multistatus(body)
 }
 

@@ -6,6 +6,7 @@ pub mod body;
 mod client_addr;
 mod connection_limit;
 mod dav;
+mod mkcol;
 mod password_checks;
 mod principals;
 pub mod response;
