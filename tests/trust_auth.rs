@@ -9,15 +9,17 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{Backend, TestServer};
-use crmdav::config::{AuthConfig, Config};
+use crmdav::config::{AuthConfig, Config, ConnectionConfig};
 use crmdav::crm::credentials::{self, TokenKind};
 use crmdav::crm::demo::DemoSize;
 use crmdav::crm::reps;
 
 const PATH: &str = "/dav/";
 
+/// These tests flood logins, not connections: the per-address connection cap (64) is lifted.
 fn config(auth: AuthConfig) -> Config {
-    Config { auth, ..Config::default() }
+    let connections = ConnectionConfig { max_connections_per_address: 1024, ..ConnectionConfig::default() };
+    Config { auth, connections, ..Config::default() }
 }
 
 async fn server(backend: Backend, auth: AuthConfig) -> TestServer {

@@ -37,8 +37,8 @@ const TOUCH_INTERVAL: Duration = Duration::from_secs(600);
 const KNOWN_ADDRESS_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 /// Known (login, address) pairs kept at most (memory bound; the oldest go first).
 const KNOWN_ADDRESS_MAX: usize = 100_000;
-/// How long a failed password is answered 401 again without a new check (see `failed_just_now`).
-const REPEATED_FAILURE_MEMO: Duration = Duration::from_secs(2);
+/// Failures older than this are dropped from the memo that waiting requests share (`failed_since`).
+const FAILURE_MEMO: Duration = Duration::from_secs(60);
 
 pub enum AuthOutcome {
     Ok(Authenticated),
@@ -71,7 +71,7 @@ pub struct Authenticator {
     known_addresses: Mutex<HashMap<(String, IpAddr), Instant>>,
     /// One lock per password being checked, so that requests with the same one take turns.
     gates: Mutex<HashMap<[u8; 32], Arc<tokio::sync::Mutex<()>>>>,
-    /// Passwords that failed just now (see `failed_just_now`).
+    /// When each password last failed (see `failed_since`).
     recent_failures: Mutex<HashMap<[u8; 32], Instant>>,
 }
 
@@ -122,11 +122,12 @@ impl Authenticator {
             .into();
         // Requests with one password (a device's parallel first sync) wait for one check, then
         // share its result: the cache after a success, the memo of a failure otherwise.
+        let arrived = Instant::now();
         let turn = match secret.starts_with(TOKEN_PREFIX) {
             true => None,
             false => Some(self.gate(cache_key).lock_owned().await),
         };
-        let outcome = self.check(store, login, secret, client, cache_key, turn.is_some()).await;
+        let outcome = self.check(store, login, secret, client, cache_key, turn.is_some().then_some(arrived)).await;
         drop(turn);
         self.release_gate(&cache_key);
         outcome
@@ -139,7 +140,7 @@ impl Authenticator {
         secret: String,
         client: IpAddr,
         cache_key: [u8; 32],
-        password: bool,
+        gated_since: Option<Instant>,
     ) -> anyhow::Result<AuthOutcome> {
         let authenticated = match self.cached(&cache_key) {
             Some(credential_id) => credentials::still_valid(store, credential_id)
@@ -147,7 +148,7 @@ impl Authenticator {
                 .filter(|rep: &Rep| rep.login == login)
                 .map(|rep| Authenticated { rep, credential_id }),
             None if secret.starts_with(TOKEN_PREFIX) => credentials::verify_token(store, &login, &secret).await?,
-            None if self.failed_just_now(&cache_key) => None,
+            None if gated_since.is_some_and(|arrived| self.failed_since(&cache_key, arrived)) => None,
             None => match self.check_password(store, &login, secret, client).await? {
                 PasswordCheck::Done(authenticated) => authenticated,
                 PasswordCheck::Throttled(wait) => return Ok(AuthOutcome::Throttled(wait.as_secs_f64().ceil() as u64)),
@@ -166,7 +167,7 @@ impl Authenticator {
             }
             None => {
                 self.cache.lock().expect("auth lock").remove(&cache_key);
-                if password {
+                if gated_since.is_some() {
                     self.remember_failure(cache_key);
                 }
                 AuthOutcome::Denied
@@ -192,17 +193,18 @@ impl Authenticator {
         }
     }
 
-    /// Whether this very credential failed a moment ago: the same guess again tells nothing new,
-    /// so it is answered 401 without another check, and does not count as another failure.
-    fn failed_just_now(&self, cache_key: &[u8; 32]) -> bool {
+    /// Whether this very credential failed in a check that ended after `arrived`, one this request
+    /// waited for: it shares that answer (401) rather than being checked and counted again. A
+    /// request that arrives later is checked anew (the rep may have been enabled since).
+    fn failed_since(&self, cache_key: &[u8; 32], arrived: Instant) -> bool {
         let failures = self.recent_failures.lock().expect("auth lock");
-        failures.get(cache_key).is_some_and(|at| at.elapsed() < REPEATED_FAILURE_MEMO)
+        failures.get(cache_key).is_some_and(|at| *at >= arrived)
     }
 
     fn remember_failure(&self, cache_key: [u8; 32]) {
         let mut failures = self.recent_failures.lock().expect("auth lock");
         if failures.len() >= 4096 {
-            failures.retain(|_, at| at.elapsed() < REPEATED_FAILURE_MEMO);
+            failures.retain(|_, at| at.elapsed() < FAILURE_MEMO);
         }
         failures.insert(cache_key, Instant::now());
     }
