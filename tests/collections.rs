@@ -116,24 +116,9 @@ async fn a_refusal_that_cannot_be_audited_is_a_server_error_in_both(backend: Bac
     server.stop().await;
 }
 
-/// Drift guard: the valid-sync-token refusal was built two ways; both collections answer it alike.
-async fn an_unknown_sync_token_is_refused_alike(backend: Backend) {
-    let server = TestServer::demo(backend).await;
-    let mut bodies = Vec::new();
-    for collection in [EVENTS, BOOK] {
-        let (status, body) = send(&server, "REPORT", collection, &common::sync_body("urn:crmdav:sync:bogus")).await;
-        assert_eq!(status, 403, "{body}");
-        assert!(body.contains("valid-sync-token"), "{body}");
-        bodies.push(body);
-    }
-    assert_eq!(bodies[0], bodies[1]);
-    server.stop().await;
-}
-
 on_both_databases!(
     members_are_typed_by_the_component_their_calendar_takes,
     multiget_names_an_unknown_absolute_href_by_its_path,
     a_put_stored_as_sent_gets_its_etag_whatever_its_line_endings,
     a_refusal_that_cannot_be_audited_is_a_server_error_in_both,
-    an_unknown_sync_token_is_refused_alike,
 );

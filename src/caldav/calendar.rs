@@ -11,7 +11,6 @@ use crate::dav::error::{DavError, Precondition, Refusal};
 use crate::dav::filter::TimeRange;
 use crate::dav::multistatus::{Multistatus, PropStat, PropValue};
 use crate::dav::names::PropName;
-use crate::dav::path::member_name;
 use crate::dav::reply::{self, Reply};
 use crate::dav::request::{CalendarDataRequest, PropfindRequest, ReportRequest};
 use crate::mapping::ical::{self, ComponentKind, IcalError, ParseOptions, RenderContext};
@@ -149,17 +148,24 @@ fn object_propstats(
 ) -> Result<Vec<PropStat>, Reply> {
     let text = object.to_string();
     let etag = strong_etag(&text);
-    let data =
-        if reply::wants(props, &calendar_data_name()) { Some(shape_object(s, object, text, data)?) } else { None };
+    let data = if reply::wants(props, &calendar_data_name()) {
+        Some(shape_object(s, object, text, data).map_err(reply::error)?)
+    } else {
+        None
+    };
     Ok(shape(calendar).propstats(props, &etag, data))
 }
 
-fn shape_calendar_data(s: &Session<'_>, text: String, request: Option<&CalendarDataRequest>) -> Result<String, Reply> {
+fn shape_calendar_data(
+    s: &Session<'_>,
+    text: String,
+    request: Option<&CalendarDataRequest>,
+) -> Result<String, DavError> {
     let Some(request) = request else { return Ok(text) };
     if request.expand.is_none() && request.limit_recurrence_set.is_none() {
         return Ok(text);
     }
-    let parsed = ICalendar::parse(&text).map_err(|_| internal("stored calendar object does not parse"))?;
+    let parsed = ICalendar::parse(&text).map_err(|_| anyhow::anyhow!("stored calendar object does not parse"))?;
     shape_object(s, &parsed, text, Some(request))
 }
 
@@ -170,8 +176,9 @@ fn shape_object(
     object: &ICalendar,
     text: String,
     request: Option<&CalendarDataRequest>,
-) -> Result<String, Reply> {
+) -> Result<String, DavError> {
     let Some(request) = request else { return Ok(text) };
+    let too_many = |e: super::CalendarQueryError| Refusal::new(Precondition::MaxInstances, e.to_string()).into();
     if let Some(range) = &request.expand {
         return expand(object, range, &limits(s)).map_err(too_many);
     }
@@ -222,51 +229,6 @@ fn precondition_of(error: &IcalError) -> Precondition {
 pub async fn report(s: &Session<'_>, calendar: Calendar, report: ReportRequest) -> Reply {
     let href = calendar_href(&s.rep.login, calendar);
     match report {
-        ReportRequest::CalendarMultiget { props, calendar_data, hrefs } => {
-            let names: Vec<Option<String>> = hrefs.iter().map(|h| member_name(h, &href)).collect();
-            let wanted: Vec<String> = names.iter().flatten().cloned().collect();
-            let with_data = reply::wants(&props, &calendar_data_name());
-            let found = match multiget_entries(s, calendar, &wanted, with_data).await {
-                Ok(found) => found,
-                Err(e) => return internal(e),
-            };
-            // One member's response: (name, ETag, text as it is to be served), or 404 for its href.
-            let write =
-                move |body: &mut Multistatus, raw: &str, member: Option<(&str, &str, Option<String>)>| match member {
-                    Some((name, etag, data)) => {
-                        body.add_response(&format!("{href}{name}"), &shape(calendar).propstats(&props, etag, data))
-                    }
-                    None => body.add_status(&reply::unknown_member(raw), 404),
-                };
-            let shaped = calendar_data.as_ref().is_some_and(|r| r.expand.is_some() || r.limit_recurrence_set.is_some());
-            if !shaped {
-                // Written while it is sent: thousands of events are never held as one answer.
-                return reply::multistatus_streamed(Multistatus::new().stream(
-                    hrefs.into_iter().zip(names),
-                    move |body, (raw, name)| {
-                        let member =
-                            name.as_deref().and_then(|name| found.get(name).map(|(etag, text)| (name, etag, text)));
-                        write(body, &raw, member.map(|(name, etag, text)| (name, etag, text.map(str::to_owned))))
-                    },
-                ));
-            }
-            // Expanding can fail on a bound (max-instances): known before anything is sent.
-            let mut body = Multistatus::new();
-            for (raw, name) in hrefs.iter().zip(names) {
-                let member = name.as_deref().and_then(|name| found.get(name).map(|(etag, text)| (name, etag, text)));
-                let member = match member {
-                    Some((name, etag, text)) => {
-                        match text.map(|t| shape_calendar_data(s, t.to_owned(), calendar_data.as_ref())).transpose() {
-                            Ok(data) => Some((name, etag, data)),
-                            Err(reply) => return reply,
-                        }
-                    }
-                    None => None,
-                };
-                write(&mut body, raw, member);
-            }
-            reply::multistatus(body)
-        }
         ReportRequest::CalendarQuery { props, calendar_data, filter, .. } => {
             // Narrow candidates in SQL by the top-level time range; recurrence instances are checked below.
             let range = filter.comp_filters.first().and_then(|f| f.time_range.as_ref()).map(|r| (r.start, r.end));
@@ -359,6 +321,24 @@ impl<'a> CalendarCollection<'a> {
 impl Collection for CalendarCollection<'_> {
     type Member = ActivityView;
     type Parsed = ical::ParsedObject;
+    type DataRequest = CalendarDataRequest;
+
+    async fn entries(
+        &self,
+        names: &[String],
+        with_data: bool,
+        _: Option<&CalendarDataRequest>,
+    ) -> Result<Entries, DavError> {
+        Ok(multiget_entries(self.s, self.calendar, names, with_data).await?)
+    }
+
+    fn reshapes(&self, request: Option<&CalendarDataRequest>) -> bool {
+        request.is_some_and(|r| r.expand.is_some() || r.limit_recurrence_set.is_some())
+    }
+
+    fn reshape(&self, text: String, request: Option<&CalendarDataRequest>) -> Result<String, DavError> {
+        shape_calendar_data(self.s, text, request)
+    }
 
     fn href(&self) -> String {
         calendar_href(&self.s.rep.login, self.calendar)

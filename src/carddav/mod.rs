@@ -11,7 +11,6 @@ use crate::dav::collection::{Collection, Display, MemberShape, Tagged, Write, Wr
 use crate::dav::error::{DavError, Precondition, Refusal};
 use crate::dav::multistatus::{Multistatus, PropStat, PropValue};
 use crate::dav::names::PropName;
-use crate::dav::path::member_name;
 use crate::dav::reply::{self, Reply};
 use crate::dav::request::{AddressDataRequest, PropfindRequest, ReportRequest};
 use crate::mapping::vcard::{self, ParsedCard, Version};
@@ -103,14 +102,13 @@ fn address_data_name() -> PropName {
 }
 
 /// The vCard version asked for in an address-data element.
-fn requested_version(request: Option<&AddressDataRequest>) -> Result<Version, Reply> {
+fn requested_version(request: Option<&AddressDataRequest>) -> Result<Version, Refusal> {
     match request.and_then(|r| r.version.as_deref()) {
         None | Some("3.0") => Ok(Version::V3),
         Some("4.0") => Ok(Version::V4),
-        Some(other) => Err(reply::precondition_failed(
-            StatusCode::FORBIDDEN,
-            PropName::carddav("supported-address-data"),
-            &format!("vCard version {other} is not available: ask for 3.0 or 4.0"),
+        Some(other) => Err(Refusal::new(
+            Precondition::SupportedAddressData,
+            format!("vCard version {other} is not available: ask for 3.0 or 4.0"),
         )),
     }
 }
@@ -119,33 +117,10 @@ fn requested_version(request: Option<&AddressDataRequest>) -> Result<Version, Re
 pub async fn report(s: &Session<'_>, report: ReportRequest) -> Reply {
     let href = book_href(&s.rep.login);
     match report {
-        ReportRequest::AddressbookMultiget { props, address_data, hrefs } => {
-            let version = match requested_version(address_data.as_ref()) {
-                Ok(v) => v,
-                Err(reply) => return reply,
-            };
-            let names: Vec<Option<String>> = hrefs.iter().map(|h| member_name(h, &href)).collect();
-            let wanted: Vec<String> = names.iter().flatten().cloned().collect();
-            let found = match multiget_entries(s, &wanted, version, reply::wants(&props, &address_data_name())).await {
-                Ok(found) => found,
-                Err(e) => return internal(e),
-            };
-            // Written while it is sent: thousands of cards are never held as one answer.
-            let body = Multistatus::new().stream(hrefs.into_iter().zip(names), move |body, (raw, name)| {
-                match name.as_deref().and_then(|name| Some((name, found.get(name)?))) {
-                    Some((name, (etag, data))) => body.add_response(
-                        &format!("{href}{name}"),
-                        &shape().propstats(&props, etag, data.map(str::to_owned)),
-                    ),
-                    None => body.add_status(&reply::unknown_member(&raw), 404),
-                }
-            });
-            reply::multistatus_streamed(body)
-        }
         ReportRequest::AddressbookQuery { props, address_data, filter, limit } => {
             let version = match requested_version(address_data.as_ref()) {
                 Ok(v) => v,
-                Err(reply) => return reply,
+                Err(refusal) => return reply::refusal(&refusal),
             };
             let cards = match addressbook::cards(s.store, s.rep.id, None).await {
                 Ok(cards) => cards,
@@ -169,6 +144,7 @@ pub async fn report(s: &Session<'_>, report: ReportRequest) -> Reply {
             reply::multistatus(body)
         }
         ReportRequest::SyncCollection { .. }
+        | ReportRequest::AddressbookMultiget { .. }
         | ReportRequest::CalendarMultiget { .. }
         | ReportRequest::CalendarQuery { .. }
         | ReportRequest::FreeBusyQuery { .. }
@@ -277,6 +253,25 @@ impl<'a> AddressBook<'a> {
 impl Collection for AddressBook<'_> {
     type Member = Card;
     type Parsed = ParsedCard;
+    type DataRequest = AddressDataRequest;
+
+    async fn entries(
+        &self,
+        names: &[String],
+        with_data: bool,
+        request: Option<&AddressDataRequest>,
+    ) -> Result<Entries, DavError> {
+        let version = requested_version(request)?;
+        Ok(multiget_entries(self.s, names, version, with_data).await?)
+    }
+
+    fn reshapes(&self, _: Option<&AddressDataRequest>) -> bool {
+        false
+    }
+
+    fn reshape(&self, text: String, _: Option<&AddressDataRequest>) -> Result<String, DavError> {
+        Ok(text)
+    }
 
     fn href(&self) -> String {
         book_href(&self.s.rep.login)

@@ -10,9 +10,10 @@ use super::conditions::Conditions;
 use super::error::{DavError, Precondition, Refusal};
 use super::multistatus::{Multistatus, PropStat, PropValue};
 use super::names::PropName;
+use super::path::member_name;
 use super::reply::{self, Depth, Reply};
 use super::request::{PropfindRequest, ProppatchOperation, ProppatchRequest};
-use crate::store::sync::{Page, Stored};
+use crate::store::sync::{Entries, Page, Stored};
 
 /// A member's ETag and the text it is the tag of (the form stored and listed by sync).
 pub struct Tagged {
@@ -102,6 +103,25 @@ pub trait Collection: Sync {
 
     /// The members as last brought up to date, with their texts if `with_data`.
     fn members(&self, with_data: bool) -> impl Future<Output = anyhow::Result<Vec<Stored>>> + Send;
+
+    /// How a report asks for members' text (the attributes of calendar-data, address-data).
+    type DataRequest: Send + Sync;
+
+    /// The ETag and text (if `with_data`) of each of `names` the collection holds, by name, the
+    /// text in the form `request` asks for.
+    fn entries(
+        &self,
+        names: &[String],
+        with_data: bool,
+        request: Option<&Self::DataRequest>,
+    ) -> impl Future<Output = Result<Entries, DavError>> + Send;
+
+    /// Whether `request` asks for texts reshaped member by member (e.g. recurrences expanded):
+    /// then the answer is written whole before it is sent, as reshaping can fail on a bound.
+    fn reshapes(&self, request: Option<&Self::DataRequest>) -> bool;
+
+    /// A member's text as `request` asks for it (see [`Collection::reshapes`]).
+    fn reshape(&self, text: String, request: Option<&Self::DataRequest>) -> Result<String, DavError>;
 
     /// The changes since `token` (at most `limit`); None when the token is unknown or expired.
     fn changes(
@@ -295,6 +315,47 @@ pub async fn proppatch<C: Collection>(
 /// Whether the stored text is the one sent, line endings and trailing blank lines aside.
 fn stored_as_sent(stored: &str, sent: &str) -> bool {
     stored.replace("\r\n", "\n").trim_end() == sent.replace("\r\n", "\n").trim_end()
+}
+
+/// calendar-multiget and addressbook-multiget (RFC 4791 7.9, RFC 6352 8.7): each href asked for,
+/// answered in the order asked, a 404 for each the collection does not hold.
+pub async fn multiget<C: Collection>(
+    c: &C,
+    props: PropfindRequest,
+    hrefs: Vec<String>,
+    data: Option<C::DataRequest>,
+) -> Result<Reply, DavError> {
+    let href = c.href();
+    let shape = c.shape();
+    let names: Vec<Option<String>> = hrefs.iter().map(|h| member_name(h, &href)).collect();
+    let wanted: Vec<String> = names.iter().flatten().cloned().collect();
+    let found = c.entries(&wanted, reply::wants(&props, &shape.data), data.as_ref()).await?;
+    // One member's response: (name, ETag, text as it is to be served), or 404 for its href.
+    let write = move |body: &mut Multistatus, raw: &str, member: Option<(&str, &str, Option<String>)>| match member {
+        Some((name, etag, data)) => body.add_response(&format!("{href}{name}"), &shape.propstats(&props, etag, data)),
+        None => body.add_status(&reply::unknown_member(raw), 404),
+    };
+    if !c.reshapes(data.as_ref()) {
+        // Written while it is sent: thousands of members are never held as one answer.
+        return Ok(reply::multistatus_streamed(Multistatus::new().stream(
+            hrefs.into_iter().zip(names),
+            move |body, (raw, name)| {
+                let member = name.as_deref().and_then(|name| found.get(name).map(|(etag, text)| (name, etag, text)));
+                write(body, &raw, member.map(|(name, etag, text)| (name, etag, text.map(str::to_owned))))
+            },
+        )));
+    }
+    let mut body = Multistatus::new();
+    for (raw, name) in hrefs.iter().zip(names) {
+        let member = match name.as_deref().and_then(|name| found.get(name).map(|(etag, text)| (name, etag, text))) {
+            Some((name, etag, text)) => {
+                Some((name, etag, text.map(|t| c.reshape(t.to_owned(), data.as_ref())).transpose()?))
+            }
+            None => None,
+        };
+        write(&mut body, raw, member);
+    }
+    Ok(reply::multistatus(body))
 }
 
 /// RFC 6578 sync-collection, with `DAV:limit` honoured by a cursor token.

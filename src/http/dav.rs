@@ -359,6 +359,16 @@ async fn report(
             on_collection!(c, c => collection::sync_collection(&c, &sync_token, &sync_level, limit, &props).await)
                 .unwrap_or_else(reply::error)
         }
+        (
+            _,
+            Some((AnyCollection::Calendar(c), None)),
+            ReportRequest::CalendarMultiget { props, calendar_data, hrefs },
+        ) => collection::multiget(&c, props, hrefs, calendar_data).await.unwrap_or_else(reply::error),
+        (
+            _,
+            Some((AnyCollection::Book(c), None)),
+            ReportRequest::AddressbookMultiget { props, address_data, hrefs },
+        ) => collection::multiget(&c, props, hrefs, address_data).await.unwrap_or_else(reply::error),
         (_, Some((AnyCollection::Book(_), None)), report) => carddav::report(s, report).await,
         (DavPath::Calendar { calendar, .. }, Some((AnyCollection::Calendar(_), None)), report) => {
             caldav::report(s, calendar_of(calendar), report).await
