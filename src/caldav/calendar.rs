@@ -316,6 +316,10 @@ impl<'a> CalendarCollection<'a> {
     pub fn new(s: &'a Session<'a>, calendar: Calendar) -> Self {
         Self { s, calendar }
     }
+
+    pub fn calendar(&self) -> Calendar {
+        self.calendar
+    }
 }
 
 impl Collection for CalendarCollection<'_> {

@@ -168,10 +168,6 @@ pub fn allowed_methods(path: &DavPath) -> &'static str {
     }
 }
 
-fn calendar_of(name: &str) -> Calendar {
-    Calendar::from_name(name).expect("checked by the caller")
-}
-
 /// 405 with the methods `path` does answer.
 pub(super) fn method_not_allowed(path: &DavPath, message: String) -> Reply {
     let mut reply = reply::text(StatusCode::METHOD_NOT_ALLOWED, message);
@@ -370,9 +366,7 @@ async fn report(
             ReportRequest::AddressbookMultiget { props, address_data, hrefs },
         ) => collection::multiget(&c, props, hrefs, address_data).await.unwrap_or_else(reply::error),
         (_, Some((AnyCollection::Book(_), None)), report) => carddav::report(s, report).await,
-        (DavPath::Calendar { calendar, .. }, Some((AnyCollection::Calendar(_), None)), report) => {
-            caldav::report(s, calendar_of(calendar), report).await
-        }
+        (_, Some((AnyCollection::Calendar(c), None)), report) => caldav::report(s, c.calendar(), report).await,
         _ if !exists(path) => reply::not_found(&path.href()),
         _ => reply::refusal(&Refusal::new(Precondition::SupportedReport, "no report is supported on this resource")),
     }
