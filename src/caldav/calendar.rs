@@ -257,11 +257,10 @@ pub async fn report(s: &Session<'_>, calendar: Calendar, report: ReportRequest) 
             reply::multistatus(body)
         }
         ReportRequest::FreeBusyQuery { range } if calendar == Calendar::Activities => free_busy(s, &range).await,
-        _ => reply::precondition_failed(
-            StatusCode::FORBIDDEN,
-            PropName::dav("supported-report"),
+        _ => reply::refusal(&Refusal::new(
+            Precondition::SupportedReport,
             "this report is not supported on this calendar",
-        ),
+        )),
     }
 }
 

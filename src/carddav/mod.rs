@@ -150,11 +150,10 @@ pub async fn report(s: &Session<'_>, report: ReportRequest) -> Reply {
         | ReportRequest::FreeBusyQuery { .. }
         | ReportRequest::PrincipalPropertySearch { .. }
         | ReportRequest::PrincipalSearchPropertySet
-        | ReportRequest::Unsupported(_) => reply::precondition_failed(
-            StatusCode::FORBIDDEN,
-            PropName::dav("supported-report"),
+        | ReportRequest::Unsupported(_) => reply::refusal(&Refusal::new(
+            Precondition::SupportedReport,
             "this report is not supported on an address book",
-        ),
+        )),
     }
 }
 
