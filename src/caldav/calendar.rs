@@ -4,17 +4,18 @@ use calcard::icalendar::ICalendar;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 
 use crate::crm::activities::{self, ActivityInput, ActivityView, Calendar, Saved};
+use crate::crm::audit::{self, AuditEntry};
 use crate::crm::{CrmError, Session};
-use crate::dav::error::{Precondition, Refusal};
+use crate::dav::collection::{Collection, Display, MemberShape, Tagged, Write, Written};
+use crate::dav::error::{DavError, Precondition, Refusal};
 use crate::dav::filter::TimeRange;
-use crate::dav::multistatus::{Multistatus, PropStat, PropValue, error_body};
+use crate::dav::multistatus::{Multistatus, PropStat, PropValue};
 use crate::dav::names::PropName;
-use crate::dav::path::member_name;
-use crate::dav::reply::{self, Depth, Reply};
+use crate::dav::reply::{self, Reply};
 use crate::dav::request::{CalendarDataRequest, PropfindRequest, ReportRequest};
 use crate::mapping::ical::{self, ComponentKind, IcalError, ParseOptions, RenderContext};
 use crate::mapping::vcard::etag as strong_etag;
-use crate::store::sync::{self, Entries, Member};
+use crate::store::sync::{self, Entries, Member, Page, Stored};
 
 use super::{CalendarQueryError, Limits, busy_periods, expand, limit_recurrence_set, matches, merge_periods};
 
@@ -77,10 +78,10 @@ async fn refresh(s: &Session<'_>, calendar: Calendar) -> anyhow::Result<i64> {
     .await
 }
 
-pub async fn collection_props(s: &Session<'_>, calendar: Calendar) -> Result<Vec<(PropName, PropValue)>, Reply> {
-    let seq = refresh(s, calendar).await.map_err(internal)?;
+pub async fn collection_props(s: &Session<'_>, calendar: Calendar) -> anyhow::Result<Vec<(PropName, PropValue)>> {
+    let seq = refresh(s, calendar).await?;
     let token = sync::token(&collection_key(s.rep.id, calendar), seq);
-    let (displayname, color) = sync::display(s.store, &collection_key(s.rep.id, calendar)).await.map_err(internal)?;
+    let (displayname, color) = sync::display(s.store, &collection_key(s.rep.id, calendar)).await?;
     let (default_name, default_color, comp) = match calendar {
         Calendar::Activities => ("CRM activities", "#1E88E5FF", "VEVENT"),
         Calendar::FollowUps => ("CRM follow-ups", "#F4511EFF", "VTODO"),
@@ -137,38 +138,34 @@ fn calendar_data_name() -> PropName {
     PropName::caldav("calendar-data")
 }
 
-fn object_props(etag: &str, data: Option<String>) -> Vec<(PropName, PropValue)> {
-    let mut props = vec![
-        (PropName::dav("getetag"), PropValue::Text(etag.to_string())),
-        (PropName::dav("getcontenttype"), PropValue::Text("text/calendar; charset=utf-8; component=vevent".into())),
-        (PropName::dav("resourcetype"), PropValue::ResourceType(vec![])),
-    ];
-    if let Some(data) = data {
-        props.push((calendar_data_name(), PropValue::Text(data)));
-    }
-    props
-}
-
 /// Propstats of one object, with calendar-data shaped as the request asks (expand, limit).
 fn object_propstats(
     s: &Session<'_>,
+    calendar: Calendar,
     object: &ICalendar,
     props: &PropfindRequest,
     data: Option<&CalendarDataRequest>,
 ) -> Result<Vec<PropStat>, Reply> {
     let text = object.to_string();
     let etag = strong_etag(&text);
-    let data =
-        if reply::wants(props, &calendar_data_name()) { Some(shape_object(s, object, text, data)?) } else { None };
-    Ok(reply::select_props(props, object_props(&etag, data), &[calendar_data_name()]))
+    let data = if reply::wants(props, &calendar_data_name()) {
+        Some(shape_object(s, object, text, data).map_err(reply::error)?)
+    } else {
+        None
+    };
+    Ok(shape(calendar).propstats(props, &etag, data))
 }
 
-fn shape_calendar_data(s: &Session<'_>, text: String, request: Option<&CalendarDataRequest>) -> Result<String, Reply> {
+fn shape_calendar_data(
+    s: &Session<'_>,
+    text: String,
+    request: Option<&CalendarDataRequest>,
+) -> Result<String, DavError> {
     let Some(request) = request else { return Ok(text) };
     if request.expand.is_none() && request.limit_recurrence_set.is_none() {
         return Ok(text);
     }
-    let parsed = ICalendar::parse(&text).map_err(|_| internal("stored calendar object does not parse"))?;
+    let parsed = ICalendar::parse(&text).map_err(|_| anyhow::anyhow!("stored calendar object does not parse"))?;
     shape_object(s, &parsed, text, Some(request))
 }
 
@@ -179,8 +176,9 @@ fn shape_object(
     object: &ICalendar,
     text: String,
     request: Option<&CalendarDataRequest>,
-) -> Result<String, Reply> {
+) -> Result<String, DavError> {
     let Some(request) = request else { return Ok(text) };
+    let too_many = |e: super::CalendarQueryError| Refusal::new(Precondition::MaxInstances, e.to_string()).into();
     if let Some(range) = &request.expand {
         return expand(object, range, &limits(s)).map_err(too_many);
     }
@@ -219,64 +217,6 @@ fn too_many(e: impl std::fmt::Display) -> Reply {
     reply::refusal(&Refusal::new(Precondition::MaxInstances, e.to_string()))
 }
 
-pub async fn propfind(s: &Session<'_>, calendar: Calendar, depth: Depth, request: &PropfindRequest) -> Reply {
-    let href = calendar_href(&s.rep.login, calendar);
-    let props = match collection_props(s, calendar).await {
-        Ok(props) => props,
-        Err(reply) => return reply,
-    };
-    let mut body = Multistatus::new();
-    body.add_response(&href, &reply::select_props(request, props, &[]));
-    if depth == Depth::Zero {
-        return reply::multistatus(body);
-    }
-    // collection_props just brought the members up to date: their stored text is current.
-    let with_data = reply::wants(request, &calendar_data_name());
-    let members = match sync::stored(s.store, &collection_key(s.rep.id, calendar), None, with_data).await {
-        Ok(members) => members,
-        Err(e) => return internal(e),
-    };
-    reply::members(body, href, members, request, calendar_data_name(), object_props)
-}
-
-pub async fn propfind_object(s: &Session<'_>, calendar: Calendar, name: &str, request: &PropfindRequest) -> Reply {
-    match activities::find(s.store, s.rep.id, calendar, name).await {
-        Ok(Some(view)) => match object_propstats(s, &render_object(s, &view), request, None) {
-            Ok(propstats) => {
-                let mut body = Multistatus::new();
-                body.add_response(&format!("{}{name}", calendar_href(&s.rep.login, calendar)), &propstats);
-                reply::multistatus(body)
-            }
-            Err(reply) => reply,
-        },
-        Ok(None) => reply::not_found(&format!("{}{name}", calendar_href(&s.rep.login, calendar))),
-        Err(e) => internal(e),
-    }
-}
-
-/// Whether the calendar holds an object named `name`.
-pub async fn object_exists(s: &Session<'_>, calendar: Calendar, name: &str) -> anyhow::Result<bool> {
-    Ok(activities::find(s.store, s.rep.id, calendar, name).await?.is_some())
-}
-
-pub async fn get(s: &Session<'_>, calendar: Calendar, name: &str, headers: &HeaderMap, head: bool) -> Reply {
-    let view = match activities::find(s.store, s.rep.id, calendar, name).await {
-        Ok(Some(view)) => view,
-        Ok(None) => return reply::not_found(&format!("{}{name}", calendar_href(&s.rep.login, calendar))),
-        Err(e) => return internal(e),
-    };
-    let text = render(s, &view);
-    let etag = strong_etag(&text);
-    reply::representation(headers, &etag, "text/calendar; charset=utf-8", text, head)
-}
-
-fn is_calendar_type(headers: &HeaderMap) -> bool {
-    match headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
-        None => true,
-        Some(ct) => ct.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("text/calendar"),
-    }
-}
-
 /// The precondition an object the parser refused violates (RFC 4791 5.3.2).
 fn precondition_of(error: &IcalError) -> Precondition {
     match error {
@@ -286,196 +226,9 @@ fn precondition_of(error: &IcalError) -> Precondition {
     }
 }
 
-/// PUT of a calendar object: creates or updates a CRM activity; refuses a completion without note.
-pub async fn put(s: &Session<'_>, calendar: Calendar, name: &str, headers: &HeaderMap, body: &[u8]) -> Reply {
-    let target = format!("{}{name}", calendar_href(&s.rep.login, calendar));
-    let refuse = async |refusal: Refusal| {
-        let entry = crate::crm::audit::AuditEntry {
-            rep_id: Some(s.rep.id),
-            device: s.device,
-            action: "activity.put",
-            target: name,
-            outcome: "refused",
-            before: None,
-            after: Some(format!("{}: {}", refusal.precondition.name().name, refusal.message)),
-        };
-        if let Err(e) = crate::crm::audit::record(s.store, entry).await {
-            return internal(e);
-        }
-        reply::refusal(&refusal)
-    };
-    if !is_calendar_type(headers) {
-        return refuse(Refusal::new(
-            Precondition::SupportedCalendarData,
-            "calendar objects must be sent as text/calendar",
-        ))
-        .await;
-    }
-    let Ok(text) = std::str::from_utf8(body) else {
-        return refuse(Refusal::new(Precondition::ValidCalendarData, "the calendar object is not UTF-8 text")).await;
-    };
-    let options = ParseOptions {
-        done_category: s.config.calendar.done_category.clone(),
-        max_instances: s.config.calendar.max_instances,
-    };
-    let parsed = match ical::parse(text, component(calendar), &options) {
-        Ok(parsed) => parsed,
-        Err(e) => return refuse(Refusal::new(precondition_of(&e), e.to_string())).await,
-    };
-    let existing = match activities::find(s.store, s.rep.id, calendar, name).await {
-        Ok(view) => view,
-        Err(e) => return internal(e),
-    };
-    let current_etag = existing.as_ref().map(|v| strong_etag(&render(s, v)));
-    if let Err(reply) = reply::check_conditions(headers, current_etag.as_deref()) {
-        return reply;
-    }
-    match &existing {
-        Some(view) if view.activity.uid != parsed.uid => {
-            let message = format!(
-                "the object at {target} has UID {}; a calendar object cannot change its UID",
-                view.activity.uid
-            );
-            return refuse(Refusal::new(Precondition::CalendarNoUidConflict, message).with_href(target)).await;
-        }
-        Some(_) => {}
-        // Activities are unique per rep: the object holding the UID is always one the rep sees.
-        None => match activities::href_of_uid(s.store, s.rep.id, &parsed.uid).await {
-            // Created at this very href by a concurrent request since it was looked up: the
-            // device's view is stale (e.g. two PUTs with If-None-Match: *), not a UID conflict.
-            Ok(Some((href, _, status))) if href == name && status != "cancelled" => {
-                return reply::text(
-                    StatusCode::PRECONDITION_FAILED,
-                    "the activity was created by another request while this one was applied; fetch it again",
-                );
-            }
-            Ok(Some((href, kind, status))) if status != "cancelled" => {
-                let other = if kind == "task" { Calendar::FollowUps } else { Calendar::Activities };
-                let existing_href = format!("{}{href}", calendar_href(&s.rep.login, other));
-                let message = format!("UID {} is already used by {existing_href}", parsed.uid);
-                return refuse(Refusal::new(Precondition::CalendarNoUidConflict, message).with_href(existing_href))
-                    .await;
-            }
-            // A deleted (cancelled) activity with this UID comes back at this name (`activities::save`).
-            Ok(_) => {}
-            Err(e) => return internal(e),
-        },
-    }
-    let input = ActivityInput {
-        uid: parsed.uid.clone(),
-        kind: parsed.activity_kind(existing.as_ref().map(|e| e.activity.kind.as_str())).to_string(),
-        subject: parsed.summary.clone(),
-        location: parsed.location.clone(),
-        start_at: parsed.start,
-        end_at: parsed.end,
-        all_day: parsed.all_day,
-        timezone: parsed.timezone.clone(),
-        recurring: parsed.recurring,
-        range_end: parsed.range_end,
-        description: parsed.description.clone(),
-        completes: parsed.completes,
-        completed_at: parsed.completed_at,
-        cancelled: parsed.activity_status() == "cancelled",
-        x_crm_client: parsed.x_crm_client.clone(),
-        attendee_emails: parsed.attendees.clone(),
-        categories: parsed.categories.clone(),
-        ical: text.to_string(),
-    };
-    let saved = match activities::save(s, calendar, name, existing.as_ref(), &input).await {
-        Ok(Some(saved)) => saved,
-        Ok(None) => {
-            return reply::text(
-                StatusCode::PRECONDITION_FAILED,
-                "the activity changed while this edit was applied; fetch it again",
-            );
-        }
-        Err(CrmError::NoteRequired(message)) => return refuse(Refusal::new(Precondition::NoteRequired, message)).await,
-        Err(CrmError::NoteTooLong(message)) => return refuse(Refusal::new(Precondition::NoteTooLong, message)).await,
-        Err(CrmError::Internal(e)) => return internal(e),
-        Err(other) => return refuse(Refusal::new(Precondition::Refused, other.to_string())).await,
-    };
-    let status = match saved {
-        Saved::Created => StatusCode::CREATED,
-        Saved::Updated => StatusCode::NO_CONTENT,
-    };
-    let mut response = reply::text(status, "");
-    // The ETag only when the stored object is exactly what was sent (RFC 4791 5.3.4).
-    if let Ok(Some(view)) = activities::find(s.store, s.rep.id, calendar, name).await {
-        let stored = render(s, &view);
-        if stored == text {
-            response
-                .headers_mut()
-                .insert(header::ETAG, HeaderValue::from_str(&strong_etag(&stored)).expect("hex etag"));
-        }
-    }
-    response
-}
-
-/// DELETE: the activity is cancelled in the CRM (kept for reporting) and leaves the calendar.
-pub async fn delete(s: &Session<'_>, calendar: Calendar, name: &str, headers: &HeaderMap) -> Reply {
-    let view = match activities::find(s.store, s.rep.id, calendar, name).await {
-        Ok(Some(view)) => view,
-        Ok(None) => return reply::not_found(&format!("{}{name}", calendar_href(&s.rep.login, calendar))),
-        Err(e) => return internal(e),
-    };
-    if let Err(reply) = reply::check_conditions(headers, Some(&strong_etag(&render(s, &view)))) {
-        return reply;
-    }
-    match activities::cancel(s, &view).await {
-        Ok(()) => reply::text(StatusCode::NO_CONTENT, ""),
-        Err(e) => internal(e),
-    }
-}
-
 pub async fn report(s: &Session<'_>, calendar: Calendar, report: ReportRequest) -> Reply {
     let href = calendar_href(&s.rep.login, calendar);
     match report {
-        ReportRequest::CalendarMultiget { props, calendar_data, hrefs } => {
-            let names: Vec<Option<String>> = hrefs.iter().map(|h| member_name(h, &href)).collect();
-            let wanted: Vec<String> = names.iter().flatten().cloned().collect();
-            let with_data = reply::wants(&props, &calendar_data_name());
-            let found = match multiget_entries(s, calendar, &wanted, with_data).await {
-                Ok(found) => found,
-                Err(e) => return internal(e),
-            };
-            // One member's response: (name, ETag, text as it is to be served), or 404 for its href.
-            let write =
-                move |body: &mut Multistatus, raw: &str, member: Option<(&str, &str, Option<String>)>| match member {
-                    Some((name, etag, data)) => body.add_response(
-                        &format!("{href}{name}"),
-                        &reply::select_props(&props, object_props(etag, data), &[calendar_data_name()]),
-                    ),
-                    None => body.add_status(&percent_encoding::percent_decode_str(raw).decode_utf8_lossy(), 404),
-                };
-            let shaped = calendar_data.as_ref().is_some_and(|r| r.expand.is_some() || r.limit_recurrence_set.is_some());
-            if !shaped {
-                // Written while it is sent: thousands of events are never held as one answer.
-                return reply::multistatus_streamed(Multistatus::new().stream(
-                    hrefs.into_iter().zip(names),
-                    move |body, (raw, name)| {
-                        let member =
-                            name.as_deref().and_then(|name| found.get(name).map(|(etag, text)| (name, etag, text)));
-                        write(body, &raw, member.map(|(name, etag, text)| (name, etag, text.map(str::to_owned))))
-                    },
-                ));
-            }
-            // Expanding can fail on a bound (max-instances): known before anything is sent.
-            let mut body = Multistatus::new();
-            for (raw, name) in hrefs.iter().zip(names) {
-                let member = name.as_deref().and_then(|name| found.get(name).map(|(etag, text)| (name, etag, text)));
-                let member = match member {
-                    Some((name, etag, text)) => {
-                        match text.map(|t| shape_calendar_data(s, t.to_owned(), calendar_data.as_ref())).transpose() {
-                            Ok(data) => Some((name, etag, data)),
-                            Err(reply) => return reply,
-                        }
-                    }
-                    None => None,
-                };
-                write(&mut body, raw, member);
-            }
-            reply::multistatus(body)
-        }
         ReportRequest::CalendarQuery { props, calendar_data, filter, .. } => {
             // Narrow candidates in SQL by the top-level time range; recurrence instances are checked below.
             let range = filter.comp_filters.first().and_then(|f| f.time_range.as_ref()).map(|r| (r.start, r.end));
@@ -496,7 +249,7 @@ pub async fn report(s: &Session<'_>, calendar: Calendar, report: ReportRequest) 
                     }
                     Err(e) => return too_many(e),
                 }
-                match object_propstats(s, &object, &props, calendar_data.as_ref()) {
+                match object_propstats(s, calendar, &object, &props, calendar_data.as_ref()) {
                     Ok(propstats) => body.add_response(&format!("{href}{}", view.activity.href), &propstats),
                     Err(reply) => return reply,
                 }
@@ -504,14 +257,10 @@ pub async fn report(s: &Session<'_>, calendar: Calendar, report: ReportRequest) 
             reply::multistatus(body)
         }
         ReportRequest::FreeBusyQuery { range } if calendar == Calendar::Activities => free_busy(s, &range).await,
-        ReportRequest::SyncCollection { sync_token, sync_level, limit, props } => {
-            sync_collection(s, calendar, &sync_token, &sync_level, limit, &props).await
-        }
-        _ => reply::precondition_failed(
-            StatusCode::FORBIDDEN,
-            PropName::dav("supported-report"),
+        _ => reply::refusal(&Refusal::new(
+            Precondition::SupportedReport,
             "this report is not supported on this calendar",
-        ),
+        )),
     }
 }
 
@@ -547,48 +296,215 @@ async fn free_busy(s: &Session<'_>, range: &TimeRange) -> Reply {
     response
 }
 
-async fn sync_collection(
-    s: &Session<'_>,
-    calendar: Calendar,
-    token: &str,
-    level: &str,
-    limit: Option<u32>,
-    props: &PropfindRequest,
-) -> Reply {
-    if level != "1" {
-        return reply::precondition_failed(
-            StatusCode::FORBIDDEN,
-            PropName::dav("supported-sync-level"),
-            "calendars have no sub-collections: use sync-level 1",
-        );
-    }
-    let seq = match refresh(s, calendar).await {
-        Ok(seq) => seq,
-        Err(e) => return internal(e),
+/// How the calendar's objects are described: typed by the component the calendar takes.
+fn shape(calendar: Calendar) -> MemberShape {
+    let content_type = match calendar {
+        Calendar::Activities => "text/calendar; charset=utf-8; component=vevent",
+        Calendar::FollowUps => "text/calendar; charset=utf-8; component=vtodo",
     };
-    let with_data = reply::wants(props, &calendar_data_name());
-    let key = collection_key(s.rep.id, calendar);
-    let page = match sync::page(s.store, &key, seq, token, limit.map(|l| l as usize), with_data).await {
-        Ok(Some(page)) => page,
-        Ok(None) => {
-            return reply::xml(
-                StatusCode::FORBIDDEN,
-                error_body(
-                    &PropName::dav("valid-sync-token"),
-                    "unknown or expired sync-token: sync again from the start (empty token)",
-                ),
-            );
-        }
-        Err(e) => return internal(e),
-    };
-    reply::sync_collection(calendar_href(&s.rep.login, calendar), page, props, calendar_data_name(), object_props)
+    MemberShape { content_type, data: calendar_data_name() }
 }
 
-pub async fn set_display(
-    s: &Session<'_>,
+/// One of a rep's calendars as a DAV collection: its objects are the rep's CRM activities.
+pub struct CalendarCollection<'a> {
+    s: &'a Session<'a>,
     calendar: Calendar,
-    displayname: Option<&str>,
-    color: Option<&str>,
-) -> anyhow::Result<()> {
-    sync::set_display(s.store, &collection_key(s.rep.id, calendar), displayname, color).await
+}
+
+impl<'a> CalendarCollection<'a> {
+    pub fn new(s: &'a Session<'a>, calendar: Calendar) -> Self {
+        Self { s, calendar }
+    }
+
+    pub fn calendar(&self) -> Calendar {
+        self.calendar
+    }
+}
+
+impl Collection for CalendarCollection<'_> {
+    type Member = ActivityView;
+    type Parsed = ical::ParsedObject;
+    type DataRequest = CalendarDataRequest;
+
+    async fn entries(
+        &self,
+        names: &[String],
+        with_data: bool,
+        _: Option<&CalendarDataRequest>,
+    ) -> Result<Entries, DavError> {
+        Ok(multiget_entries(self.s, self.calendar, names, with_data).await?)
+    }
+
+    fn reshapes(&self, request: Option<&CalendarDataRequest>) -> bool {
+        request.is_some_and(|r| r.expand.is_some() || r.limit_recurrence_set.is_some())
+    }
+
+    fn reshape(&self, text: String, request: Option<&CalendarDataRequest>) -> Result<String, DavError> {
+        shape_calendar_data(self.s, text, request)
+    }
+
+    fn href(&self) -> String {
+        calendar_href(&self.s.rep.login, self.calendar)
+    }
+
+    fn shape(&self) -> MemberShape {
+        shape(self.calendar)
+    }
+
+    fn noun(&self) -> &'static str {
+        "the calendar object"
+    }
+
+    fn valid_data(&self) -> Precondition {
+        Precondition::ValidCalendarData
+    }
+
+    fn media_type_refusal(&self, content_type: Option<&str>) -> Option<Refusal> {
+        let mime = content_type.map(|ct| ct.split(';').next().unwrap_or("").trim());
+        (!mime.is_none_or(|mime| mime.eq_ignore_ascii_case("text/calendar"))).then(|| {
+            Refusal::new(Precondition::SupportedCalendarData, "calendar objects must be sent as text/calendar")
+        })
+    }
+
+    async fn properties(&self) -> anyhow::Result<Vec<(PropName, PropValue)>> {
+        collection_props(self.s, self.calendar).await
+    }
+
+    async fn members(&self, with_data: bool) -> anyhow::Result<Vec<Stored>> {
+        sync::stored(self.s.store, &collection_key(self.s.rep.id, self.calendar), None, with_data).await
+    }
+
+    async fn changes(&self, token: &str, limit: Option<usize>, with_data: bool) -> anyhow::Result<Option<Page>> {
+        let seq = refresh(self.s, self.calendar).await?;
+        sync::page(self.s.store, &collection_key(self.s.rep.id, self.calendar), seq, token, limit, with_data).await
+    }
+
+    async fn find(&self, name: &str) -> anyhow::Result<Option<ActivityView>> {
+        activities::find(self.s.store, self.s.rep.id, self.calendar, name).await
+    }
+
+    fn tagged(&self, view: &ActivityView) -> Tagged {
+        let text = render(self.s, view);
+        Tagged { etag: strong_etag(&text), text }
+    }
+
+    fn representation(&self, _: &ActivityView, tagged: Tagged, _: &HeaderMap) -> (&'static str, String) {
+        ("text/calendar; charset=utf-8", tagged.text)
+    }
+
+    fn parse(&self, text: &str) -> Result<ical::ParsedObject, Refusal> {
+        let options = ParseOptions {
+            done_category: self.s.config.calendar.done_category.clone(),
+            max_instances: self.s.config.calendar.max_instances,
+        };
+        ical::parse(text, component(self.calendar), &options)
+            .map_err(|e| Refusal::new(precondition_of(&e), e.to_string()))
+    }
+
+    /// Creates or updates a CRM activity; the CRM refuses e.g. a completion without a note.
+    async fn save(
+        &self,
+        name: &str,
+        existing: Option<ActivityView>,
+        parsed: ical::ParsedObject,
+        text: &str,
+    ) -> Result<Written, DavError> {
+        let s = self.s;
+        let target = self.member_href(name);
+        match &existing {
+            Some(view) if view.activity.uid != parsed.uid => {
+                let message = format!(
+                    "the object at {target} has UID {}; a calendar object cannot change its UID",
+                    view.activity.uid
+                );
+                return Err(Refusal::new(Precondition::CalendarNoUidConflict, message).with_href(target).into());
+            }
+            Some(_) => {}
+            // Activities are unique per rep: the object holding the UID is always one the rep sees.
+            None => match activities::href_of_uid(s.store, s.rep.id, &parsed.uid).await? {
+                // Created at this very href by a concurrent request since it was looked up: the
+                // device's view is stale (e.g. two PUTs with If-None-Match: *), not a UID conflict.
+                Some((href, _, status)) if href == name && status != "cancelled" => {
+                    return Err(DavError::Status(
+                        StatusCode::PRECONDITION_FAILED,
+                        "the activity was created by another request while this one was applied; fetch it again".into(),
+                    ));
+                }
+                Some((href, kind, status)) if status != "cancelled" => {
+                    let other = if kind == "task" { Calendar::FollowUps } else { Calendar::Activities };
+                    let existing_href = format!("{}{href}", calendar_href(&s.rep.login, other));
+                    let message = format!("UID {} is already used by {existing_href}", parsed.uid);
+                    return Err(Refusal::new(Precondition::CalendarNoUidConflict, message)
+                        .with_href(existing_href)
+                        .into());
+                }
+                // A deleted (cancelled) activity with this UID comes back at this name (`activities::save`).
+                _ => {}
+            },
+        }
+        let input = ActivityInput {
+            uid: parsed.uid.clone(),
+            kind: parsed.activity_kind(existing.as_ref().map(|e| e.activity.kind.as_str())).to_string(),
+            subject: parsed.summary.clone(),
+            location: parsed.location.clone(),
+            start_at: parsed.start,
+            end_at: parsed.end,
+            all_day: parsed.all_day,
+            timezone: parsed.timezone.clone(),
+            recurring: parsed.recurring,
+            range_end: parsed.range_end,
+            description: parsed.description.clone(),
+            completes: parsed.completes,
+            completed_at: parsed.completed_at,
+            cancelled: parsed.activity_status() == "cancelled",
+            x_crm_client: parsed.x_crm_client.clone(),
+            attendee_emails: parsed.attendees.clone(),
+            categories: parsed.categories.clone(),
+            ical: text.to_string(),
+        };
+        match activities::save(s, self.calendar, name, existing.as_ref(), &input).await {
+            Ok(Some(Saved::Created)) => Ok(Written::Created),
+            Ok(Some(Saved::Updated)) => Ok(Written::Updated),
+            Ok(None) => Err(DavError::Status(
+                StatusCode::PRECONDITION_FAILED,
+                "the activity changed while this edit was applied; fetch it again".into(),
+            )),
+            Err(CrmError::NoteRequired(message)) => Err(Refusal::new(Precondition::NoteRequired, message).into()),
+            Err(CrmError::NoteTooLong(message)) => Err(Refusal::new(Precondition::NoteTooLong, message).into()),
+            Err(CrmError::Internal(e)) => Err(DavError::Internal(e)),
+            Err(other) => Err(Refusal::new(Precondition::Refused, other.to_string()).into()),
+        }
+    }
+
+    fn display_setting(&self, name: &PropName) -> Option<Display> {
+        if *name == PropName::dav("displayname") {
+            Some(Display::Name)
+        } else if *name == PropName::apple_ical("calendar-color") {
+            Some(Display::Color)
+        } else {
+            None
+        }
+    }
+
+    async fn set_display(&self, displayname: Option<&str>, color: Option<&str>) -> anyhow::Result<()> {
+        sync::set_display(self.s.store, &collection_key(self.s.rep.id, self.calendar), displayname, color).await
+    }
+
+    /// The activity is cancelled in the CRM (kept for reporting) and leaves the calendar.
+    async fn remove(&self, _: &str, view: ActivityView) -> Result<(), DavError> {
+        Ok(activities::cancel(self.s, &view).await?)
+    }
+
+    async fn audit_refusal(&self, write: Write, name: &str, refusal: &Refusal, _: Option<&str>) -> anyhow::Result<()> {
+        let entry = AuditEntry {
+            rep_id: Some(self.s.rep.id),
+            device: self.s.device,
+            action: if write == Write::Put { "activity.put" } else { "activity.delete" },
+            target: name,
+            outcome: "refused",
+            before: None,
+            after: Some(format!("{}: {}", refusal.precondition.name().name, refusal.message)),
+        };
+        audit::record(self.s.store, entry).await
+    }
 }

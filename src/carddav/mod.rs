@@ -2,19 +2,19 @@
 
 mod filter;
 
-use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http::{HeaderMap, StatusCode, header};
 
 use crate::crm::Session;
 use crate::crm::addressbook::{self, Card};
 use crate::crm::audit::{self, AuditEntry};
-use crate::dav::error::{Precondition, Refusal};
+use crate::dav::collection::{Collection, Display, MemberShape, Tagged, Write, Written};
+use crate::dav::error::{DavError, Precondition, Refusal};
 use crate::dav::multistatus::{Multistatus, PropStat, PropValue};
 use crate::dav::names::PropName;
-use crate::dav::path::member_name;
-use crate::dav::reply::{self, Depth, Reply};
+use crate::dav::reply::{self, Reply};
 use crate::dav::request::{AddressDataRequest, PropfindRequest, ReportRequest};
-use crate::mapping::vcard::{self, Version};
-use crate::store::sync::{self, Entries, Member};
+use crate::mapping::vcard::{self, ParsedCard, Version};
+use crate::store::sync::{self, Entries, Member, Page, Stored};
 
 /// The one address book of every rep.
 pub const BOOK: &str = "clients";
@@ -49,10 +49,10 @@ fn internal(e: impl std::fmt::Display) -> Reply {
 }
 
 /// Properties of the address book collection.
-pub async fn collection_props(s: &Session<'_>) -> Result<Vec<(PropName, PropValue)>, Reply> {
-    let seq = refresh(s).await.map_err(internal)?;
+pub async fn collection_props(s: &Session<'_>) -> anyhow::Result<Vec<(PropName, PropValue)>> {
+    let seq = refresh(s).await?;
     let token = sync::token(&collection_key(s.rep.id), seq);
-    let (displayname, _) = sync::display(s.store, &collection_key(s.rep.id)).await.map_err(internal)?;
+    let (displayname, _) = sync::display(s.store, &collection_key(s.rep.id)).await?;
     Ok(vec![
         (
             PropName::dav("resourcetype"),
@@ -97,319 +97,30 @@ pub async fn collection_props(s: &Session<'_>) -> Result<Vec<(PropName, PropValu
     ])
 }
 
-fn card_props(etag: &str, address_data: Option<String>) -> Vec<(PropName, PropValue)> {
-    let mut props = vec![
-        (PropName::dav("getetag"), PropValue::Text(etag.to_string())),
-        (PropName::dav("getcontenttype"), PropValue::Text("text/vcard; charset=utf-8".into())),
-        (PropName::dav("resourcetype"), PropValue::ResourceType(vec![])),
-    ];
-    if let Some(data) = address_data {
-        props.push((PropName::carddav("address-data"), PropValue::Text(data)));
-    }
-    props
-}
-
 fn address_data_name() -> PropName {
     PropName::carddav("address-data")
 }
 
 /// The vCard version asked for in an address-data element.
-fn requested_version(request: Option<&AddressDataRequest>) -> Result<Version, Reply> {
+fn requested_version(request: Option<&AddressDataRequest>) -> Result<Version, Refusal> {
     match request.and_then(|r| r.version.as_deref()) {
         None | Some("3.0") => Ok(Version::V3),
         Some("4.0") => Ok(Version::V4),
-        Some(other) => Err(reply::precondition_failed(
-            StatusCode::FORBIDDEN,
-            PropName::carddav("supported-address-data"),
-            &format!("vCard version {other} is not available: ask for 3.0 or 4.0"),
+        Some(other) => Err(Refusal::new(
+            Precondition::SupportedAddressData,
+            format!("vCard version {other} is not available: ask for 3.0 or 4.0"),
         )),
     }
-}
-
-/// vCard 4.0 when the Accept header asks for it, else 3.0 (what iOS and most clients expect).
-fn accepted_version(headers: &HeaderMap) -> Version {
-    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
-    if accept.contains("version=4.0") { Version::V4 } else { Version::V3 }
-}
-
-/// PROPFIND on the address book (Depth 0 or 1).
-pub async fn propfind(s: &Session<'_>, depth: Depth, request: &PropfindRequest) -> Reply {
-    let href = book_href(&s.rep.login);
-    let props = match collection_props(s).await {
-        Ok(props) => props,
-        Err(reply) => return reply,
-    };
-    let mut body = Multistatus::new();
-    body.add_response(&href, &reply::select_props(request, props, &[]));
-    if depth == Depth::Zero {
-        return reply::multistatus(body);
-    }
-    // collection_props just brought the members up to date: their stored text is current.
-    let with_data = reply::wants(request, &address_data_name());
-    let members = match sync::stored(s.store, &collection_key(s.rep.id), None, with_data).await {
-        Ok(members) => members,
-        Err(e) => return internal(e),
-    };
-    reply::members(body, href, members, request, address_data_name(), card_props)
-}
-
-/// PROPFIND on one card.
-pub async fn propfind_card(s: &Session<'_>, name: &str, props: &PropfindRequest) -> Reply {
-    match find_card(s, name).await {
-        Ok(Some(card)) => {
-            let mut body = Multistatus::new();
-            body.add_response(
-                &format!("{}{}", book_href(&s.rep.login), card.href()),
-                &card_propstats(&card, props, Version::V3),
-            );
-            reply::multistatus(body)
-        }
-        Ok(None) => reply::not_found(&format!("{}{name}", book_href(&s.rep.login))),
-        Err(e) => internal(e),
-    }
-}
-
-/// Whether the rep sees a card named `name`.
-pub async fn card_exists(s: &Session<'_>, name: &str) -> anyhow::Result<bool> {
-    Ok(find_card(s, name).await?.is_some())
-}
-
-async fn find_card(s: &Session<'_>, name: &str) -> anyhow::Result<Option<Card>> {
-    Ok(addressbook::cards(s.store, s.rep.id, Some(&[name.to_string()])).await?.into_iter().next())
-}
-
-/// GET or HEAD of one card.
-pub async fn get(s: &Session<'_>, name: &str, headers: &HeaderMap, head: bool) -> Reply {
-    let card = match find_card(s, name).await {
-        Ok(Some(card)) => card,
-        Ok(None) => return reply::not_found(&format!("{}{name}", book_href(&s.rep.login))),
-        Err(e) => return internal(e),
-    };
-    let version = accepted_version(headers);
-    // The ETag is that of the 3.0 form whatever the representation, as sync-collection lists it.
-    let etag = vcard::etag(&vcard::render(&card, Version::V3));
-    reply::representation(headers, &etag, version.content_type(), vcard::render(&card, version), head)
-}
-
-fn is_vcard_type(headers: &HeaderMap) -> bool {
-    match headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
-        None => true,
-        Some(ct) => {
-            let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-            mime == "text/vcard" || mime == "text/x-vcard" || mime == "text/directory"
-        }
-    }
-}
-
-/// PUT of a card: edit of an existing contact, or a new contact under a visible client.
-pub async fn put(s: &Session<'_>, name: &str, headers: &HeaderMap, body: &[u8]) -> Reply {
-    let target = format!("{}{name}", book_href(&s.rep.login));
-    let audit = |outcome: &'static str, after: Option<String>| AuditEntry {
-        rep_id: Some(s.rep.id),
-        device: s.device,
-        action: "card.put",
-        target: name,
-        outcome,
-        before: None,
-        after,
-    };
-    let refuse = async |refusal: Refusal, after: Option<String>| {
-        if let Err(e) = audit::record(s.store, audit("refused", after)).await {
-            return internal(e);
-        }
-        reply::refusal(&refusal)
-    };
-    if !is_vcard_type(headers) {
-        return refuse(Refusal::new(Precondition::SupportedAddressData, "cards must be sent as text/vcard"), None)
-            .await;
-    }
-    let Ok(text) = std::str::from_utf8(body) else {
-        return refuse(Refusal::new(Precondition::ValidAddressData, "the card is not UTF-8 text"), None).await;
-    };
-    let parsed = match vcard::parse(text) {
-        Ok(parsed) => parsed,
-        Err(message) => {
-            let refusal = Refusal::new(Precondition::ValidAddressData, format!("invalid vCard: {message}"));
-            return refuse(refusal, Some(text.into())).await;
-        }
-    };
-    let existing = match find_card(s, name).await {
-        Ok(card) => card,
-        Err(e) => return internal(e),
-    };
-    let current_etag = existing.as_ref().map(|card| vcard::etag(&vcard::render(card, Version::V3)));
-    if let Err(reply) = reply::check_conditions(headers, current_etag.as_deref()) {
-        return reply;
-    }
-    match existing {
-        Some(card) => {
-            if parsed.uid.as_deref().is_some_and(|uid| uid != card.uid()) {
-                let message = format!("the card at {target} has UID {}; a card cannot change its UID", card.uid());
-                let refusal = Refusal::new(Precondition::AddressbookNoUidConflict, message).with_href(target);
-                return refuse(refusal, Some(text.into())).await;
-            }
-            let Some(contact) = &card.contact else {
-                // An organisation card shows CRM client data only: nothing on it is editable.
-                let _ = audit::record(s.store, audit("ignored", Some(text.into()))).await;
-                return reply::text(StatusCode::NO_CONTENT, "");
-            };
-            let before = serde_json::to_string(&contact.fields).ok();
-            let after = serde_json::to_string(&parsed.fields).ok();
-            let entry = AuditEntry { before, after, ..audit("updated", None) };
-            match addressbook::update_contact(s.store, contact.id, &contact.fields, &parsed.fields, entry).await {
-                Ok(true) => {}
-                Ok(false) => {
-                    return reply::text(
-                        StatusCode::PRECONDITION_FAILED,
-                        "the contact changed while this edit was applied; fetch it again",
-                    );
-                }
-                Err(e) => return internal(e),
-            }
-            stored_reply(s, name, text, StatusCode::NO_CONTENT).await
-        }
-        None => {
-            let Some(uid) = parsed.uid.clone() else {
-                return refuse(Refusal::new(Precondition::ValidAddressData, "the card has no UID"), Some(text.into()))
-                    .await;
-            };
-            // The server's own names come first and depend on nothing stored.
-            if let Some(message) = reserved_name(name, &uid) {
-                return refuse(Refusal::new(Precondition::ReservedName, message), Some(text.into())).await;
-            }
-            // The client before any lookup of other contacts: a card for a client the rep does not
-            // see is refused alike whether its UID or name exists elsewhere or not.
-            let Some(org) = parsed.org.clone() else {
-                let message = "a new contact needs ORG set to the name of one of your CRM clients";
-                return refuse(Refusal::new(Precondition::ClientRequired, message), Some(text.into())).await;
-            };
-            let client = match addressbook::visible_client_by_name(s.store, s.rep.id, &org).await {
-                Ok(Some(client)) => client,
-                Ok(None) => {
-                    let message =
-                        format!("no CRM client named {org:?} is visible to you: set ORG to a client's exact name");
-                    return refuse(Refusal::new(Precondition::ClientRequired, message), Some(text.into())).await;
-                }
-                Err(e) => return internal(e),
-            };
-            // A UID the rep can see in use is named; one used where they cannot see is not.
-            match addressbook::href_of_uid(s.store, &uid).await {
-                Ok(Some(href)) if find_card(s, &href).await.ok().flatten().is_some() => {
-                    let used_by = format!("{}{href}", book_href(&s.rep.login));
-                    let message = format!("UID {uid} is already used by {used_by}");
-                    let refusal = Refusal::new(Precondition::AddressbookNoUidConflict, message).with_href(used_by);
-                    return refuse(refusal, Some(text.into())).await;
-                }
-                Ok(_) => {}
-                Err(e) => return internal(e),
-            }
-            let after = serde_json::to_string(&parsed.fields).ok();
-            let entry = AuditEntry { after, ..audit("created", None) };
-            match addressbook::create_contact(s.store, client.id, &uid, name, &parsed.fields, entry).await {
-                Ok(true) => stored_reply(s, name, text, StatusCode::CREATED).await,
-                // The UID or the name is another contact's, one this rep cannot see (or one created
-                // meanwhile): the same answer whichever it is, and no href that would point at it.
-                Ok(false) => {
-                    let message = format!(
-                        "UID {uid} or the name {name} is already used by another contact: give the card a new UID and name"
-                    );
-                    refuse(Refusal::new(Precondition::AddressbookNoUidConflict, message), Some(text.into())).await
-                }
-                Err(e) => internal(e),
-            }
-        }
-    }
-}
-
-/// Why a new card may not take this name or UID: they are in the namespace of the cards the server
-/// generates (organisation cards), which a device could otherwise use to shadow a client's card in
-/// the address books of other reps.
-fn reserved_name(name: &str, uid: &str) -> Option<String> {
-    if addressbook::is_reserved_href(name) {
-        return Some(format!(
-            "{name} is a reserved name: names of the form client-CODE.vcf belong to the server's client cards; save the card under another name"
-        ));
-    }
-    if addressbook::is_reserved_uid(uid) {
-        return Some(format!(
-            "UID {uid} is reserved: UIDs beginning with crmdav- belong to the server's cards; give the card a new UID"
-        ));
-    }
-    None
-}
-
-/// The answer to an accepted PUT: the new ETag only if the stored card is exactly what the device
-/// sent (RFC 6352 5.3.4: when the server changed it, e.g. ignored a derived field, no ETag).
-async fn stored_reply(s: &Session<'_>, name: &str, sent: &str, status: StatusCode) -> Reply {
-    let mut response = reply::text(status, "");
-    if let Ok(Some(card)) = find_card(s, name).await {
-        let stored = vcard::render(&card, Version::V3);
-        if stored.replace("\r\n", "\n").trim_end() == sent.replace("\r\n", "\n").trim_end() {
-            response
-                .headers_mut()
-                .insert(header::ETAG, HeaderValue::from_str(&vcard::etag(&stored)).expect("hex etag"));
-        }
-    }
-    response
-}
-
-/// DELETE: reps do not delete CRM contacts from a device.
-pub async fn delete(s: &Session<'_>, name: &str) -> Reply {
-    match find_card(s, name).await {
-        Ok(Some(_)) => {}
-        Ok(None) => return reply::not_found(&format!("{}{name}", book_href(&s.rep.login))),
-        Err(e) => return internal(e),
-    }
-    let _ = audit::record(
-        s.store,
-        AuditEntry {
-            rep_id: Some(s.rep.id),
-            device: s.device,
-            action: "card.delete",
-            target: name,
-            outcome: "refused",
-            before: None,
-            after: None,
-        },
-    )
-    .await;
-    reply::refusal(&Refusal::new(
-        Precondition::NeedPrivileges,
-        "CRM contacts cannot be deleted from a device: ask your CRM administrator",
-    ))
 }
 
 /// REPORT on the address book.
 pub async fn report(s: &Session<'_>, report: ReportRequest) -> Reply {
     let href = book_href(&s.rep.login);
     match report {
-        ReportRequest::AddressbookMultiget { props, address_data, hrefs } => {
-            let version = match requested_version(address_data.as_ref()) {
-                Ok(v) => v,
-                Err(reply) => return reply,
-            };
-            let names: Vec<Option<String>> = hrefs.iter().map(|h| member_name(h, &href)).collect();
-            let wanted: Vec<String> = names.iter().flatten().cloned().collect();
-            let found = match multiget_entries(s, &wanted, version, reply::wants(&props, &address_data_name())).await {
-                Ok(found) => found,
-                Err(e) => return internal(e),
-            };
-            // Written while it is sent: thousands of cards are never held as one answer.
-            let body = Multistatus::new().stream(hrefs.into_iter().zip(names), move |body, (raw, name)| {
-                match name.as_deref().and_then(|name| Some((name, found.get(name)?))) {
-                    Some((name, (etag, data))) => body.add_response(
-                        &format!("{href}{name}"),
-                        &reply::select_props(&props, card_props(etag, data.map(str::to_owned)), &[address_data_name()]),
-                    ),
-                    None => body.add_status(&decoded(&raw), 404),
-                }
-            });
-            reply::multistatus_streamed(body)
-        }
         ReportRequest::AddressbookQuery { props, address_data, filter, limit } => {
             let version = match requested_version(address_data.as_ref()) {
                 Ok(v) => v,
-                Err(reply) => return reply,
+                Err(refusal) => return reply::refusal(&refusal),
             };
             let cards = match addressbook::cards(s.store, s.rep.id, None).await {
                 Ok(cards) => cards,
@@ -432,33 +143,23 @@ pub async fn report(s: &Session<'_>, report: ReportRequest) -> Reply {
             }
             reply::multistatus(body)
         }
-        ReportRequest::SyncCollection { sync_token, sync_level, limit, props } => {
-            sync_collection(s, &sync_token, &sync_level, limit, &props).await
-        }
-        ReportRequest::CalendarMultiget { .. }
+        ReportRequest::SyncCollection { .. }
+        | ReportRequest::AddressbookMultiget { .. }
+        | ReportRequest::CalendarMultiget { .. }
         | ReportRequest::CalendarQuery { .. }
         | ReportRequest::FreeBusyQuery { .. }
         | ReportRequest::PrincipalPropertySearch { .. }
         | ReportRequest::PrincipalSearchPropertySet
-        | ReportRequest::Unsupported(_) => reply::precondition_failed(
-            StatusCode::FORBIDDEN,
-            PropName::dav("supported-report"),
+        | ReportRequest::Unsupported(_) => reply::refusal(&Refusal::new(
+            Precondition::SupportedReport,
             "this report is not supported on an address book",
-        ),
+        )),
     }
-}
-
-fn decoded(href: &str) -> String {
-    let path = match href.find("://") {
-        Some(i) => href[i + 3..].find('/').map_or("/", |j| &href[i + 3 + j..]),
-        None => href,
-    };
-    percent_encoding::percent_decode_str(path).decode_utf8_lossy().into_owned()
 }
 
 fn card_propstats(card: &Card, props: &PropfindRequest, version: Version) -> Vec<PropStat> {
     let (etag, data) = card_entry(card, version, reply::wants(props, &address_data_name()));
-    reply::select_props(props, card_props(&etag, data), &[address_data_name()])
+    shape().propstats(props, &etag, data)
 }
 
 /// A card's ETag (always that of its 3.0 text, the one stored) and its text in `version` if `with_data`.
@@ -488,42 +189,235 @@ async fn multiget_entries(
     Ok(Entries::Owned(cards.iter().map(|card| (card.href(), card_entry(card, version, with_data))).collect()))
 }
 
-/// RFC 6578 sync-collection, with `DAV:limit` honoured by a cursor token.
-async fn sync_collection(
-    s: &Session<'_>,
-    token: &str,
-    level: &str,
-    limit: Option<u32>,
-    props: &PropfindRequest,
-) -> Reply {
-    if level != "1" {
-        return reply::precondition_failed(
-            StatusCode::FORBIDDEN,
-            PropName::dav("supported-sync-level"),
-            "the address book has no sub-collections: use sync-level 1",
-        );
-    }
-    let seq = match refresh(s).await {
-        Ok(seq) => seq,
-        Err(e) => return internal(e),
-    };
-    let limit = limit.map(|l| l as usize);
-    let with_data = reply::wants(props, &address_data_name());
-    let page = match sync::page(s.store, &collection_key(s.rep.id), seq, token, limit, with_data).await {
-        Ok(Some(page)) => page,
-        Ok(None) => {
-            return reply::precondition_failed(
-                StatusCode::FORBIDDEN,
-                PropName::dav("valid-sync-token"),
-                "unknown or expired sync-token: sync again from the start (empty token)",
-            );
-        }
-        Err(e) => return internal(e),
-    };
-    reply::sync_collection(book_href(&s.rep.login), page, props, address_data_name(), card_props)
+fn shape() -> MemberShape {
+    MemberShape { content_type: "text/vcard; charset=utf-8", data: address_data_name() }
 }
 
-/// PROPPATCH of the address book's display name (kept per rep).
-pub async fn set_displayname(s: &Session<'_>, name: Option<&str>) -> anyhow::Result<()> {
-    sync::set_display(s.store, &collection_key(s.rep.id), name, None).await
+/// vCard 4.0 when the Accept header asks for it, else 3.0 (what iOS and most clients expect).
+fn accepted_version(headers: &HeaderMap) -> Version {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if accept.contains("version=4.0") { Version::V4 } else { Version::V3 }
+}
+
+async fn find_card(s: &Session<'_>, name: &str) -> anyhow::Result<Option<Card>> {
+    Ok(addressbook::cards(s.store, s.rep.id, Some(&[name.to_string()])).await?.into_iter().next())
+}
+
+/// Why a new card may not take this name or UID: they are in the namespace of the cards the server
+/// generates (organisation cards), which a device could otherwise use to shadow a client's card in
+/// the address books of other reps.
+fn reserved_name(name: &str, uid: &str) -> Option<String> {
+    if addressbook::is_reserved_href(name) {
+        return Some(format!(
+            "{name} is a reserved name: names of the form client-CODE.vcf belong to the server's client cards; save the card under another name"
+        ));
+    }
+    if addressbook::is_reserved_uid(uid) {
+        return Some(format!(
+            "UID {uid} is reserved: UIDs beginning with crmdav- belong to the server's cards; give the card a new UID"
+        ));
+    }
+    None
+}
+
+/// A rep's visible CRM clients as one DAV collection of cards.
+pub struct AddressBook<'a> {
+    s: &'a Session<'a>,
+}
+
+impl<'a> AddressBook<'a> {
+    pub fn new(s: &'a Session<'a>) -> Self {
+        Self { s }
+    }
+
+    fn audit_entry<'e>(
+        &'e self,
+        action: &'e str,
+        name: &'e str,
+        outcome: &'e str,
+        after: Option<String>,
+    ) -> AuditEntry<'e> {
+        AuditEntry {
+            rep_id: Some(self.s.rep.id),
+            device: self.s.device,
+            action,
+            target: name,
+            outcome,
+            before: None,
+            after,
+        }
+    }
+}
+
+impl Collection for AddressBook<'_> {
+    type Member = Card;
+    type Parsed = ParsedCard;
+    type DataRequest = AddressDataRequest;
+
+    async fn entries(
+        &self,
+        names: &[String],
+        with_data: bool,
+        request: Option<&AddressDataRequest>,
+    ) -> Result<Entries, DavError> {
+        let version = requested_version(request)?;
+        Ok(multiget_entries(self.s, names, version, with_data).await?)
+    }
+
+    fn reshapes(&self, _: Option<&AddressDataRequest>) -> bool {
+        false
+    }
+
+    fn reshape(&self, text: String, _: Option<&AddressDataRequest>) -> Result<String, DavError> {
+        Ok(text)
+    }
+
+    fn href(&self) -> String {
+        book_href(&self.s.rep.login)
+    }
+
+    fn shape(&self) -> MemberShape {
+        shape()
+    }
+
+    fn noun(&self) -> &'static str {
+        "the card"
+    }
+
+    fn valid_data(&self) -> Precondition {
+        Precondition::ValidAddressData
+    }
+
+    fn media_type_refusal(&self, content_type: Option<&str>) -> Option<Refusal> {
+        let mime = content_type.map(|ct| ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+        let vcard = mime.is_none_or(|mime| mime == "text/vcard" || mime == "text/x-vcard" || mime == "text/directory");
+        (!vcard).then(|| Refusal::new(Precondition::SupportedAddressData, "cards must be sent as text/vcard"))
+    }
+
+    async fn properties(&self) -> anyhow::Result<Vec<(PropName, PropValue)>> {
+        collection_props(self.s).await
+    }
+
+    async fn members(&self, with_data: bool) -> anyhow::Result<Vec<Stored>> {
+        sync::stored(self.s.store, &collection_key(self.s.rep.id), None, with_data).await
+    }
+
+    async fn changes(&self, token: &str, limit: Option<usize>, with_data: bool) -> anyhow::Result<Option<Page>> {
+        let seq = refresh(self.s).await?;
+        sync::page(self.s.store, &collection_key(self.s.rep.id), seq, token, limit, with_data).await
+    }
+
+    async fn find(&self, name: &str) -> anyhow::Result<Option<Card>> {
+        find_card(self.s, name).await
+    }
+
+    /// The ETag is that of the 3.0 form whatever the representation, as sync-collection lists it.
+    fn tagged(&self, card: &Card) -> Tagged {
+        let text = vcard::render(card, Version::V3);
+        Tagged { etag: vcard::etag(&text), text }
+    }
+
+    fn representation(&self, card: &Card, tagged: Tagged, headers: &HeaderMap) -> (&'static str, String) {
+        match accepted_version(headers) {
+            Version::V3 => (Version::V3.content_type(), tagged.text),
+            version => (version.content_type(), vcard::render(card, version)),
+        }
+    }
+
+    fn parse(&self, text: &str) -> Result<ParsedCard, Refusal> {
+        vcard::parse(text)
+            .map_err(|message| Refusal::new(Precondition::ValidAddressData, format!("invalid vCard: {message}")))
+    }
+
+    /// An edit of an existing contact, or a new contact under a visible client.
+    async fn save(
+        &self,
+        name: &str,
+        existing: Option<Card>,
+        parsed: ParsedCard,
+        text: &str,
+    ) -> Result<Written, DavError> {
+        let s = self.s;
+        let target = self.member_href(name);
+        if let Some(card) = existing {
+            if parsed.uid.as_deref().is_some_and(|uid| uid != card.uid()) {
+                let message = format!("the card at {target} has UID {}; a card cannot change its UID", card.uid());
+                return Err(Refusal::new(Precondition::AddressbookNoUidConflict, message).with_href(target).into());
+            }
+            let Some(contact) = &card.contact else {
+                // An organisation card shows CRM client data only: nothing on it is editable.
+                let _ = audit::record(s.store, self.audit_entry("card.put", name, "ignored", Some(text.into()))).await;
+                return Ok(Written::Ignored);
+            };
+            let before = serde_json::to_string(&contact.fields).ok();
+            let after = serde_json::to_string(&parsed.fields).ok();
+            let entry = AuditEntry { before, ..self.audit_entry("card.put", name, "updated", after) };
+            if !addressbook::update_contact(s.store, contact.id, &contact.fields, &parsed.fields, entry).await? {
+                return Err(DavError::Status(
+                    StatusCode::PRECONDITION_FAILED,
+                    "the contact changed while this edit was applied; fetch it again".into(),
+                ));
+            }
+            return Ok(Written::Updated);
+        }
+        let Some(uid) = parsed.uid.clone() else {
+            return Err(Refusal::new(Precondition::ValidAddressData, "the card has no UID").into());
+        };
+        // The server's own names come first and depend on nothing stored.
+        if let Some(message) = reserved_name(name, &uid) {
+            return Err(Refusal::new(Precondition::ReservedName, message).into());
+        }
+        // The client before any lookup of other contacts: a card for a client the rep does not
+        // see is refused alike whether its UID or name exists elsewhere or not.
+        let Some(org) = parsed.org.clone() else {
+            let message = "a new contact needs ORG set to the name of one of your CRM clients";
+            return Err(Refusal::new(Precondition::ClientRequired, message).into());
+        };
+        let Some(client) = addressbook::visible_client_by_name(s.store, s.rep.id, &org).await? else {
+            let message = format!("no CRM client named {org:?} is visible to you: set ORG to a client's exact name");
+            return Err(Refusal::new(Precondition::ClientRequired, message).into());
+        };
+        // A UID the rep can see in use is named; one used where they cannot see is not.
+        if let Some(href) = addressbook::href_of_uid(s.store, &uid).await?
+            && find_card(s, &href).await.ok().flatten().is_some()
+        {
+            let used_by = self.member_href(&href);
+            let message = format!("UID {uid} is already used by {used_by}");
+            return Err(Refusal::new(Precondition::AddressbookNoUidConflict, message).with_href(used_by).into());
+        }
+        let after = serde_json::to_string(&parsed.fields).ok();
+        let entry = self.audit_entry("card.put", name, "created", after);
+        if addressbook::create_contact(s.store, client.id, &uid, name, &parsed.fields, entry).await? {
+            return Ok(Written::Created);
+        }
+        // The UID or the name is another contact's, one this rep cannot see (or one created
+        // meanwhile): the same answer whichever it is, and no href that would point at it.
+        let message = format!(
+            "UID {uid} or the name {name} is already used by another contact: give the card a new UID and name"
+        );
+        Err(Refusal::new(Precondition::AddressbookNoUidConflict, message).into())
+    }
+
+    fn display_setting(&self, name: &PropName) -> Option<Display> {
+        (*name == PropName::dav("displayname")).then_some(Display::Name)
+    }
+
+    /// The address book's display name, kept per rep (it has no colour).
+    async fn set_display(&self, displayname: Option<&str>, _: Option<&str>) -> anyhow::Result<()> {
+        sync::set_display(self.s.store, &collection_key(self.s.rep.id), displayname, None).await
+    }
+
+    /// Reps do not delete CRM contacts from a device.
+    async fn remove(&self, _: &str, _: Card) -> Result<(), DavError> {
+        Err(Refusal::new(
+            Precondition::NeedPrivileges,
+            "CRM contacts cannot be deleted from a device: ask your CRM administrator",
+        )
+        .into())
+    }
+
+    async fn audit_refusal(&self, write: Write, name: &str, _: &Refusal, sent: Option<&str>) -> anyhow::Result<()> {
+        let action = if write == Write::Put { "card.put" } else { "card.delete" };
+        audit::record(self.s.store, self.audit_entry(action, name, "refused", sent.map(str::to_owned))).await
+    }
 }

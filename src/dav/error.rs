@@ -39,6 +39,12 @@ pub enum Precondition {
     ResourceMustBeNull,
     /// `DAV:need-privileges`: the rep may not do this to this resource.
     NeedPrivileges,
+    /// `DAV:supported-report`: the report is not served on this resource.
+    SupportedReport,
+    /// `DAV:supported-sync-level` (RFC 6578 3.3): the collections have no sub-collections.
+    SupportedSyncLevel,
+    /// `DAV:valid-sync-token` (RFC 6578 3.2): the token is unknown or expired.
+    ValidSyncToken,
     /// `CALDAV:calendar-collection-location-ok`: no calendar can be created at this URL.
     CalendarCollectionLocationOk,
     /// `CALDAV:supported-calendar-component`: the calendar does not take this component type.
@@ -77,6 +83,9 @@ impl Precondition {
         match self {
             Self::ResourceMustBeNull => PropName::dav("resource-must-be-null"),
             Self::NeedPrivileges => PropName::dav("need-privileges"),
+            Self::SupportedReport => PropName::dav("supported-report"),
+            Self::SupportedSyncLevel => PropName::dav("supported-sync-level"),
+            Self::ValidSyncToken => PropName::dav("valid-sync-token"),
             Self::CalendarCollectionLocationOk => PropName::caldav("calendar-collection-location-ok"),
             Self::SupportedCalendarComponent => PropName::caldav("supported-calendar-component"),
             Self::SupportedCalendarData => PropName::caldav("supported-calendar-data"),
@@ -123,5 +132,29 @@ impl Refusal {
     pub fn with_href(mut self, href: impl Into<String>) -> Self {
         self.href = Some(href.into());
         self
+    }
+}
+
+/// Why a DAV request is not answered as asked: what handlers return with `?`, turned into one
+/// response by [`reply::error`](super::reply::error).
+#[derive(Debug, thiserror::Error)]
+pub enum DavError {
+    /// A precondition refused the request: its status and a `DAV:error` body.
+    #[error("{}: {}", .0.precondition.name().name, .0.message)]
+    Refused(Refusal),
+    /// No resource at this href (404).
+    #[error("no resource at {0}")]
+    NotFound(String),
+    /// Another answer with a sentence for people, e.g. 412 for a failed If-Match.
+    #[error("{1}")]
+    Status(http::StatusCode, String),
+    /// The server failed; logged, and answered 500 without details.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<Refusal> for DavError {
+    fn from(refusal: Refusal) -> Self {
+        Self::Refused(refusal)
     }
 }

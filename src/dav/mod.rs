@@ -1,5 +1,7 @@
 //! WebDAV core: protocol only (XML requests, multistatus, preconditions). No CRM here.
 
+pub mod collection;
+pub mod conditions;
 pub mod error;
 pub mod filter;
 pub mod mkcol;

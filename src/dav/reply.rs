@@ -3,7 +3,9 @@
 use crate::http::body::Body;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 
-use super::error::Refusal;
+use super::collection::MemberShape;
+use super::conditions::Conditions;
+use super::error::{DavError, Refusal};
 use super::multistatus::{Multistatus, PropStat, PropValue, error_body, error_body_with_href};
 use super::names::PropName;
 use super::request::PropfindRequest;
@@ -28,38 +30,33 @@ pub fn multistatus_streamed(chunks: impl Iterator<Item = String> + Send + 'stati
     response
 }
 
-/// The properties of a collection member from its ETag and, when asked for, its text.
-pub type MemberProps = fn(&str, Option<String>) -> Vec<(PropName, PropValue)>;
-
 /// A PROPFIND Depth 1 answer, sent while it is written: `body` (the collection's own response),
-/// then each of `members` under `collection` with the properties `member_props` gives it.
+/// then each of `members` under `collection` with the properties `shape` gives it.
 pub fn members(
     body: Multistatus,
     collection: String,
     members: Vec<crate::store::sync::Stored>,
     request: &PropfindRequest,
-    data_name: PropName,
-    member_props: MemberProps,
+    shape: MemberShape,
 ) -> Reply {
     let request = request.clone();
     multistatus_streamed(body.stream(members, move |body, member| {
         body.add_response(
             &format!("{collection}{}", member.href),
-            &select_props(&request, member_props(&member.etag, member.body), std::slice::from_ref(&data_name)),
+            &shape.propstats(&request, &member.etag, member.body),
         )
     }))
 }
 
 /// The sync-collection answer of one page of changes (RFC 6578 3.2), sent while it is written:
-/// each change under `collection` with the properties `member_props` gives it from its ETag and
-/// text, a 404 for each member that left, the 507 of an answer cut at the client's limit, then
-/// the token to ask with next.
+/// each change under `collection` with the properties `shape` gives it from its ETag and text, a
+/// 404 for each member that left, the 507 of an answer cut at the client's limit, then the token
+/// to ask with next.
 pub fn sync_collection(
     collection: String,
     page: crate::store::sync::Page,
     request: &PropfindRequest,
-    data_name: PropName,
-    member_props: MemberProps,
+    shape: MemberShape,
 ) -> Reply {
     let mut body = Multistatus::new();
     body.set_sync_token(page.next_token);
@@ -70,10 +67,20 @@ pub fn sync_collection(
         Some(change) if change.deleted => body.add_status(&format!("{collection}{}", change.href), 404),
         Some(change) => body.add_response(
             &format!("{collection}{}", change.href),
-            &select_props(&request, member_props(&change.etag, change.body), std::slice::from_ref(&data_name)),
+            &shape.propstats(&request, &change.etag, change.body),
         ),
         None => body.add_status_with_error(&collection, 507, &PropName::dav("number-of-matches-within-limits")),
     }))
+}
+
+/// The href a multistatus names a requested member by that is not there: its path, decoded, as
+/// found members are named (a client may have sent an absolute URL).
+pub fn unknown_member(href: &str) -> String {
+    let path = match href.find("://") {
+        Some(i) => href[i + 3..].find('/').map_or("/", |j| &href[i + 3 + j..]),
+        None => href,
+    };
+    percent_encoding::percent_decode_str(path).decode_utf8_lossy().into_owned()
 }
 
 /// An error with a `DAV:error` body naming the precondition, and a sentence for people.
@@ -107,13 +114,15 @@ pub fn not_found(href: &str) -> Reply {
 
 /// The answer to GET or HEAD of a resource whose representation is `body`: 304 when the client's
 /// If-None-Match already names `etag`, else the body (none for HEAD) with its type and ETag.
-pub fn representation(headers: &HeaderMap, etag: &str, content_type: &'static str, body: String, head: bool) -> Reply {
+pub fn representation(
+    conditions: &Conditions,
+    etag: &str,
+    content_type: &'static str,
+    body: String,
+    head: bool,
+) -> Reply {
     let etag_value = HeaderValue::from_str(etag).unwrap_or_else(|_| HeaderValue::from_static("\"\""));
-    let cached = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim().trim_start_matches("W/") == etag || t.trim() == "*"));
-    if cached {
+    if conditions.not_modified(etag) {
         let mut not_modified = http::Response::new(Body::empty());
         *not_modified.status_mut() = StatusCode::NOT_MODIFIED;
         not_modified.headers_mut().insert(header::ETAG, etag_value);
@@ -128,6 +137,20 @@ pub fn representation(headers: &HeaderMap, etag: &str, content_type: &'static st
         h.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
     }
     response
+}
+
+/// The one answer to every [`DavError`]: the refusal's precondition, a plain sentence, or a
+/// 500 that names nothing internal (the cause goes to the log).
+pub fn error(error: DavError) -> Reply {
+    match error {
+        DavError::Refused(r) => refusal(&r),
+        DavError::NotFound(href) => not_found(&href),
+        DavError::Status(status, message) => text(status, message),
+        DavError::Internal(e) => {
+            tracing::error!(error = %e, "DAV request failed");
+            text(StatusCode::INTERNAL_SERVER_ERROR, "internal server error; nothing was changed")
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -146,43 +169,6 @@ pub fn depth(headers: &HeaderMap, default: Depth) -> Result<Depth, Reply> {
         Some(v) if v == "infinity" => Ok(Depth::Infinity),
         Some(v) => Err(text(StatusCode::BAD_REQUEST, format!("invalid Depth header {v:?}: use 0, 1 or infinity"))),
     }
-}
-
-/// Checks If-Match / If-None-Match (RFC 7232) against the current ETag (None: no resource).
-pub fn check_conditions(headers: &HeaderMap, current_etag: Option<&str>) -> Result<(), Reply> {
-    let list = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| v.split(',').map(|t| t.trim().trim_start_matches("W/").to_string()).collect::<Vec<_>>())
-    };
-    if let Some(tags) = list("if-match") {
-        let ok = match current_etag {
-            Some(etag) => tags.iter().any(|t| t == "*" || t == etag),
-            None => false,
-        };
-        if !ok {
-            return Err(text(
-                StatusCode::PRECONDITION_FAILED,
-                match current_etag {
-                    Some(etag) => {
-                        format!("If-Match failed: the resource has changed (its ETag is now {etag}); fetch it again")
-                    }
-                    None => "If-Match failed: the resource does not exist".to_string(),
-                },
-            ));
-        }
-    }
-    if let Some(tags) = list("if-none-match") {
-        let clash = match current_etag {
-            Some(etag) => tags.iter().any(|t| t == "*" || t == etag),
-            None => false,
-        };
-        if clash {
-            return Err(text(StatusCode::PRECONDITION_FAILED, "If-None-Match failed: the resource already exists"));
-        }
-    }
-    Ok(())
 }
 
 /// The propstats answering `request` for a resource that has `available` properties.
@@ -231,20 +217,6 @@ pub fn wants(request: &PropfindRequest, name: &PropName) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn conditional_headers() {
-        let mut headers = HeaderMap::new();
-        assert!(check_conditions(&headers, None).is_ok());
-        headers.insert("if-match", HeaderValue::from_static("\"a\""));
-        assert!(check_conditions(&headers, Some("\"a\"")).is_ok());
-        assert!(check_conditions(&headers, Some("\"b\"")).is_err());
-        assert!(check_conditions(&headers, None).is_err());
-        let mut headers = HeaderMap::new();
-        headers.insert("if-none-match", HeaderValue::from_static("*"));
-        assert!(check_conditions(&headers, None).is_ok());
-        assert!(check_conditions(&headers, Some("\"a\"")).is_err());
-    }
 
     #[test]
     fn depth_header() {

@@ -4,22 +4,89 @@ use http::{Method, StatusCode, header};
 
 use super::AppState;
 use super::routes::Request;
-use crate::caldav::calendar as caldav;
-use crate::carddav;
+use crate::caldav::calendar::{self as caldav, CalendarCollection};
+use crate::carddav::{self, AddressBook};
 use crate::crm::Session;
 use crate::crm::activities::Calendar;
-use crate::dav::multistatus::{Multistatus, PropStat, PropValue};
+use crate::dav::collection::{self, Collection};
+use crate::dav::conditions::Conditions;
+use crate::dav::error::{DavError, Precondition, Refusal};
+use crate::dav::multistatus::{Multistatus, PropValue};
 use crate::dav::names::PropName;
 use crate::dav::path::{DavPath, PathError};
 use crate::dav::reply::{self, Depth, Reply};
-use crate::dav::request::{PropfindRequest, ProppatchOperation, ProppatchRequest, ReportRequest};
+use crate::dav::request::{PropfindRequest, ProppatchRequest, ReportRequest};
+
+/// The methods answered on the DAV tree, read once from the request line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DavMethod {
+    Get,
+    Head,
+    Put,
+    Delete,
+    Propfind,
+    Proppatch,
+    Report,
+    MkCol,
+    MkCalendar,
+    Other,
+}
+
+impl DavMethod {
+    fn of(method: &Method) -> Self {
+        match method.as_str() {
+            "GET" => Self::Get,
+            "HEAD" => Self::Head,
+            "PUT" => Self::Put,
+            "DELETE" => Self::Delete,
+            "PROPFIND" => Self::Propfind,
+            "PROPPATCH" => Self::Proppatch,
+            "REPORT" => Self::Report,
+            "MKCOL" => Self::MkCol,
+            "MKCALENDAR" => Self::MkCalendar,
+            _ => Self::Other,
+        }
+    }
+}
+
+/// One of the rep's collections, as a path names it.
+enum AnyCollection<'a> {
+    Book(AddressBook<'a>),
+    Calendar(CalendarCollection<'a>),
+}
+
+/// Runs `$body` with `$c` bound to the collection, whichever kind it is.
+macro_rules! on_collection {
+    ($collection:expr, $c:ident => $body:expr) => {
+        match $collection {
+            AnyCollection::Book($c) => $body,
+            AnyCollection::Calendar($c) => $body,
+        }
+    };
+}
+
+/// The collection `path` is or is in, and the member's name when it names one; None when it
+/// names no collection (discovery resources, or a collection that does not exist).
+fn resolve<'a>(s: &'a Session<'a>, path: &'a DavPath) -> Option<(AnyCollection<'a>, Option<&'a str>)> {
+    let book = |book: &str| (book == carddav::BOOK).then(|| AnyCollection::Book(AddressBook::new(s)));
+    let calendar =
+        |name: &str| Calendar::from_name(name).map(|c| AnyCollection::Calendar(CalendarCollection::new(s, c)));
+    match path {
+        DavPath::Addressbook { book: name, .. } => Some((book(name)?, None)),
+        DavPath::Card { book: name, name: member, .. } => Some((book(name)?, Some(member.as_str()))),
+        DavPath::Calendar { calendar: name, .. } => Some((calendar(name)?, None)),
+        DavPath::CalendarObject { calendar: name, name: member, .. } => Some((calendar(name)?, Some(member.as_str()))),
+        _ => None,
+    }
+}
 
 pub async fn handle(state: &AppState, request: &Request) -> Reply {
     let session =
         Session { store: &state.store, config: &state.config, rep: &request.user.rep, device: request.user_agent() };
     let s = &session;
-    if let Some(mkcalendar) = collection_creation(&request.method) {
-        return super::mkcol::refuse(s, request, mkcalendar).await;
+    let method = DavMethod::of(&request.method);
+    if matches!(method, DavMethod::MkCol | DavMethod::MkCalendar) {
+        return super::mkcol::refuse(s, request, method == DavMethod::MkCalendar).await;
     }
     let path = match DavPath::parse(&request.path) {
         Ok(path) => path,
@@ -30,50 +97,38 @@ pub async fn handle(state: &AppState, request: &Request) -> Reply {
     if path.login().is_some_and(|login| login != request.user.rep.login) {
         return reply::not_found(&request.path);
     }
-    match (&request.method, &path) {
-        (m, _) if *m == Method::from_bytes(b"PROPFIND").expect("valid method") => propfind(s, &path, request).await,
-        (m, _) if *m == Method::from_bytes(b"PROPPATCH").expect("valid method") => proppatch(s, &path, request).await,
-        (m, _) if *m == Method::from_bytes(b"REPORT").expect("valid method") => report(s, &path, request).await,
-        (&Method::GET | &Method::HEAD, DavPath::Card { book, name, .. }) if book == carddav::BOOK => {
-            carddav::get(s, name, &request.headers, request.method == Method::HEAD).await
+    let conditions = Conditions::parse(&request.headers);
+    let answer = match (method, resolve(s, &path)) {
+        (DavMethod::Propfind, resolved) => propfind(s, &path, resolved, request).await,
+        (DavMethod::Proppatch, resolved) => proppatch(&path, resolved, request).await,
+        (DavMethod::Report, resolved) => return report(s, &path, resolved, request).await,
+        (DavMethod::Get | DavMethod::Head, Some((c, Some(name)))) => {
+            let head = method == DavMethod::Head;
+            on_collection!(c, c => collection::get(&c, name, &request.headers, &conditions, head).await)
         }
-        (&Method::PUT, DavPath::Card { book, name, .. }) if book == carddav::BOOK => {
-            carddav::put(s, name, &request.headers, &request.body).await
+        (DavMethod::Put, Some((c, Some(name)))) => {
+            let content_type = request.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+            on_collection!(c, c => collection::put(&c, name, &conditions, content_type, &request.body).await)
         }
-        (&Method::DELETE, DavPath::Card { book, name, .. }) if book == carddav::BOOK => carddav::delete(s, name).await,
-        (&Method::GET | &Method::HEAD, DavPath::CalendarObject { calendar, name, .. })
-            if Calendar::from_name(calendar).is_some() =>
+        (DavMethod::Delete, Some((c, Some(name)))) => {
+            on_collection!(c, c => collection::delete(&c, name, &conditions).await)
+        }
+        (DavMethod::Get | DavMethod::Head, _)
+            if matches!(
+                path,
+                DavPath::Root
+                    | DavPath::Principals
+                    | DavPath::Principal { .. }
+                    | DavPath::AddressbookHome { .. }
+                    | DavPath::Addressbook { .. }
+            ) =>
         {
-            caldav::get(s, calendar_of(calendar), name, &request.headers, request.method == Method::HEAD).await
+            Ok(reply::text(StatusCode::OK, format!("crmdav: {} (use a CalDAV/CardDAV client)", path.href())))
         }
-        (&Method::PUT, DavPath::CalendarObject { calendar, name, .. }) if Calendar::from_name(calendar).is_some() => {
-            caldav::put(s, calendar_of(calendar), name, &request.headers, &request.body).await
-        }
-        (&Method::DELETE, DavPath::CalendarObject { calendar, name, .. })
-            if Calendar::from_name(calendar).is_some() =>
-        {
-            caldav::delete(s, calendar_of(calendar), name, &request.headers).await
-        }
-        (
-            &Method::GET | &Method::HEAD,
-            DavPath::Root
-            | DavPath::Principals
-            | DavPath::Principal { .. }
-            | DavPath::AddressbookHome { .. }
-            | DavPath::Addressbook { .. },
-        ) => reply::text(StatusCode::OK, format!("crmdav: {} (use a CalDAV/CardDAV client)", path.href())),
-        _ if !exists(&path) => reply::not_found(&request.path),
-        (method, _) => method_not_allowed(&path, format!("{method} is not allowed on {}", path.href())),
-    }
-}
-
-/// Some(true) for MKCALENDAR, Some(false) for MKCOL: the methods that make a collection.
-fn collection_creation(method: &Method) -> Option<bool> {
-    match method.as_str() {
-        "MKCALENDAR" => Some(true),
-        "MKCOL" => Some(false),
-        _ => None,
-    }
+        _ if !exists(&path) => Ok(reply::not_found(&request.path)),
+        _ => Ok(method_not_allowed(&path, format!("{} is not allowed on {}", request.method, path.href()))),
+    };
+    answer.unwrap_or_else(reply::error)
 }
 
 /// Whether the path names a collection (or possible member) that exists for its owner.
@@ -92,9 +147,8 @@ pub(super) async fn is_mapped(s: &Session<'_>, path: &DavPath) -> anyhow::Result
     if !exists(path) {
         return Ok(false);
     }
-    match path {
-        DavPath::Card { name, .. } => carddav::card_exists(s, name).await,
-        DavPath::CalendarObject { calendar, name, .. } => caldav::object_exists(s, calendar_of(calendar), name).await,
+    match resolve(s, path) {
+        Some((c, Some(name))) => on_collection!(c, c => Ok(c.find(name).await?.is_some())),
         _ => Ok(true),
     }
 }
@@ -112,10 +166,6 @@ pub fn allowed_methods(path: &DavPath) -> &'static str {
         DavPath::Calendar { .. } => "OPTIONS, PROPFIND, PROPPATCH, REPORT",
         DavPath::Card { .. } | DavPath::CalendarObject { .. } => "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH",
     }
-}
-
-fn calendar_of(name: &str) -> Calendar {
-    Calendar::from_name(name).expect("checked by the caller")
 }
 
 /// 405 with the methods `path` does answer.
@@ -184,17 +234,28 @@ pub(super) fn plain_collection_props(s: &Session<'_>, name: &str) -> Vec<(PropNa
     props
 }
 
-async fn propfind(s: &Session<'_>, path: &DavPath, request: &Request) -> Reply {
+async fn propfind(
+    s: &Session<'_>,
+    path: &DavPath,
+    resolved: Option<(AnyCollection<'_>, Option<&str>)>,
+    request: &Request,
+) -> Result<Reply, DavError> {
     let depth = match reply::depth(&request.headers, Depth::Infinity) {
         Ok(depth) => depth,
-        Err(reply) => return reply,
+        Err(reply) => return Ok(reply),
     };
     let props = match PropfindRequest::parse(&request.body) {
         Ok(props) => props,
-        Err(e) => return bad_xml(e),
+        Err(e) => return Ok(bad_xml(e)),
     };
     // Depth infinity is answered as depth 1: the tree is shallow and clients cope (RFC 4918 9.1 allows refusing it).
     let depth = if depth == Depth::Infinity { Depth::One } else { depth };
+    if let Some((c, member)) = resolved {
+        return match member {
+            Some(name) => on_collection!(c, c => collection::propfind_member(&c, name, &props).await),
+            None => on_collection!(c, c => collection::propfind(&c, depth, &props).await),
+        };
+    }
     let mut body = Multistatus::new();
     match path {
         DavPath::Root => {
@@ -202,51 +263,35 @@ async fn propfind(s: &Session<'_>, path: &DavPath, request: &Request) -> Reply {
             available.extend(principal_homes(s));
             body.add_response(&answered_href(path, request), &reply::select_props(&props, available, &[]));
         }
-        DavPath::Principals => return super::principals::propfind(s, depth, &props),
+        DavPath::Principals => return Ok(super::principals::propfind(s, depth, &props)),
         DavPath::Principal { .. } => {
             body.add_response(&path.href(), &reply::select_props(&props, principal_props(s), &[]));
         }
-        DavPath::AddressbookHome { login } => {
+        DavPath::AddressbookHome { .. } => {
             body.add_response(
                 &path.href(),
                 &reply::select_props(&props, plain_collection_props(s, "Address books"), &[]),
             );
             if depth == Depth::One {
-                match carddav::collection_props(s).await {
-                    Ok(available) => {
-                        body.add_response(&carddav::book_href(login), &reply::select_props(&props, available, &[]))
-                    }
-                    Err(reply) => return reply,
-                }
+                let book = AddressBook::new(s);
+                body.add_response(&book.href(), &reply::select_props(&props, book.properties().await?, &[]));
             }
         }
-        DavPath::CalendarHome { login } => {
+        DavPath::CalendarHome { .. } => {
             body.add_response(&path.href(), &reply::select_props(&props, plain_collection_props(s, "Calendars"), &[]));
             if depth == Depth::One {
                 for calendar in [Calendar::Activities, Calendar::FollowUps] {
-                    match caldav::collection_props(s, calendar).await {
-                        Ok(available) => body.add_response(
-                            &caldav::calendar_href(login, calendar),
-                            &reply::select_props(&props, available, &[]),
-                        ),
-                        Err(reply) => return reply,
-                    }
+                    let calendar = CalendarCollection::new(s, calendar);
+                    body.add_response(
+                        &calendar.href(),
+                        &reply::select_props(&props, calendar.properties().await?, &[]),
+                    );
                 }
             }
         }
-        DavPath::Calendar { calendar, .. } if Calendar::from_name(calendar).is_some() => {
-            return caldav::propfind(s, calendar_of(calendar), depth, &props).await;
-        }
-        DavPath::CalendarObject { calendar, name, .. } if Calendar::from_name(calendar).is_some() => {
-            return caldav::propfind_object(s, calendar_of(calendar), name, &props).await;
-        }
-        DavPath::Addressbook { book, .. } if book == carddav::BOOK => return carddav::propfind(s, depth, &props).await,
-        DavPath::Card { book, name, .. } if book == carddav::BOOK => {
-            return carddav::propfind_card(s, name, &props).await;
-        }
-        _ => return reply::not_found(&path.href()),
+        _ => return Err(DavError::NotFound(path.href())),
     }
-    reply::multistatus(body)
+    Ok(reply::multistatus(body))
 }
 
 /// The href a multistatus names the resource by: the canonical one, except that the root asked
@@ -264,57 +309,29 @@ fn principal_homes(s: &Session<'_>) -> Vec<(PropName, PropValue)> {
     ]
 }
 
-async fn proppatch(s: &Session<'_>, path: &DavPath, request: &Request) -> Reply {
+async fn proppatch(
+    path: &DavPath,
+    resolved: Option<(AnyCollection<'_>, Option<&str>)>,
+    request: &Request,
+) -> Result<Reply, DavError> {
     let patch = match ProppatchRequest::parse(&request.body) {
         Ok(patch) => patch,
-        Err(e) => return bad_xml(e),
+        Err(e) => return Ok(bad_xml(e)),
     };
-    let calendar = match path {
-        DavPath::Calendar { calendar, .. } => Calendar::from_name(calendar),
-        _ => None,
-    };
-    let is_book = matches!(path, DavPath::Addressbook { book, .. } if book == carddav::BOOK);
-    let (mut ok, mut forbidden) = (Vec::new(), Vec::new());
-    let (mut displayname, mut color) = (None, None);
-    for operation in &patch.operations {
-        let (name, value) = match operation {
-            ProppatchOperation::Set { name, text, .. } => (name, text.trim().to_string()),
-            // Removing a display setting restores the default.
-            ProppatchOperation::Remove(name) => (name, String::new()),
-        };
-        if (is_book || calendar.is_some()) && *name == PropName::dav("displayname") {
-            displayname = Some(value);
-            ok.push(name.clone());
-        } else if calendar.is_some() && *name == PropName::apple_ical("calendar-color") {
-            color = Some(value);
-            ok.push(name.clone());
-        } else {
-            forbidden.push(name.clone());
-        }
+    let href = answered_href(path, request);
+    match resolved {
+        Some((c, None)) => on_collection!(c, c => collection::proppatch(Some(&c), &href, &patch).await),
+        // Members and discovery resources have nothing a device may set.
+        _ => collection::proppatch::<AddressBook>(None, &href, &patch).await,
     }
-    let mut body = Multistatus::new();
-    if !forbidden.is_empty() {
-        // PROPPATCH is atomic (RFC 4918 9.2): one refused property fails them all.
-        body.add_response(
-            &answered_href(path, request),
-            &[PropStat::names_only(403, forbidden), PropStat::names_only(424, ok)],
-        );
-        return reply::multistatus(body);
-    }
-    let saved = match calendar {
-        Some(calendar) => caldav::set_display(s, calendar, displayname.as_deref(), color.as_deref()).await,
-        None if is_book => carddav::set_displayname(s, displayname.as_deref()).await,
-        None => Ok(()),
-    };
-    if let Err(e) = saved {
-        tracing::error!(error = %e, "PROPPATCH failed");
-        return reply::text(StatusCode::INTERNAL_SERVER_ERROR, "internal server error; nothing was changed");
-    }
-    body.add_response(&answered_href(path, request), &[PropStat::names_only(200, ok)]);
-    reply::multistatus(body)
 }
 
-async fn report(s: &Session<'_>, path: &DavPath, request: &Request) -> Reply {
+async fn report(
+    s: &Session<'_>,
+    path: &DavPath,
+    resolved: Option<(AnyCollection<'_>, Option<&str>)>,
+    request: &Request,
+) -> Reply {
     if let Err(reply) = reply::depth(&request.headers, Depth::Zero) {
         return reply;
     }
@@ -322,25 +339,35 @@ async fn report(s: &Session<'_>, path: &DavPath, request: &Request) -> Reply {
         Ok(report) => report,
         Err(e) => return bad_xml(e),
     };
-    match (path, report) {
+    match (path, resolved, report) {
         // Clients search the principal-collection-set, some the principal or the root.
         (
             DavPath::Root | DavPath::Principals | DavPath::Principal { .. },
+            _,
             ReportRequest::PrincipalPropertySearch { searches, any_of, props },
         ) => super::principals::property_search(s, &searches, any_of, &props),
         (
             DavPath::Root | DavPath::Principals | DavPath::Principal { .. },
+            _,
             ReportRequest::PrincipalSearchPropertySet,
         ) => super::principals::search_property_set(),
-        (DavPath::Addressbook { book, .. }, report) if book == carddav::BOOK => carddav::report(s, report).await,
-        (DavPath::Calendar { calendar, .. }, report) if Calendar::from_name(calendar).is_some() => {
-            caldav::report(s, calendar_of(calendar), report).await
+        (_, Some((c, None)), ReportRequest::SyncCollection { sync_token, sync_level, limit, props }) => {
+            on_collection!(c, c => collection::sync_collection(&c, &sync_token, &sync_level, limit, &props).await)
+                .unwrap_or_else(reply::error)
         }
+        (
+            _,
+            Some((AnyCollection::Calendar(c), None)),
+            ReportRequest::CalendarMultiget { props, calendar_data, hrefs },
+        ) => collection::multiget(&c, props, hrefs, calendar_data).await.unwrap_or_else(reply::error),
+        (
+            _,
+            Some((AnyCollection::Book(c), None)),
+            ReportRequest::AddressbookMultiget { props, address_data, hrefs },
+        ) => collection::multiget(&c, props, hrefs, address_data).await.unwrap_or_else(reply::error),
+        (_, Some((AnyCollection::Book(_), None)), report) => carddav::report(s, report).await,
+        (_, Some((AnyCollection::Calendar(c), None)), report) => caldav::report(s, c.calendar(), report).await,
         _ if !exists(path) => reply::not_found(&path.href()),
-        _ => reply::precondition_failed(
-            StatusCode::FORBIDDEN,
-            PropName::dav("supported-report"),
-            "no report is supported on this resource",
-        ),
+        _ => reply::refusal(&Refusal::new(Precondition::SupportedReport, "no report is supported on this resource")),
     }
 }
