@@ -4,7 +4,8 @@
 
 mod common;
 
-use common::{Backend, DavResponse, TestServer, responses, sync_body, sync_token};
+use common::{Backend, DavResponse, TestDb, TestServer, responses, sync_body, sync_token};
+use crmdav::store::sync::{self, Cursor, Member};
 
 /// One collection kind of alice's: its path, the prefix of its key in `collections`, and the
 /// multiget that fetches a member's text.
@@ -110,4 +111,43 @@ async fn an_older_render_version_re_renders_changed_members(backend: Backend) {
     server.stop().await;
 }
 
-on_both_databases!(an_older_render_version_re_renders_changed_members);
+/// A re-render that changes a text while the change_log stands still logs itself to get a sequence
+/// newer than any token given out. Should a CRM change have been logged meanwhile (the view may
+/// not reflect it), the collection stays recorded at the older sequence, so that its next refresh
+/// computes it again, while the re-rendered member still gets the new sequence.
+async fn a_re_render_takes_a_new_sequence_without_skipping_a_crm_change(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = &db.store;
+    let crm_change = "INSERT INTO change_log (entity, entity_id, op) VALUES ('clients', 1, 'update')";
+    let member = |text: &str| vec![Member { href: "a.vcf".into(), etag: format!("\"{text}\""), body: text.into() }];
+    let changed_since = async |seq: i64| {
+        let changes = sync::changes_after(store, "test:1", Some(&Cursor { seq, href: None }), false).await.unwrap();
+        changes.iter().map(|c| c.seq).collect::<Vec<_>>()
+    };
+
+    db.exec(crm_change).await;
+    let first = store.current_seq().await.unwrap();
+    assert_eq!(sync::record(store, "test:1", first, None, 1, &member("v1")).await.unwrap(), first);
+
+    // Version 2 renders the member differently; the CRM did not change.
+    let second = sync::record(store, "test:1", first, Some(first), 2, &member("v2")).await.unwrap();
+    assert!(second > first, "a new sequence for the re-rendered member");
+    assert_eq!(store.current_seq().await.unwrap(), second);
+    assert_eq!(changed_since(first).await, vec![second]);
+    // Rendered the same by version 3: nothing to tell devices, no new sequence.
+    assert_eq!(sync::record(store, "test:1", second, Some(second), 3, &member("v2")).await.unwrap(), second);
+    assert_eq!(store.current_seq().await.unwrap(), second);
+
+    // Version 4, with a CRM change logged after the view was computed at `second`.
+    db.exec(crm_change).await;
+    let recorded = sync::record(store, "test:1", second, Some(second), 4, &member("v4")).await.unwrap();
+    assert_eq!(recorded, second, "not past a change the view may miss");
+    assert_eq!(sync::synced_seq(store, "test:1").await.unwrap(), Some(second));
+    let changes = changed_since(second).await;
+    assert!(changes.len() == 1 && changes[0] > second + 1, "the member after the CRM change: {changes:?}");
+}
+
+on_both_databases!(
+    an_older_render_version_re_renders_changed_members,
+    a_re_render_takes_a_new_sequence_without_skipping_a_crm_change
+);

@@ -3,8 +3,9 @@
 //! A DAV collection here is a *view* computed from the CRM tables, so it has no change history of
 //! its own. Each collection keeps the members (href, etag) it had when it was last brought up to
 //! date, and for each member the change_log sequence at which it last changed (or left). Bringing a
-//! collection up to date is needed only when the change_log has moved since; it diffs the freshly
-//! computed view against the stored members. The sync-token is the sequence the collection was
+//! collection up to date is needed only when the change_log has moved since, or when its stored
+//! texts were rendered by another render version than the code's (each collection kind has one,
+//! next to its renderer); it diffs the freshly computed view against the stored members. The sync-token is the sequence the collection was
 //! last brought up to date at, so "what changed since token T" is "members whose seq > T".
 
 use std::collections::HashMap;
