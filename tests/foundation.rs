@@ -58,17 +58,17 @@ async fn recorded_member_text_is_served_only_while_current(backend: Backend) {
         (0..150).map(|i| member(&format!("{i}.vcf"), &format!("card {i}{edited}"))).collect()
     };
     let initial = cards("");
-    sync::refresh(&db.store, "test:1", || async { Ok(initial) }).await.unwrap();
+    sync::refresh(&db.store, "test:1", 1, || async { Ok(initial) }).await.unwrap();
     let other_process = crmdav::store::Store::open(&db.url).await.unwrap();
     let few = vec!["7.vcf".to_string(), "missing.vcf".to_string()];
     let many: Vec<String> = (0..160).map(|i| format!("{i}.vcf")).collect();
     for store in [&db.store, &other_process] {
-        let found = sync::fresh_members(store, "test:1", &few, true).await.unwrap().expect("current");
+        let found = sync::fresh_members(store, "test:1", 1, &few, true).await.unwrap().expect("current");
         assert_eq!(found.get("7.vcf"), Some(("\"card 7\"", Some("card 7"))));
         assert_eq!(found.get("missing.vcf"), None);
-        let etags_only = sync::fresh_members(store, "test:1", &few, false).await.unwrap().expect("current");
+        let etags_only = sync::fresh_members(store, "test:1", 1, &few, false).await.unwrap().expect("current");
         assert_eq!(etags_only.get("7.vcf"), Some(("\"card 7\"", None)), "text only when asked for");
-        let all = sync::fresh_members(store, "test:1", &many, true).await.unwrap().expect("current");
+        let all = sync::fresh_members(store, "test:1", 1, &many, true).await.unwrap().expect("current");
         assert_eq!(all.get("149.vcf"), Some(("\"card 149\"", Some("card 149"))));
         assert_eq!(all.get("150.vcf"), None);
     }
@@ -76,18 +76,18 @@ async fn recorded_member_text_is_served_only_while_current(backend: Backend) {
     db.exec("INSERT INTO clients (code, name, status) VALUES ('FRESH1', 'Changed by another program', 'active')").await;
     for store in [&db.store, &other_process] {
         assert!(
-            sync::fresh_members(store, "test:1", &few, true).await.unwrap().is_none(),
+            sync::fresh_members(store, "test:1", 1, &few, true).await.unwrap().is_none(),
             "stale text is never served"
         );
-        assert!(sync::fresh_members(store, "test:1", &many, true).await.unwrap().is_none());
+        assert!(sync::fresh_members(store, "test:1", 1, &many, true).await.unwrap().is_none());
     }
     // Brought up to date by the other process: both serve the new text.
     let edited = cards(", edited");
-    sync::refresh(&other_process, "test:1", || async { Ok(edited) }).await.unwrap();
+    sync::refresh(&other_process, "test:1", 1, || async { Ok(edited) }).await.unwrap();
     for store in [&db.store, &other_process] {
-        let found = sync::fresh_members(store, "test:1", &few, true).await.unwrap().expect("current");
+        let found = sync::fresh_members(store, "test:1", 1, &few, true).await.unwrap().expect("current");
         assert_eq!(found.get("7.vcf").and_then(|(_, body)| body), Some("card 7, edited"));
-        let all = sync::fresh_members(store, "test:1", &many, true).await.unwrap().expect("current");
+        let all = sync::fresh_members(store, "test:1", 1, &many, true).await.unwrap().expect("current");
         assert_eq!(all.get("7.vcf").and_then(|(_, body)| body), Some("card 7, edited"));
     }
     other_process.close().await;

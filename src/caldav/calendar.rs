@@ -34,6 +34,14 @@ fn component(calendar: Calendar) -> ComponentKind {
     }
 }
 
+/// The version of the texts the calendar's members are rendered with (see `ical::render`).
+fn render_version(calendar: Calendar) -> i32 {
+    match calendar {
+        Calendar::Activities => ical::EVENT_RENDER_VERSION,
+        Calendar::FollowUps => ical::TODO_RENDER_VERSION,
+    }
+}
+
 fn limits(s: &Session<'_>) -> Limits {
     Limits::new(s.config.calendar.max_instances)
 }
@@ -64,7 +72,7 @@ fn render_context(s: &Session<'_>, view: &ActivityView) -> RenderContext {
 }
 
 async fn refresh(s: &Session<'_>, calendar: Calendar) -> anyhow::Result<i64> {
-    sync::refresh(s.store, &collection_key(s.rep.id, calendar), || async {
+    sync::refresh(s.store, &collection_key(s.rep.id, calendar), render_version(calendar), || async {
         let views = activities::list(s.store, s.rep.id, calendar, None).await?;
         // Each view is dropped once rendered: the rows and the texts are never all held at once.
         Ok(views
@@ -198,7 +206,7 @@ async fn multiget_entries(
     with_data: bool,
 ) -> anyhow::Result<Entries> {
     let key = collection_key(s.rep.id, calendar);
-    if let Some(fresh) = sync::fresh_members(s.store, &key, names, with_data).await? {
+    if let Some(fresh) = sync::fresh_members(s.store, &key, render_version(calendar), names, with_data).await? {
         return Ok(fresh);
     }
     let views = activities::find_many(s.store, s.rep.id, calendar, names).await?;

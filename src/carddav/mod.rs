@@ -29,7 +29,7 @@ pub fn book_href(login: &str) -> String {
 
 /// Brings the rep's address-book membership up to date; returns its sync sequence.
 async fn refresh(s: &Session<'_>) -> anyhow::Result<i64> {
-    sync::refresh(s.store, &collection_key(s.rep.id), || async {
+    sync::refresh(s.store, &collection_key(s.rep.id), vcard::RENDER_VERSION, || async {
         let cards = addressbook::cards(s.store, s.rep.id, None).await?;
         // Each card is dropped once rendered: the rows and the texts are never all held at once.
         Ok(cards
@@ -181,7 +181,7 @@ async fn multiget_entries(
 ) -> anyhow::Result<Entries> {
     let key = collection_key(s.rep.id);
     if version == Version::V3
-        && let Some(fresh) = sync::fresh_members(s.store, &key, names, with_data).await?
+        && let Some(fresh) = sync::fresh_members(s.store, &key, vcard::RENDER_VERSION, names, with_data).await?
     {
         return Ok(fresh);
     }

@@ -101,7 +101,14 @@ pub fn note_summary(card: &Card) -> String {
     lines.join("\n")
 }
 
-/// The vCard text of a CRM card.
+/// The version of the text [`render`] writes for an address book (vCard 3.0), stored with the texts
+/// it wrote. Bump it with any change to that text (here, or in the `Card` that `crm::addressbook`
+/// builds): each address book is then re-rendered on its next use, and devices fetch the cards
+/// whose text changed. A change the bump forgets is served from the stored texts until the CRM
+/// rows change.
+pub const RENDER_VERSION: i32 = 1;
+
+/// The vCard text of a CRM card. Changing its output: bump [`RENDER_VERSION`].
 pub fn render(card: &Card, version: Version) -> String {
     write(&to_vcard(card, version), version)
 }

@@ -5,8 +5,11 @@
 //! the refresh that preceded it had every text in hand. So a refresh leaves its members here,
 //! tagged with the change sequence they reflect; a read uses them only while that sequence is
 //! still the database's newest, which holds for every process sharing the database (a change by
-//! any of them, or by plain SQL, moves the sequence). The cache is bounded: least recently used
-//! collections leave first, and a collection larger than the whole budget is never kept.
+//! any of them, or by plain SQL, moves the sequence). Its texts are of this process's render
+//! versions (rendered here, or read back only while the stored version is the code's), and a
+//! re-render that changes a text moves the sequence too (`sync::record`). The cache is bounded:
+//! least recently used collections leave first, and a collection larger than the whole budget is
+//! never kept.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

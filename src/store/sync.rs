@@ -3,8 +3,9 @@
 //! A DAV collection here is a *view* computed from the CRM tables, so it has no change history of
 //! its own. Each collection keeps the members (href, etag) it had when it was last brought up to
 //! date, and for each member the change_log sequence at which it last changed (or left). Bringing a
-//! collection up to date is needed only when the change_log has moved since; it diffs the freshly
-//! computed view against the stored members. The sync-token is the sequence the collection was
+//! collection up to date is needed only when the change_log has moved since, or when its stored
+//! texts were rendered by another render version than the code's (each collection kind has one,
+//! next to its renderer); it diffs the freshly computed view against the stored members. The sync-token is the sequence the collection was
 //! last brought up to date at, so "what changed since token T" is "members whose seq > T".
 
 use std::collections::HashMap;
@@ -60,8 +61,14 @@ fn token_tag(collection: &str) -> String {
 
 /// The sequence the collection was last brought up to date at, if it ever was.
 pub async fn synced_seq(store: &Store, collection: &str) -> Result<Option<i64>> {
+    Ok(recorded(store, collection).await?.map(|(synced, _)| synced))
+}
+
+/// The sequence the collection was last brought up to date at and the render version of its stored
+/// texts, if it ever was.
+async fn recorded(store: &Store, collection: &str) -> Result<Option<(i64, i32)>> {
     Ok(on_db!(store, read, |pool| {
-        sqlx::query_scalar("SELECT synced_seq FROM collections WHERE key = $1")
+        sqlx::query_as("SELECT synced_seq, render_version FROM collections WHERE key = $1")
             .bind(collection)
             .fetch_optional(pool)
             .await?
@@ -71,7 +78,19 @@ pub async fn synced_seq(store: &Store, collection: &str) -> Result<Option<i64>> 
 /// Records `current` as the members of `collection` as of change `seq`, diffing against what was
 /// stored: new or changed members get `seq`, members that are gone are kept as deletions. A member
 /// whose ETag did not change keeps its seq (clients have it) but gets its text if it had none.
-pub async fn record(store: &Store, collection: &str, seq: i64, current: &[Member]) -> Result<()> {
+///
+/// `synced_before` is the sequence the collection was recorded at before. When members changed
+/// although the change_log did not move past it (texts of another render version, re-rendered),
+/// devices may already hold a token for `seq`: the changed members then get a new sequence, taken
+/// by logging the re-render in change_log. Returns the sequence recorded at (the sync-token).
+pub async fn record(
+    store: &Store,
+    collection: &str,
+    seq: i64,
+    synced_before: Option<i64>,
+    render_version: i32,
+    current: &[Member],
+) -> Result<i64> {
     let stored: Vec<(String, String, bool, bool, i64)> = on_db!(store, read, |pool| {
         sqlx::query_as(
             "SELECT href, etag, deleted, body IS NOT NULL, seq FROM collection_members WHERE collection = $1",
@@ -86,27 +105,46 @@ pub async fn record(store: &Store, collection: &str, seq: i64, current: &[Member
     let mut seen = std::collections::HashSet::with_capacity(current.len());
     for member in current {
         seen.insert(member.href.as_str());
-        let kept_seq = match stored.get(member.href.as_str()) {
+        let changed = match stored.get(member.href.as_str()) {
             Some((etag, false, true, _)) if *etag == member.etag => continue,
-            Some((etag, false, false, old_seq)) if *etag == member.etag => *old_seq,
-            _ => seq,
+            Some((etag, false, false, old_seq)) if *etag == member.etag => Some(*old_seq),
+            _ => None,
         };
-        upserts.push(Upsert { href: &member.href, etag: &member.etag, body: Some(&member.body), seq: kept_seq });
+        upserts.push(Upsert { href: &member.href, etag: &member.etag, body: Some(&member.body), seq: changed });
     }
     for (href, (etag, deleted, _, _)) in &stored {
         if !deleted && !seen.contains(href) {
-            upserts.push(Upsert { href, etag, body: None, seq });
+            upserts.push(Upsert { href, etag, body: None, seq: None });
         }
     }
-    on_db!(store, write, |pool| {
+    let new_sequence = synced_before.is_some_and(|synced| seq <= synced) && upserts.iter().any(|u| u.seq.is_none());
+    Ok(on_db!(store, write, |pool| {
         let mut tx = pool.begin().await?;
+        let (synced, changed_seq) = if new_sequence {
+            let marker: i64 = sqlx::query_scalar(
+                "INSERT INTO change_log (entity, entity_id, op) VALUES ('collection_render', 0, 'update') RETURNING seq",
+            )
+            .fetch_one(&mut *tx)
+            .await?;
+            // A CRM change logged after `seq` may be missing from `current`: then the collection
+            // stays recorded at `seq`, and its next refresh computes it again.
+            let missed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM change_log WHERE seq > $1 AND seq < $2")
+                .bind(seq)
+                .bind(marker)
+                .fetch_one(&mut *tx)
+                .await?;
+            (if missed == 0 { marker } else { seq }, marker)
+        } else {
+            (seq, seq)
+        };
         sqlx::query(
-            "INSERT INTO collections (key, synced_seq) VALUES ($1, $2) \
+            "INSERT INTO collections (key, synced_seq, render_version) VALUES ($1, $2, $3) \
              ON CONFLICT (key) DO UPDATE SET synced_seq = CASE WHEN collections.synced_seq > excluded.synced_seq \
-             THEN collections.synced_seq ELSE excluded.synced_seq END",
+             THEN collections.synced_seq ELSE excluded.synced_seq END, render_version = excluded.render_version",
         )
         .bind(collection)
-        .bind(seq)
+        .bind(synced)
+        .bind(render_version)
         .execute(&mut *tx)
         .await?;
         // Many rows per statement: a first sync of a large collection would otherwise cost one round
@@ -132,13 +170,14 @@ pub async fn record(store: &Store, collection: &str, seq: i64, current: &[Member
             );
             let mut query = sqlx::query(&sql).bind(collection);
             for upsert in chunk {
-                query = query.bind(upsert.href).bind(upsert.etag).bind(upsert.body).bind(upsert.seq);
+                query =
+                    query.bind(upsert.href).bind(upsert.etag).bind(upsert.body).bind(upsert.seq.unwrap_or(changed_seq));
             }
             query.execute(&mut *tx).await?;
         }
         tx.commit().await?;
-    });
-    Ok(())
+        synced
+    }))
 }
 
 /// One row written by `record`; a member without text is a deletion.
@@ -146,32 +185,35 @@ struct Upsert<'a> {
     href: &'a str,
     etag: &'a str,
     body: Option<&'a str>,
-    seq: i64,
+    /// The sequence it keeps; `None`: it changed, and gets the sequence recorded at.
+    seq: Option<i64>,
 }
 
-/// Brings `collection` up to date if the change_log moved since it last was, computing its
-/// current members with `compute`. Returns the sequence it is now up to date at (its sync-token).
-pub async fn refresh<F, Fut>(store: &Store, collection: &str, compute: F) -> Result<i64>
+/// Brings `collection` up to date if the change_log moved since it last was, or if its texts were
+/// rendered by another `render_version` than the caller's (a release that renders differently: the
+/// collection is re-rendered on its next use, not all at start-up), computing its current members
+/// with `compute`. Returns the sequence it is now up to date at (its sync-token).
+pub async fn refresh<F, Fut>(store: &Store, collection: &str, render_version: i32, compute: F) -> Result<i64>
 where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = Result<Vec<Member>>>,
 {
-    if let Ok(synced) = up_to_date(store, collection).await? {
+    if let Ok(synced) = up_to_date(store, collection, render_version).await? {
         return Ok(synced);
     }
     // Computing a view is CPU work holding all its members' text: a hundred devices syncing at once
     // gain nothing from computing a hundred views at once, and would hold them all in memory.
     let _slot = store.refresh_slot().await;
     // Meanwhile another request may have brought the same collection up to date.
-    let current = match up_to_date(store, collection).await? {
+    let Stale { current, synced } = match up_to_date(store, collection, render_version).await? {
         Ok(synced) => return Ok(synced),
-        Err(current) => current,
+        Err(stale) => stale,
     };
     let members = distinct_hrefs(collection, compute().await?);
-    record(store, collection, current, &members).await?;
+    let recorded_at = record(store, collection, current, synced, render_version, &members).await?;
     // The multigets that follow a sync then read the text from memory.
-    store.member_cache().put(collection, current, members);
-    Ok(current)
+    store.member_cache().put(collection, recorded_at, members);
+    Ok(recorded_at)
 }
 
 /// A view must not list one href twice (the address book sees to it); should one ever do, its first
@@ -189,13 +231,20 @@ fn distinct_hrefs(collection: &str, mut members: Vec<Member>) -> Vec<Member> {
     members
 }
 
-/// `Ok(synced)` when `collection` is up to date, else `Err(current)`: the sequence to bring it up to
-/// date at, read before its view is computed, so that the view reflects every change up to it.
-async fn up_to_date(store: &Store, collection: &str) -> Result<std::result::Result<i64, i64>> {
+/// A collection to bring up to date: at `current`, the change_log's newest sequence, read before its
+/// view is computed so that the view reflects every change up to it; `synced`, where it was last.
+struct Stale {
+    current: i64,
+    synced: Option<i64>,
+}
+
+/// `Ok(synced)` when `collection` is up to date with the change_log and its texts are of
+/// `render_version`.
+async fn up_to_date(store: &Store, collection: &str, render_version: i32) -> Result<std::result::Result<i64, Stale>> {
     let current = store.current_seq().await?;
-    Ok(match synced_seq(store, collection).await? {
-        Some(synced) if synced >= current => Ok(synced),
-        _ => Err(current),
+    Ok(match recorded(store, collection).await? {
+        Some((synced, version)) if synced >= current && version == render_version => Ok(synced),
+        recorded => Err(Stale { current, synced: recorded.map(|(synced, _)| synced) }),
     })
 }
 
@@ -343,20 +392,23 @@ impl FromIterator<Stored> for Entries {
 }
 
 /// The members of `collection` named in `hrefs`, with their text when `with_bodies`, as recorded
-/// when the collection was last brought up to date, if nothing changed in the CRM since (else
-/// `None`: the caller computes them from the CRM rows). Read from memory when this process did
-/// that refresh, else from the database.
+/// when the collection was last brought up to date, if nothing changed in the CRM since and the
+/// texts are of `render_version` (else `None`: the caller computes them from the CRM rows). Read
+/// from memory when this process did that refresh, else from the database.
 pub async fn fresh_members(
     store: &Store,
     collection: &str,
+    render_version: i32,
     hrefs: &[String],
     with_bodies: bool,
 ) -> Result<Option<Entries>> {
     let current = store.current_seq().await?;
+    // The cache holds only texts of this process's render versions: rendered here, or read below.
     if let Some(snapshot) = store.member_cache().snapshot(collection, current) {
         return Ok(Some(Entries::Cached { snapshot, with_bodies }));
     }
-    if synced_seq(store, collection).await?.is_none_or(|synced| synced < current) {
+    let recorded = recorded(store, collection).await?;
+    if !recorded.is_some_and(|(synced, version)| synced >= current && version == render_version) {
         return Ok(None);
     }
     if hrefs.len() < FILL_FROM_DATABASE {

@@ -304,9 +304,19 @@ pub fn parse(text: &str, expected: ComponentKind, options: &ParseOptions) -> Res
     })
 }
 
+/// The version of the objects [`render`] writes for the activities calendar (VEVENT), stored with
+/// the texts it wrote. Bump it with any change to those objects (here, in `write`, or in the
+/// `ActivityView` and `RenderContext` that `crm::activities` and `caldav` build): each activities
+/// calendar is then re-rendered on its next use, and devices fetch the events whose text changed.
+pub const EVENT_RENDER_VERSION: i32 = 1;
+
+/// [`EVENT_RENDER_VERSION`] for the follow-ups calendar (VTODO).
+pub const TODO_RENDER_VERSION: i32 = 1;
+
 /// The iCalendar object of an activity. Starts from the device's object in `activity.ical` when
 /// there is one of the right component type, and changes only the modeled properties whose CRM
-/// value differs from the object's; otherwise generates an object from the row.
+/// value differs from the object's; otherwise generates an object from the row. Changing its
+/// output: bump [`EVENT_RENDER_VERSION`] or [`TODO_RENDER_VERSION`], or both.
 pub fn render(activity: &Activity, ctx: &RenderContext) -> String {
     render_calendar(activity, ctx).to_string()
 }
