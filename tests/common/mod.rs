@@ -360,12 +360,9 @@ pub fn parse_multistatus(body: &str) -> Multistatus {
                     out.responses.last_mut().unwrap().propstats.push(Propstat::default());
                 }
                 match &mut open_prop {
-                    Some((prop, _)) => {
-                        // Depth of the property element is 5: multistatus/response/propstat/prop/NAME.
-                        if path.len() == 5 {
-                            prop.children.push(name.clone());
-                        }
-                    }
+                    // A direct child: the path is multistatus/response/propstat/prop/NAME.
+                    Some((prop, _)) if path.len() == 5 => prop.children.push(name.clone()),
+                    Some(_) => {}
                     None if at(&path, &["multistatus", "response", "propstat", "prop"]) => {
                         let prop = XmlProp {
                             name: name.clone(),
@@ -407,11 +404,12 @@ pub fn parse_multistatus(body: &str) -> Multistatus {
             }
             Event::End(_) => {
                 path.pop();
-                if path.len() == 4 {
-                    if let Some((mut prop, start)) = open_prop.take() {
-                        prop.inner_xml = body[start..before].to_string();
-                        out.responses.last_mut().unwrap().propstats.last_mut().unwrap().props.push(prop);
-                    }
+                // Back at multistatus/response/propstat/prop: the property element just closed.
+                if path.len() == 4
+                    && let Some((mut prop, start)) = open_prop.take()
+                {
+                    prop.inner_xml = body[start..before].to_string();
+                    out.responses.last_mut().unwrap().propstats.last_mut().unwrap().props.push(prop);
                 }
             }
             Event::Eof => break,
