@@ -10,7 +10,9 @@
 
 mod common;
 
-use common::{Backend, CALDAV_NS, CARDDAV_NS, DAV_NS, TestServer, parse_multistatus, pretty_xml};
+use common::{
+    Backend, CALDAV_NS, CARDDAV_NS, DAV_NS, DavErrorBody, TestServer, parse_dav_error, parse_multistatus, pretty_xml,
+};
 
 const EVENTS: &str = "/dav/calendars/alice/activities/";
 const TASKS: &str = "/dav/calendars/alice/follow-ups/";
@@ -297,9 +299,20 @@ async fn calendar_query_with_expand(backend: Backend) {
 
 // --- refusals ----------------------------------------------------------------------------------
 
+/// Checks a refusal's body with the XML reader: exactly the precondition `ns`:`local`, and a
+/// sentence for people.
+fn assert_precondition(raw: &str, ns: &str, local: &str) -> DavErrorBody {
+    let error = parse_dav_error(raw);
+    assert_eq!(error.preconditions.len(), 1, "{raw}");
+    assert!(error.preconditions[0].is(ns, local), "{raw}");
+    assert!(!error.message.is_empty(), "{raw}");
+    error
+}
+
 async fn refusal_mkcalendar_in_home(backend: Backend) {
     let server = TestServer::demo(backend).await;
-    let (snapshot, _) = exchange(&server, Request::new("MKCALENDAR", "/dav/calendars/alice/new/")).await;
+    let (snapshot, raw) = exchange(&server, Request::new("MKCALENDAR", "/dav/calendars/alice/new/")).await;
+    assert_precondition(&raw, CALDAV_NS, "calendar-collection-location-ok");
     insta::assert_snapshot!("refusal_mkcalendar_in_home", snapshot);
     server.stop().await;
 }
@@ -310,7 +323,8 @@ async fn refusal_wrong_component(backend: Backend) {
         .replace("VEVENT", "VTODO")
         .replace("DTEND:20261210T100000Z", "DUE:20261210T100000Z");
     let path = format!("{EVENTS}task.ics");
-    let (snapshot, _) = exchange(&server, Request::new("PUT", &path).headers(&[ICAL]).body(todo)).await;
+    let (snapshot, raw) = exchange(&server, Request::new("PUT", &path).headers(&[ICAL]).body(todo)).await;
+    assert_precondition(&raw, CALDAV_NS, "supported-calendar-component");
     insta::assert_snapshot!("refusal_wrong_component", snapshot);
     server.stop().await;
 }
@@ -319,17 +333,21 @@ async fn refusal_invalid_calendar_data(backend: Backend) {
     let server = TestServer::demo(backend).await;
     let path = format!("{EVENTS}broken.ics");
     let body = "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:x\r\n";
-    let (snapshot, _) = exchange(&server, Request::new("PUT", &path).headers(&[ICAL]).body(body)).await;
+    let (snapshot, raw) = exchange(&server, Request::new("PUT", &path).headers(&[ICAL]).body(body)).await;
+    assert_precondition(&raw, CALDAV_NS, "valid-calendar-data");
     insta::assert_snapshot!("refusal_invalid_calendar_data", snapshot);
     server.stop().await;
 }
 
 async fn refusal_uid_conflict(backend: Backend) {
     let server = TestServer::demo(backend).await;
-    put_event(&server, &format!("{EVENTS}first.ics"), &event("held", "First")).await;
+    let first = format!("{EVENTS}first.ics");
+    put_event(&server, &first, &event("held", "First")).await;
     let path = format!("{EVENTS}second.ics");
-    let (snapshot, _) =
+    let (snapshot, raw) =
         exchange(&server, Request::new("PUT", &path).headers(&[ICAL]).body(event("held", "Second"))).await;
+    // RFC 4791 5.3.2.1: the precondition names the resource that holds the UID.
+    assert_eq!(assert_precondition(&raw, CALDAV_NS, "no-uid-conflict").hrefs, [first], "{raw}");
     insta::assert_snapshot!("refusal_no_uid_conflict", snapshot);
     server.stop().await;
 }
@@ -337,6 +355,8 @@ async fn refusal_uid_conflict(backend: Backend) {
 async fn refusal_delete_collection(backend: Backend) {
     let server = TestServer::demo(backend).await;
     let (snapshot, _) = exchange(&server, Request::new("DELETE", EVENTS)).await;
+    let allow = snapshot.lines().find_map(|line| line.strip_prefix("allow: ")).expect("a 405 says what is allowed");
+    assert!(!allow.contains("DELETE") && allow.contains("PROPFIND"), "{snapshot}");
     insta::assert_snapshot!("refusal_delete_collection_405", snapshot);
     server.stop().await;
 }
@@ -353,3 +373,29 @@ on_both_databases!(
     refusal_uid_conflict,
     refusal_delete_collection,
 );
+
+/// The reader resolves namespaces, not prefixes: a default namespace and other prefixes than the
+/// server's read the same.
+#[test]
+fn the_multistatus_reader_is_namespace_aware() {
+    let body = r#"<?xml version="1.0"?>
+        <multistatus xmlns="DAV:" xmlns:X="urn:ietf:params:xml:ns:caldav">
+          <response><href>/a%20b/</href>
+            <propstat><prop><resourcetype><collection/><X:calendar/></resourcetype>
+              <X:calendar-home-set><href>/home/</href></X:calendar-home-set></prop>
+              <status>HTTP/1.1 200 OK</status></propstat>
+            <propstat><prop><X:calendar-data/></prop><status>HTTP/1.1 404 Not Found</status></propstat>
+          </response>
+          <response><href>/gone</href><status>HTTP/1.1 404 Not Found</status></response>
+          <sync-token>t1</sync-token>
+        </multistatus>"#;
+    let ms = parse_multistatus(body);
+    assert_eq!(ms.sync_token.as_deref(), Some("t1"));
+    let a = ms.response("/a b/").expect("percent-decoded href");
+    let kinds = &a.prop(DAV_NS, "resourcetype").unwrap().children;
+    assert!(kinds.iter().any(|k| k.is(DAV_NS, "collection")) && kinds.iter().any(|k| k.is(CALDAV_NS, "calendar")));
+    assert_eq!(a.prop(CALDAV_NS, "calendar-home-set").unwrap().hrefs, ["/home/"]);
+    assert_eq!(a.prop_status(CALDAV_NS, "calendar-data"), Some(404));
+    assert!(a.prop(CARDDAV_NS, "calendar-data").is_none(), "same local name, other namespace");
+    assert_eq!(ms.response("/gone").unwrap().status, Some(404));
+}

@@ -451,3 +451,58 @@ pub fn pretty_xml(xml: &str) -> String {
     }
     String::from_utf8(writer.into_inner()).unwrap()
 }
+
+/// A `DAV:error` body (RFC 4918 16) read namespace-aware: its precondition elements, the
+/// `DAV:href`s inside them, and the server's sentence for people (`crm:message`).
+#[derive(Clone, Debug, Default)]
+pub struct DavErrorBody {
+    pub preconditions: Vec<XmlName>,
+    pub hrefs: Vec<String>,
+    pub message: String,
+}
+
+pub const CRM_NS: &str = "urn:crmdav:ns";
+
+/// Parses a `DAV:error` body; panics (naming the body) on anything else.
+pub fn parse_dav_error(body: &str) -> DavErrorBody {
+    use quick_xml::events::Event;
+    use quick_xml::name::ResolveResult;
+
+    let mut reader = quick_xml::NsReader::from_str(body);
+    let mut path: Vec<XmlName> = Vec::new();
+    let mut out = DavErrorBody::default();
+    loop {
+        let (resolved, event) = reader.read_resolved_event().unwrap_or_else(|e| panic!("not XML ({e}): {body}"));
+        let ns = match resolved {
+            ResolveResult::Bound(ns) => String::from_utf8(ns.0.to_vec()).unwrap(),
+            _ => String::new(),
+        };
+        match event {
+            Event::Start(ref start) | Event::Empty(ref start) => {
+                let name = XmlName { ns, local: String::from_utf8(start.local_name().as_ref().to_vec()).unwrap() };
+                if path.is_empty() {
+                    assert!(name.is(DAV_NS, "error"), "root {name:?} of {body}");
+                } else if path.len() == 1 && !name.is(CRM_NS, "message") {
+                    out.preconditions.push(name.clone());
+                }
+                if matches!(event, Event::Start(_)) {
+                    path.push(name);
+                }
+            }
+            Event::Text(ref text) => {
+                let text = text.unescape().unwrap_or_else(|e| panic!("bad text ({e}): {body}")).into_owned();
+                match path.last() {
+                    Some(name) if name.is(DAV_NS, "href") && path.len() == 3 => out.hrefs.push(text),
+                    Some(name) if name.is(CRM_NS, "message") => out.message.push_str(&text),
+                    _ => {}
+                }
+            }
+            Event::End(_) => {
+                path.pop();
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    out
+}
