@@ -248,3 +248,261 @@ pub const SYNC_ETAGS: &str = r#"<d:sync-collection xmlns:d="DAV:"><d:sync-token>
 pub fn sync_body(token: &str) -> String {
     SYNC_ETAGS.replace("TOKEN", token)
 }
+
+/// A qualified XML name: namespace URI and local name, whatever prefix the server chose.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct XmlName {
+    pub ns: String,
+    pub local: String,
+}
+
+impl XmlName {
+    pub fn is(&self, ns: &str, local: &str) -> bool {
+        self.ns == ns && self.local == local
+    }
+}
+
+/// One property of a propstat: its name, its text (unescaped, all descendants) and its inner XML
+/// as the server wrote it; `children` and `hrefs` are read namespace-aware.
+#[derive(Clone, Debug)]
+pub struct XmlProp {
+    pub name: XmlName,
+    pub text: String,
+    pub inner_xml: String,
+    /// Names of the direct child elements (e.g. the kinds in `DAV:resourcetype`).
+    pub children: Vec<XmlName>,
+    /// Texts of the `DAV:href` elements inside the property.
+    pub hrefs: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Propstat {
+    pub status: u16,
+    pub props: Vec<XmlProp>,
+}
+
+/// One `DAV:response` of a multistatus.
+#[derive(Clone, Debug, Default)]
+pub struct MultistatusResponse {
+    /// The `DAV:href`, percent-decoded.
+    pub href: String,
+    /// The response-level `DAV:status` (a multiget miss, a sync-collection removal), if any.
+    pub status: Option<u16>,
+    pub propstats: Vec<Propstat>,
+}
+
+impl MultistatusResponse {
+    /// The property `ns`:`local` from the propstat with status 200.
+    pub fn prop(&self, ns: &str, local: &str) -> Option<&XmlProp> {
+        self.propstats.iter().filter(|p| p.status == 200).flat_map(|p| &p.props).find(|p| p.name.is(ns, local))
+    }
+
+    /// The status under which the property `ns`:`local` was reported.
+    pub fn prop_status(&self, ns: &str, local: &str) -> Option<u16> {
+        self.propstats.iter().find(|p| p.props.iter().any(|prop| prop.name.is(ns, local))).map(|p| p.status)
+    }
+}
+
+/// A `DAV:multistatus` body read with a namespace-aware XML reader.
+#[derive(Clone, Debug, Default)]
+pub struct Multistatus {
+    pub responses: Vec<MultistatusResponse>,
+    /// The top-level `DAV:sync-token` of a sync-collection answer.
+    pub sync_token: Option<String>,
+}
+
+impl Multistatus {
+    pub fn response(&self, href: &str) -> Option<&MultistatusResponse> {
+        self.responses.iter().find(|r| r.href == href)
+    }
+}
+
+pub const DAV_NS: &str = "DAV:";
+pub const CALDAV_NS: &str = "urn:ietf:params:xml:ns:caldav";
+pub const CARDDAV_NS: &str = "urn:ietf:params:xml:ns:carddav";
+
+/// The `NNN` of a `DAV:status` line such as `HTTP/1.1 404 Not Found`.
+fn status_code(line: &str) -> u16 {
+    line.split_whitespace().nth(1).and_then(|code| code.parse().ok()).unwrap_or_else(|| panic!("status line {line:?}"))
+}
+
+/// Parses a multistatus; panics (naming the body) on anything that is not one.
+pub fn parse_multistatus(body: &str) -> Multistatus {
+    use quick_xml::events::Event;
+    use quick_xml::name::ResolveResult;
+
+    let mut reader = quick_xml::NsReader::from_str(body);
+    let mut out = Multistatus::default();
+    // The open elements, outermost first.
+    let mut path: Vec<XmlName> = Vec::new();
+    // The property being read: where its inner XML starts in `body`.
+    let mut open_prop: Option<(XmlProp, usize)> = None;
+    let at = |path: &[XmlName], names: &[&str]| {
+        path.len() == names.len() && path.iter().zip(names).all(|(n, local)| n.ns == DAV_NS && n.local == *local)
+    };
+    loop {
+        let before = reader.buffer_position() as usize;
+        let (resolved, event) = reader.read_resolved_event().unwrap_or_else(|e| panic!("not XML ({e}): {body}"));
+        let ns = match resolved {
+            ResolveResult::Bound(ns) => String::from_utf8(ns.0.to_vec()).unwrap(),
+            _ => String::new(),
+        };
+        match event {
+            Event::Start(ref start) | Event::Empty(ref start) => {
+                let name = XmlName { ns, local: String::from_utf8(start.local_name().as_ref().to_vec()).unwrap() };
+                if path.is_empty() {
+                    assert!(name.is(DAV_NS, "multistatus"), "root {name:?} of {body}");
+                }
+                if at(&path, &["multistatus"]) && name.is(DAV_NS, "response") {
+                    out.responses.push(MultistatusResponse::default());
+                }
+                if at(&path, &["multistatus", "response"]) && name.is(DAV_NS, "propstat") {
+                    out.responses.last_mut().unwrap().propstats.push(Propstat::default());
+                }
+                match &mut open_prop {
+                    // A direct child: the path is multistatus/response/propstat/prop/NAME.
+                    Some((prop, _)) if path.len() == 5 => prop.children.push(name.clone()),
+                    Some(_) => {}
+                    None if at(&path, &["multistatus", "response", "propstat", "prop"]) => {
+                        let prop = XmlProp {
+                            name: name.clone(),
+                            text: String::new(),
+                            inner_xml: String::new(),
+                            children: Vec::new(),
+                            hrefs: Vec::new(),
+                        };
+                        if matches!(event, Event::Empty(_)) {
+                            out.responses.last_mut().unwrap().propstats.last_mut().unwrap().props.push(prop);
+                        } else {
+                            open_prop = Some((prop, reader.buffer_position() as usize));
+                        }
+                    }
+                    None => {}
+                }
+                if matches!(event, Event::Start(_)) {
+                    path.push(name);
+                }
+            }
+            Event::Text(ref text) => {
+                let text = text.unescape().unwrap_or_else(|e| panic!("bad text ({e}): {body}")).into_owned();
+                let Some(name) = path.last() else { continue };
+                if let Some((prop, _)) = &mut open_prop {
+                    prop.text.push_str(&text);
+                    if name.is(DAV_NS, "href") {
+                        prop.hrefs.push(text);
+                    }
+                } else if at(&path, &["multistatus", "response", "href"]) {
+                    let decoded = percent_encoding::percent_decode_str(&text).decode_utf8_lossy().into_owned();
+                    out.responses.last_mut().unwrap().href = decoded;
+                } else if at(&path, &["multistatus", "response", "status"]) {
+                    out.responses.last_mut().unwrap().status = Some(status_code(&text));
+                } else if at(&path, &["multistatus", "response", "propstat", "status"]) {
+                    out.responses.last_mut().unwrap().propstats.last_mut().unwrap().status = status_code(&text);
+                } else if at(&path, &["multistatus", "sync-token"]) {
+                    out.sync_token = Some(text);
+                }
+            }
+            Event::End(_) => {
+                path.pop();
+                // Back at multistatus/response/propstat/prop: the property element just closed.
+                if path.len() == 4
+                    && let Some((mut prop, start)) = open_prop.take()
+                {
+                    prop.inner_xml = body[start..before].to_string();
+                    out.responses.last_mut().unwrap().propstats.last_mut().unwrap().props.push(prop);
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    out
+}
+
+/// An XML body re-indented for people to read (snapshots): one element per line, texts unescaped
+/// where they are safe to show and line breaks (CRLF of iCalendar/vCard data) shown as plain ones.
+pub fn pretty_xml(xml: &str) -> String {
+    use quick_xml::events::{BytesStart, BytesText, Event};
+
+    let mut reader = quick_xml::Reader::from_str(xml);
+    reader.config_mut().trim_text(true);
+    let mut writer = quick_xml::Writer::new_with_indent(Vec::new(), b' ', 2);
+    // A start tag is held back one event so that `<a></a>` (an empty sync-token) prints as `<a/>`.
+    let mut pending: Option<BytesStart> = None;
+    loop {
+        let event = reader.read_event().unwrap_or_else(|e| panic!("not XML ({e}): {xml}"));
+        if let Some(start) = pending.take() {
+            if matches!(event, Event::End(_)) {
+                writer.write_event(Event::Empty(start)).unwrap();
+                continue;
+            }
+            writer.write_event(Event::Start(start)).unwrap();
+        }
+        match event {
+            Event::Eof => break,
+            Event::Start(start) => pending = Some(start.into_owned()),
+            Event::Text(text) => {
+                let text = text.unescape().unwrap_or_else(|e| panic!("bad text ({e}): {xml}")).replace("\r\n", "\n");
+                let escaped = quick_xml::escape::partial_escape(&text).into_owned();
+                writer.write_event(Event::Text(BytesText::from_escaped(escaped))).unwrap();
+            }
+            other => writer.write_event(other).unwrap(),
+        }
+    }
+    String::from_utf8(writer.into_inner()).unwrap()
+}
+
+/// A `DAV:error` body (RFC 4918 16) read namespace-aware: its precondition elements, the
+/// `DAV:href`s inside them, and the server's sentence for people (`crm:message`).
+#[derive(Clone, Debug, Default)]
+pub struct DavErrorBody {
+    pub preconditions: Vec<XmlName>,
+    pub hrefs: Vec<String>,
+    pub message: String,
+}
+
+pub const CRM_NS: &str = "urn:crmdav:ns";
+
+/// Parses a `DAV:error` body; panics (naming the body) on anything else.
+pub fn parse_dav_error(body: &str) -> DavErrorBody {
+    use quick_xml::events::Event;
+    use quick_xml::name::ResolveResult;
+
+    let mut reader = quick_xml::NsReader::from_str(body);
+    let mut path: Vec<XmlName> = Vec::new();
+    let mut out = DavErrorBody::default();
+    loop {
+        let (resolved, event) = reader.read_resolved_event().unwrap_or_else(|e| panic!("not XML ({e}): {body}"));
+        let ns = match resolved {
+            ResolveResult::Bound(ns) => String::from_utf8(ns.0.to_vec()).unwrap(),
+            _ => String::new(),
+        };
+        match event {
+            Event::Start(ref start) | Event::Empty(ref start) => {
+                let name = XmlName { ns, local: String::from_utf8(start.local_name().as_ref().to_vec()).unwrap() };
+                if path.is_empty() {
+                    assert!(name.is(DAV_NS, "error"), "root {name:?} of {body}");
+                } else if path.len() == 1 && !name.is(CRM_NS, "message") {
+                    out.preconditions.push(name.clone());
+                }
+                if matches!(event, Event::Start(_)) {
+                    path.push(name);
+                }
+            }
+            Event::Text(ref text) => {
+                let text = text.unescape().unwrap_or_else(|e| panic!("bad text ({e}): {body}")).into_owned();
+                match path.last() {
+                    Some(name) if name.is(DAV_NS, "href") && path.len() == 3 => out.hrefs.push(text),
+                    Some(name) if name.is(CRM_NS, "message") => out.message.push_str(&text),
+                    _ => {}
+                }
+            }
+            Event::End(_) => {
+                path.pop();
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    out
+}
