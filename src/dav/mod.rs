@@ -1,5 +1,6 @@
 //! WebDAV core: protocol only (XML requests, multistatus, preconditions). No CRM here.
 
+pub mod body;
 pub mod collection;
 pub mod conditions;
 pub mod error;

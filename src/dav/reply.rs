@@ -1,6 +1,6 @@
 //! DAV answers: multistatus, errors with preconditions, Depth and conditional-request headers.
 
-use crate::http::body::Body;
+use super::body::Body;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 
 use super::collection::MemberShape;

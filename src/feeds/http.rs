@@ -1,7 +1,7 @@
 //! `GET|HEAD /feeds/{token}/activities.ics|clients.vcf`: answered before authentication, since the
 //! token in the path is the credential.
 
-use crate::http::body::Body;
+use crate::dav::body::Body;
 use chrono::{DateTime, Utc};
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 

@@ -2,7 +2,6 @@
 
 pub mod admin;
 pub mod auth;
-pub mod body;
 mod client_addr;
 mod connection_limit;
 mod dav;

@@ -1,6 +1,6 @@
 //! Building responses.
 
-use super::body::Body;
+use crate::dav::body::Body;
 use bytes::Bytes;
 use http::{HeaderValue, StatusCode, header};
 
