@@ -6,6 +6,7 @@ mod common;
 use common::{Backend, TestDb, TestServer};
 use crmdav::crm::credentials::{self, TokenKind};
 use crmdav::crm::demo::{self, DemoSize};
+use crmdav::dav::members::MemberLookup;
 
 async fn migrations_apply_and_are_idempotent(backend: Backend) {
     let db = TestDb::new(backend).await;

@@ -333,6 +333,7 @@ impl Collection for CalendarCollection<'_> {
     type Member = ActivityView;
     type Parsed = ical::ParsedObject;
     type DataRequest = CalendarDataRequest;
+    type Entries = Entries;
 
     async fn entries(
         &self,

@@ -253,6 +253,7 @@ impl Collection for AddressBook<'_> {
     type Member = Card;
     type Parsed = ParsedCard;
     type DataRequest = AddressDataRequest;
+    type Entries = Entries;
 
     async fn entries(
         &self,

@@ -8,12 +8,12 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 
 use super::conditions::Conditions;
 use super::error::{DavError, Precondition, Refusal};
+use super::members::{MemberLookup, Page, Stored};
 use super::multistatus::{Multistatus, PropStat, PropValue};
 use super::names::PropName;
 use super::path::member_name;
 use super::reply::{self, Depth, Reply};
 use super::request::{PropfindRequest, ProppatchOperation, ProppatchRequest};
-use crate::store::sync::{Entries, Page, Stored};
 
 /// A member's ETag and the text it is the tag of (the form stored and listed by sync).
 pub struct Tagged {
@@ -107,6 +107,9 @@ pub trait Collection: Sync {
     /// How a report asks for members' text (the attributes of calendar-data, address-data).
     type DataRequest: Send + Sync;
 
+    /// What a multiget finds members' ETags and texts in.
+    type Entries: MemberLookup + 'static;
+
     /// The ETag and text (if `with_data`) of each of `names` the collection holds, by name, the
     /// text in the form `request` asks for.
     fn entries(
@@ -114,7 +117,7 @@ pub trait Collection: Sync {
         names: &[String],
         with_data: bool,
         request: Option<&Self::DataRequest>,
-    ) -> impl Future<Output = Result<Entries, DavError>> + Send;
+    ) -> impl Future<Output = Result<Self::Entries, DavError>> + Send;
 
     /// Whether `request` asks for texts reshaped member by member (e.g. recurrences expanded):
     /// then the answer is written whole before it is sent, as reshaping can fail on a bound.

@@ -5,6 +5,7 @@ pub mod collection;
 pub mod conditions;
 pub mod error;
 pub mod filter;
+pub mod members;
 pub mod mkcol;
 pub mod multistatus;
 pub mod names;

@@ -35,7 +35,7 @@ pub fn multistatus_streamed(chunks: impl Iterator<Item = String> + Send + 'stati
 pub fn members(
     body: Multistatus,
     collection: String,
-    members: Vec<crate::store::sync::Stored>,
+    members: Vec<super::members::Stored>,
     request: &PropfindRequest,
     shape: MemberShape,
 ) -> Reply {
@@ -54,7 +54,7 @@ pub fn members(
 /// to ask with next.
 pub fn sync_collection(
     collection: String,
-    page: crate::store::sync::Page,
+    page: super::members::Page,
     request: &PropfindRequest,
     shape: MemberShape,
 ) -> Reply {

@@ -15,6 +15,7 @@ use anyhow::Result;
 
 use super::member_cache::Snapshot;
 use super::{Db, Store};
+use crate::dav::members::MemberLookup;
 use crate::on_db;
 
 /// A member as a collection's view computes it: its href, and the text served for it (its ETag
@@ -26,23 +27,36 @@ pub struct Member {
     pub body: String,
 }
 
-/// A member as recorded, with its text when it was asked for.
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
-pub struct Stored {
-    pub href: String,
-    pub etag: String,
-    pub body: Option<String>,
+pub use crate::dav::members::{Change, Page, Stored};
+
+/// A `collection_members` row as a listing or a multiget reads it.
+#[derive(sqlx::FromRow)]
+struct StoredRow {
+    href: String,
+    etag: String,
+    body: Option<String>,
 }
 
-/// One entry of a sync-collection answer: a member that changed, or one that left (`deleted`),
-/// with its text when it was asked for and the member is still there.
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
-pub struct Change {
-    pub href: String,
-    pub etag: String,
-    pub deleted: bool,
-    pub seq: i64,
-    pub body: Option<String>,
+impl From<StoredRow> for Stored {
+    fn from(StoredRow { href, etag, body }: StoredRow) -> Stored {
+        Stored { href, etag, body }
+    }
+}
+
+/// A `collection_members` row as a sync reads it.
+#[derive(sqlx::FromRow)]
+struct ChangeRow {
+    href: String,
+    etag: String,
+    deleted: bool,
+    seq: i64,
+    body: Option<String>,
+}
+
+impl From<ChangeRow> for Change {
+    fn from(ChangeRow { href, etag, deleted, seq, body }: ChangeRow) -> Change {
+        Change { href, etag, deleted, seq, body }
+    }
 }
 
 const TOKEN_PREFIX: &str = "urn:crmdav:sync:";
@@ -307,7 +321,7 @@ pub async fn changes_after(
         "SELECT href, etag, deleted, seq, {body} FROM collection_members WHERE collection = $1 AND {condition} \
          ORDER BY seq, href"
     );
-    Ok(on_db!(store, read, |pool| {
+    let rows: Vec<ChangeRow> = on_db!(store, read, |pool| {
         let query = sqlx::query_as(&sql).bind(collection).bind(seq);
         match href {
             Some(href) => query.bind(href),
@@ -315,15 +329,8 @@ pub async fn changes_after(
         }
         .fetch_all(pool)
         .await?
-    }))
-}
-
-/// One answer to a sync-collection request.
-pub struct Page {
-    pub changes: Vec<Change>,
-    /// More changes remain: the client must ask again with `next_token`.
-    pub truncated: bool,
-    pub next_token: String,
+    });
+    Ok(rows.into_iter().map(Change::from).collect())
 }
 
 /// The changes a client holding `token` (empty: none yet) must apply, at most `limit` of them,
@@ -373,9 +380,8 @@ pub enum Entries {
     Owned(HashMap<String, (String, Option<String>)>),
 }
 
-impl Entries {
-    /// The ETag of the member at `href`, and its text if it was asked for.
-    pub fn get(&self, href: &str) -> Option<(&str, Option<&str>)> {
+impl MemberLookup for Entries {
+    fn get(&self, href: &str) -> Option<(&str, Option<&str>)> {
         match self {
             Entries::Cached { snapshot, with_bodies } => {
                 snapshot.member(href).map(|(etag, body)| (etag, with_bodies.then_some(body)))
@@ -438,12 +444,14 @@ pub async fn stored(
     let Some(hrefs) = hrefs else {
         let sql =
             format!("SELECT {columns} FROM collection_members WHERE collection = $1 AND NOT deleted ORDER BY href");
-        return Ok(on_db!(store, read, |pool| { sqlx::query_as(&sql).bind(collection).fetch_all(pool).await? }));
+        let rows: Vec<StoredRow> =
+            on_db!(store, read, |pool| { sqlx::query_as(&sql).bind(collection).fetch_all(pool).await? });
+        return Ok(rows.into_iter().map(Stored::from).collect());
     };
     // All the hrefs in one bound value, one statement: a multiget of thousands of members is then
     // one index walk instead of a statement per few hundred hrefs with a parameter for each.
     let sql = format!("SELECT {columns} FROM collection_members WHERE collection = $1 AND NOT deleted AND href ");
-    Ok(match store.db() {
+    let rows: Vec<StoredRow> = match store.db() {
         Db::Sqlite { read, .. } => {
             sqlx::query_as(&format!("{sql} IN (SELECT value FROM json_each($2))"))
                 .bind(collection)
@@ -454,7 +462,8 @@ pub async fn stored(
         Db::Postgres(pool) => {
             sqlx::query_as(&format!("{sql} = ANY($2)")).bind(collection).bind(hrefs).fetch_all(pool).await?
         }
-    })
+    };
+    Ok(rows.into_iter().map(Stored::from).collect())
 }
 
 /// Per-rep display settings (PROPPATCH of displayname / calendar-color).
