@@ -378,8 +378,8 @@ mod tests {
     use chrono::{TimeZone, Utc};
 
     use super::*;
-    use crate::dav::filter::{Collation, MatchType, TextMatch};
-    use crate::dav::names::{NS_APPLE_ICAL, NS_CALENDARSERVER};
+    use crate::filter::{Collation, MatchType, TextMatch};
+    use crate::names::{NS_APPLE_ICAL, NS_CALENDARSERVER};
 
     fn utc(y: i32, m: u32, d: u32) -> Option<chrono::DateTime<Utc>> {
         Some(Utc.with_ymd_and_hms(y, m, d, 0, 0, 0).unwrap())
@@ -387,7 +387,7 @@ mod tests {
 
     #[test]
     fn ios_propfind_with_many_namespaces() {
-        let body = include_bytes!("../../fixtures/requests/ios-propfind-calendar-home.xml");
+        let body = include_bytes!("../../../fixtures/requests/ios-propfind-calendar-home.xml");
         let PropfindRequest::Prop(names) = PropfindRequest::parse(body).unwrap() else {
             panic!("expected a prop list");
         };
@@ -433,7 +433,7 @@ mod tests {
 
     #[test]
     fn ios_proppatch_keeps_order_text_and_raw_xml() {
-        let body = include_bytes!("../../fixtures/requests/ios-proppatch-calendar.xml");
+        let body = include_bytes!("../../../fixtures/requests/ios-proppatch-calendar.xml");
         let request = ProppatchRequest::parse(body).unwrap();
         assert_eq!(
             request.operations,
@@ -466,7 +466,7 @@ mod tests {
 
     #[test]
     fn davx5_initial_sync_collection() {
-        let body = include_bytes!("../../fixtures/requests/davx5-sync-collection.xml");
+        let body = include_bytes!("../../../fixtures/requests/davx5-sync-collection.xml");
         assert_eq!(
             ReportRequest::parse(body).unwrap(),
             ReportRequest::SyncCollection {
@@ -505,7 +505,7 @@ mod tests {
 
     #[test]
     fn thunderbird_calendar_query_with_time_range() {
-        let body = include_bytes!("../../fixtures/requests/thunderbird-calendar-query.xml");
+        let body = include_bytes!("../../../fixtures/requests/thunderbird-calendar-query.xml");
         let ReportRequest::CalendarQuery { props, calendar_data, filter, timezone } =
             ReportRequest::parse(body).unwrap()
         else {
@@ -522,7 +522,7 @@ mod tests {
 
     #[test]
     fn calendar_query_with_expand() {
-        let body = include_bytes!("../../fixtures/requests/calendar-query-expand.xml");
+        let body = include_bytes!("../../../fixtures/requests/calendar-query-expand.xml");
         let ReportRequest::CalendarQuery { props, calendar_data, timezone, .. } = ReportRequest::parse(body).unwrap()
         else {
             panic!("expected calendar-query");
@@ -563,7 +563,7 @@ mod tests {
 
     #[test]
     fn davx5_calendar_multiget_keeps_hrefs_as_sent() {
-        let body = include_bytes!("../../fixtures/requests/davx5-calendar-multiget.xml");
+        let body = include_bytes!("../../../fixtures/requests/davx5-calendar-multiget.xml");
         assert_eq!(
             ReportRequest::parse(body).unwrap(),
             ReportRequest::CalendarMultiget {
@@ -584,7 +584,7 @@ mod tests {
 
     #[test]
     fn addressbook_query_with_anyof_and_allof() {
-        let body = include_bytes!("../../fixtures/requests/addressbook-query-anyof-allof.xml");
+        let body = include_bytes!("../../../fixtures/requests/addressbook-query-anyof-allof.xml");
         let ReportRequest::AddressbookQuery { props, address_data, filter, limit } =
             ReportRequest::parse(body).unwrap()
         else {

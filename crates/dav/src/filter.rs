@@ -363,7 +363,7 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
-    use crate::dav::tree::Document;
+    use crate::tree::Document;
 
     fn text_match(text: &str, collation: Collation, match_type: MatchType) -> TextMatch {
         TextMatch { text: text.to_owned(), collation, negate: false, match_type }

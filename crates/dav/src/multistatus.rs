@@ -470,7 +470,7 @@ mod tests {
     use percent_encoding::percent_decode_str;
 
     use super::*;
-    use crate::dav::tree::{Document, Element};
+    use crate::tree::{Document, Element};
 
     /// Parses a rendered body back, namespace-aware, failing on any ill-formed output.
     fn parse(body: &str) -> Element {
