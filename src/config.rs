@@ -115,7 +115,7 @@ impl Default for ConnectionConfig {
             header_timeout_secs: 30,
             body_timeout_secs: 60,
             max_connections: 1024,
-            max_connections_per_address: 64,
+            max_connections_per_address: 256,
         }
     }
 }

@@ -69,15 +69,21 @@ impl ConnectionLimit {
             return Err(Refusal::ServerFull { limit: self.max_total });
         }
         let address = address.to_canonical();
-        let proxy = self.trusted_proxies.iter().any(|net| net.contains(&address));
+        let shared = is_this_host(address) || self.trusted_proxies.iter().any(|net| net.contains(&address));
         let from_address = open.by_address.entry(address).or_default();
-        if *from_address >= self.max_per_address && !proxy {
+        if *from_address >= self.max_per_address && !shared {
             return Err(Refusal::AddressFull { limit: self.max_per_address });
         }
         *from_address += 1;
         open.total += 1;
         Ok(Admission { limit: self.clone(), address })
     }
+}
+
+/// The host's own address (127.0.0.1, ::1): a reverse proxy or a tool on the same machine, which
+/// carries every client's connections; only the total cap applies to it.
+fn is_this_host(address: IpAddr) -> bool {
+    address == IpAddr::from([127, 0, 0, 1]) || address == IpAddr::from(std::net::Ipv6Addr::LOCALHOST)
 }
 
 impl Drop for Admission {
@@ -96,6 +102,16 @@ impl Drop for Admission {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_host_itself_is_held_to_the_total_cap_only() {
+        let limit = ConnectionLimit::new(3, 1, Vec::new());
+        let local: Vec<_> = (0..3).map(|_| limit.admit("127.0.0.1".parse().unwrap()).unwrap()).collect();
+        assert_eq!(limit.admit("::1".parse().unwrap()).err(), Some(Refusal::ServerFull { limit: 3 }));
+        drop(local);
+        let _first = limit.admit("127.0.0.2".parse().unwrap()).unwrap();
+        assert_eq!(limit.admit("127.0.0.2".parse().unwrap()).err(), Some(Refusal::AddressFull { limit: 1 }));
+    }
 
     #[test]
     fn a_trusted_proxy_is_held_to_the_total_cap_only() {
