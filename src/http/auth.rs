@@ -123,7 +123,9 @@ impl Authenticator {
         // Requests with one password (a device's parallel first sync) wait for one check, then
         // share its result: the cache after a success, the memo of a failure otherwise.
         let arrived = Instant::now();
-        let turn = match secret.starts_with(TOKEN_PREFIX) {
+        // Only a password that is not proven yet takes the gate: a proven one (every request of a
+        // synced device) must not queue behind the other requests that carry it.
+        let turn = match secret.starts_with(TOKEN_PREFIX) || self.cached(&cache_key).is_some() {
             true => None,
             false => Some(self.gate(cache_key).lock_owned().await),
         };
