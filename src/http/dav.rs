@@ -65,19 +65,41 @@ macro_rules! on_collection {
     };
 }
 
+/// Which of a rep's fixed collections a collection name is: the one place where names are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CollectionId {
+    Book,
+    Calendar(Calendar),
+}
+
+/// The collection `path` is or is in: `Ok(None)` for the discovery resources (root, principals,
+/// homes), `Err(())` for a collection name that names none of the rep's collections.
+fn collection_id(path: &DavPath) -> Result<Option<CollectionId>, ()> {
+    let book = |name: &str| if name == carddav::BOOK { Ok(Some(CollectionId::Book)) } else { Err(()) };
+    let calendar = |name: &str| Calendar::from_name(name).map(|c| Some(CollectionId::Calendar(c))).ok_or(());
+    match path {
+        DavPath::Addressbook { book: name, .. } | DavPath::Card { book: name, .. } => book(name),
+        DavPath::Calendar { calendar: name, .. } | DavPath::CalendarObject { calendar: name, .. } => calendar(name),
+        DavPath::Root
+        | DavPath::Principals
+        | DavPath::Principal { .. }
+        | DavPath::AddressbookHome { .. }
+        | DavPath::CalendarHome { .. } => Ok(None),
+    }
+}
+
 /// The collection `path` is or is in, and the member's name when it names one; None when it
 /// names no collection (discovery resources, or a collection that does not exist).
 fn resolve<'a>(s: &'a Session<'a>, path: &'a DavPath) -> Option<(AnyCollection<'a>, Option<&'a str>)> {
-    let book = |book: &str| (book == carddav::BOOK).then(|| AnyCollection::Book(AddressBook::new(s)));
-    let calendar =
-        |name: &str| Calendar::from_name(name).map(|c| AnyCollection::Calendar(CalendarCollection::new(s, c)));
-    match path {
-        DavPath::Addressbook { book: name, .. } => Some((book(name)?, None)),
-        DavPath::Card { book: name, name: member, .. } => Some((book(name)?, Some(member.as_str()))),
-        DavPath::Calendar { calendar: name, .. } => Some((calendar(name)?, None)),
-        DavPath::CalendarObject { calendar: name, name: member, .. } => Some((calendar(name)?, Some(member.as_str()))),
+    let collection = match collection_id(path).ok()?? {
+        CollectionId::Book => AnyCollection::Book(AddressBook::new(s)),
+        CollectionId::Calendar(calendar) => AnyCollection::Calendar(CalendarCollection::new(s, calendar)),
+    };
+    let member = match path {
+        DavPath::Card { name, .. } | DavPath::CalendarObject { name, .. } => Some(name.as_str()),
         _ => None,
-    }
+    };
+    Some((collection, member))
 }
 
 pub async fn handle(state: &AppState, request: &Request) -> Reply {
@@ -133,13 +155,7 @@ pub async fn handle(state: &AppState, request: &Request) -> Reply {
 
 /// Whether the path names a collection (or possible member) that exists for its owner.
 pub(super) fn exists(path: &DavPath) -> bool {
-    match path {
-        DavPath::Addressbook { book, .. } | DavPath::Card { book, .. } => book == carddav::BOOK,
-        DavPath::Calendar { calendar, .. } | DavPath::CalendarObject { calendar, .. } => {
-            Calendar::from_name(calendar).is_some()
-        }
-        _ => true,
-    }
+    collection_id(path).is_ok()
 }
 
 /// Whether a resource is mapped at `path`: a collection of the tree, or a member that is stored.

@@ -352,7 +352,13 @@ pub async fn page(
             _ => return Ok(None),
         }
     };
-    let mut changes = changes_after(store, collection, cursor.as_ref(), with_bodies).await?;
+    // A client already at the collection's sequence (a device polling a quiet collection, the
+    // commonest request of all) has nothing to fetch: no member was recorded after it.
+    let caught_up = cursor.as_ref().is_some_and(|c| c.seq == synced && c.href.is_none());
+    let mut changes = match caught_up {
+        true => Vec::new(),
+        false => changes_after(store, collection, cursor.as_ref(), with_bodies).await?,
+    };
     let truncated = limit.is_some_and(|l| changes.len() > l);
     let next = match limit {
         Some(l) if truncated => {
