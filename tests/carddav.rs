@@ -343,11 +343,12 @@ async fn stored_text_is_what_get_serves_and_never_stale(backend: Backend) {
     assert_ne!(new_etag, etag);
     assert!(new_text.contains("+1 555 0199"), "{new_text}");
 
-    // Members recorded before their text was stored (an upgraded database) get it at the next
-    // refresh without being announced as changed.
+    // Members recorded before their text was stored (an upgraded database: its migration marks
+    // every collection for a full recomputation) get it at the next refresh without being
+    // announced as changed.
     let (_, token) = full_sync(&server).await;
     server.db.exec("UPDATE collection_members SET body = NULL").await;
-    server.db.exec("UPDATE collections SET synced_seq = -1").await;
+    server.db.exec("UPDATE collections SET render_version = -1").await;
     let (status, body) = send(&server, "REPORT", BOOK, &sync_body(&token), None).await;
     assert_eq!(status, 207);
     assert!(responses(&body).is_empty(), "nothing changed for the client: {body}");

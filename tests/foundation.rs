@@ -53,13 +53,18 @@ async fn raw_sql_changes_reach_the_change_log(backend: Backend) {
 async fn recorded_member_text_is_served_only_while_current(backend: Backend) {
     use crmdav::store::sync::{self, Member};
     let db = TestDb::new(backend).await;
-    let member = |href: &str, body: &str| Member { href: href.into(), etag: format!("\"{body}\""), body: body.into() };
+    let member = |href: &str, body: &str| Member {
+        href: href.into(),
+        etag: format!("\"{body}\""),
+        body: body.into(),
+        source: 1,
+    };
     // 150 members: a multiget of 100 or more reads a collection not in memory whole.
     let cards = |edited: &str| -> Vec<Member> {
         (0..150).map(|i| member(&format!("{i}.vcf"), &format!("card {i}{edited}"))).collect()
     };
     let initial = cards("");
-    sync::refresh(&db.store, "test:1", 1, || async { Ok(initial) }).await.unwrap();
+    sync::refresh(&db.store, "test:1", 1, &Fixed(initial)).await.unwrap();
     let other_process = crmdav::store::Store::open(&db.url).await.unwrap();
     let few = vec!["7.vcf".to_string(), "missing.vcf".to_string()];
     let many: Vec<String> = (0..160).map(|i| format!("{i}.vcf")).collect();
@@ -84,7 +89,7 @@ async fn recorded_member_text_is_served_only_while_current(backend: Backend) {
     }
     // Brought up to date by the other process: both serve the new text.
     let edited = cards(", edited");
-    sync::refresh(&other_process, "test:1", 1, || async { Ok(edited) }).await.unwrap();
+    sync::refresh(&other_process, "test:1", 1, &Fixed(edited)).await.unwrap();
     for store in [&db.store, &other_process] {
         let found = sync::fresh_members(store, "test:1", 1, &few, true).await.unwrap().expect("current");
         assert_eq!(found.get("7.vcf").and_then(|(_, body)| body), Some("card 7, edited"));
@@ -92,6 +97,19 @@ async fn recorded_member_text_is_served_only_while_current(backend: Backend) {
         assert_eq!(all.get("7.vcf").and_then(|(_, body)| body), Some("card 7, edited"));
     }
     other_process.close().await;
+}
+
+/// A view of fixed members that any change may concern (recomputed in full).
+struct Fixed(Vec<crmdav::store::sync::Member>);
+
+impl crmdav::store::incremental::View for Fixed {
+    async fn affected(&self, _: &[crmdav::store::incremental::LoggedChange]) -> anyhow::Result<Option<Vec<i64>>> {
+        Ok(None)
+    }
+
+    async fn compute(&self, _: Option<&[i64]>) -> anyhow::Result<Vec<crmdav::store::sync::Member>> {
+        Ok(self.0.clone())
+    }
 }
 
 async fn health_answers_with_and_without_credentials(backend: Backend) {

@@ -119,7 +119,8 @@ async fn a_re_render_takes_a_new_sequence_without_skipping_a_crm_change(backend:
     let db = TestDb::new(backend).await;
     let store = &db.store;
     let crm_change = "INSERT INTO change_log (entity, entity_id, op) VALUES ('clients', 1, 'update')";
-    let member = |text: &str| vec![Member { href: "a.vcf".into(), etag: format!("\"{text}\""), body: text.into() }];
+    let member =
+        |text: &str| vec![Member { href: "a.vcf".into(), etag: format!("\"{text}\""), body: text.into(), source: 1 }];
     let changed_since = async |seq: i64| {
         let changes = sync::changes_after(store, "test:1", Some(&Cursor { seq, href: None }), false).await.unwrap();
         changes.iter().map(|c| c.seq).collect::<Vec<_>>()

@@ -1,5 +1,7 @@
 //! CalDAV (RFC 4791) collections of one rep: `activities` (VEVENT) and `follow-ups` (VTODO).
 
+use std::collections::BTreeSet;
+
 use calcard::icalendar::ICalendar;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 
@@ -15,6 +17,7 @@ use crate::dav::reply::{self, Reply};
 use crate::dav::request::{CalendarDataRequest, PropfindRequest, ReportRequest};
 use crate::mapping::ical::{self, ComponentKind, IcalError, ParseOptions, RenderContext};
 use crate::mapping::vcard::etag as strong_etag;
+use crate::store::incremental::{LoggedChange, View};
 use crate::store::sync::{self, Entries, Member, Page, Stored};
 
 use super::{CalendarQueryError, Limits, busy_periods, expand, limit_recurrence_set, matches, merge_periods};
@@ -23,7 +26,8 @@ pub fn calendar_href(login: &str, calendar: Calendar) -> String {
     format!("/dav/calendars/{login}/{}/", calendar.name())
 }
 
-fn collection_key(rep_id: i64, calendar: Calendar) -> String {
+/// The key of one of the rep's calendars in the collection tables.
+pub fn collection_key(rep_id: i64, calendar: Calendar) -> String {
     format!("{}:{rep_id}", calendar.name())
 }
 
@@ -72,18 +76,62 @@ fn render_context(s: &Session<'_>, view: &ActivityView) -> RenderContext {
 }
 
 async fn refresh(s: &Session<'_>, calendar: Calendar) -> anyhow::Result<i64> {
-    sync::refresh(s.store, &collection_key(s.rep.id, calendar), render_version(calendar), || async {
-        let views = activities::list(s.store, s.rep.id, calendar, None).await?;
+    let view = CalendarView { s, calendar };
+    sync::refresh(s.store, &collection_key(s.rep.id, calendar), render_version(calendar), &view).await
+}
+
+/// One of the rep's calendars as a view of the CRM (what `refresh` maintains; tests compute it in
+/// full to compare).
+pub fn view<'a>(s: &'a Session<'a>, calendar: Calendar) -> impl View + 'a {
+    CalendarView { s, calendar }
+}
+
+/// A calendar as a view of the CRM: an object's source is its activity.
+struct CalendarView<'a> {
+    s: &'a Session<'a>,
+    calendar: Calendar,
+}
+
+impl View for CalendarView<'_> {
+    async fn affected(&self, changes: &[LoggedChange]) -> anyhow::Result<Option<Vec<i64>>> {
+        let rep = self.s.rep.id;
+        let (mut activities, mut clients) = (BTreeSet::new(), BTreeSet::new());
+        for change in changes {
+            match change.entity.as_str() {
+                // Logged with its rep before and after a move: another rep's activity is not ours.
+                "activities" if change.rep_id == Some(rep) => activities.extend(change.activity_id),
+                "activities" => {}
+                // An object shows its activity's last note.
+                "notes" => activities.extend(change.activity_id),
+                // ... and its client's code and name; whether the rep sees the client decides
+                // whether it is in the calendar at all.
+                "clients" => clients.extend(change.client_id),
+                "contacts" | "collection_render" => {}
+                _ => return Ok(None),
+            }
+        }
+        if !clients.is_empty() {
+            let clients: Vec<i64> = clients.into_iter().collect();
+            activities.extend(activities::ids_of_clients(self.s.store, rep, &clients).await?);
+        }
+        Ok(Some(activities.into_iter().collect()))
+    }
+
+    async fn compute(&self, sources: Option<&[i64]>) -> anyhow::Result<Vec<Member>> {
+        let (store, rep) = (self.s.store, self.s.rep.id);
+        let views = match sources {
+            None => activities::list(store, rep, self.calendar, None).await?,
+            Some(ids) => activities::list_ids(store, rep, self.calendar, ids).await?,
+        };
         // Each view is dropped once rendered: the rows and the texts are never all held at once.
         Ok(views
             .into_iter()
             .map(|v| {
-                let body = render(s, &v);
-                Member { href: v.activity.href, etag: strong_etag(&body), body }
+                let body = render(self.s, &v);
+                Member { source: v.activity.id, href: v.activity.href, etag: strong_etag(&body), body }
             })
             .collect())
-    })
-    .await
+    }
 }
 
 pub async fn collection_props(s: &Session<'_>, calendar: Calendar) -> anyhow::Result<Vec<(PropName, PropValue)>> {
@@ -206,6 +254,9 @@ async fn multiget_entries(
     with_data: bool,
 ) -> anyhow::Result<Entries> {
     let key = collection_key(s.rep.id, calendar);
+    // Brought up to date first (what changed since the sync that listed them: usually nothing), so
+    // that the stored texts can answer.
+    refresh(s, calendar).await?;
     if let Some(fresh) = sync::fresh_members(s.store, &key, render_version(calendar), names, with_data).await? {
         return Ok(fresh);
     }

@@ -2,6 +2,8 @@
 
 mod filter;
 
+use std::collections::BTreeSet;
+
 use http::{HeaderMap, StatusCode, header};
 
 use crate::crm::Session;
@@ -14,12 +16,14 @@ use crate::dav::names::PropName;
 use crate::dav::reply::{self, Reply};
 use crate::dav::request::{AddressDataRequest, PropfindRequest, ReportRequest};
 use crate::mapping::vcard::{self, ParsedCard, Version};
+use crate::store::incremental::{self, LoggedChange, View};
 use crate::store::sync::{self, Entries, Member, Page, Stored};
 
 /// The one address book of every rep.
 pub const BOOK: &str = "clients";
 
-fn collection_key(rep_id: i64) -> String {
+/// The key of the rep's address book in the collection tables.
+pub fn collection_key(rep_id: i64) -> String {
     format!("cards:{rep_id}")
 }
 
@@ -29,18 +33,63 @@ pub fn book_href(login: &str) -> String {
 
 /// Brings the rep's address-book membership up to date; returns its sync sequence.
 async fn refresh(s: &Session<'_>) -> anyhow::Result<i64> {
-    sync::refresh(s.store, &collection_key(s.rep.id), vcard::RENDER_VERSION, || async {
-        let cards = addressbook::cards(s.store, s.rep.id, None).await?;
+    sync::refresh(s.store, &collection_key(s.rep.id), vcard::RENDER_VERSION, &BookView { s }).await
+}
+
+/// The rep's address book as a view of the CRM (what `refresh` maintains; tests compute it in full
+/// to compare).
+pub fn view<'a>(s: &'a Session<'a>) -> impl View + 'a {
+    BookView { s }
+}
+
+/// The address book as a view of the CRM: a card's source is its client.
+struct BookView<'a> {
+    s: &'a Session<'a>,
+}
+
+impl View for BookView<'_> {
+    async fn affected(&self, changes: &[LoggedChange]) -> anyhow::Result<Option<Vec<i64>>> {
+        let mut clients = BTreeSet::new();
+        for change in changes {
+            match change.entity.as_str() {
+                // A card shows its client, its contact and the client's last notes.
+                "clients" | "contacts" | "notes" => clients.extend(change.client_id),
+                "activities" | "collection_render" => {}
+                // Visibility rules, reps (note authors), anything unknown: any card may change.
+                _ => return Ok(None),
+            }
+        }
+        if clients.is_empty() {
+            return Ok(Some(Vec::new()));
+        }
+        let mut clients: Vec<i64> = clients.into_iter().collect();
+        // A contact shadowed by an organisation card comes or goes with that card: the clients of
+        // such contacts are concerned too (the card's code as it is now, and as it was stored).
+        let store = self.s.store;
+        let stored = incremental::hrefs_of_sources(store, &collection_key(self.s.rep.id), &clients).await?;
+        let mut codes = addressbook::client_codes(store, &clients).await?;
+        codes.extend(stored.iter().filter_map(|href| addressbook::org_card_code(href)).map(str::to_owned));
+        clients.extend(addressbook::clients_shadowed_by(store, &codes).await?);
+        clients.sort_unstable();
+        clients.dedup();
+        Ok(Some(clients))
+    }
+
+    async fn compute(&self, sources: Option<&[i64]>) -> anyhow::Result<Vec<Member>> {
+        let (store, rep) = (self.s.store, self.s.rep.id);
+        let cards = match sources {
+            None => addressbook::cards(store, rep, None).await?,
+            Some(clients) => addressbook::cards_of_clients(store, rep, clients).await?,
+        };
         // Each card is dropped once rendered: the rows and the texts are never all held at once.
         Ok(cards
             .into_iter()
             .map(|card| {
                 let body = vcard::render(&card, Version::V3);
-                Member { href: card.href(), etag: vcard::etag(&body), body }
+                Member { href: card.href(), etag: vcard::etag(&body), body, source: card.client.id }
             })
             .collect())
-    })
-    .await
+    }
 }
 
 fn internal(e: impl std::fmt::Display) -> Reply {
@@ -180,10 +229,13 @@ async fn multiget_entries(
     with_data: bool,
 ) -> anyhow::Result<Entries> {
     let key = collection_key(s.rep.id);
-    if version == Version::V3
-        && let Some(fresh) = sync::fresh_members(s.store, &key, vcard::RENDER_VERSION, names, with_data).await?
-    {
-        return Ok(fresh);
+    if version == Version::V3 {
+        // Brought up to date first (what changed since the sync that listed them: usually
+        // nothing), so that the stored texts can answer.
+        refresh(s).await?;
+        if let Some(fresh) = sync::fresh_members(s.store, &key, vcard::RENDER_VERSION, names, with_data).await? {
+            return Ok(fresh);
+        }
     }
     let cards = addressbook::cards(s.store, s.rep.id, Some(names)).await?;
     Ok(Entries::Owned(cards.iter().map(|card| (card.href(), card_entry(card, version, with_data))).collect()))

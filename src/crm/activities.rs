@@ -142,6 +142,46 @@ pub async fn list(
     }))
 }
 
+/// The activities of the calendar among `ids` (the others are left out).
+pub async fn list_ids(store: &Store, rep_id: i64, calendar: Calendar, ids: &[i64]) -> Result<Vec<ActivityView>> {
+    let mut found = Vec::new();
+    for chunk in ids.chunks(500) {
+        let list: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "{ACTIVITY_SELECT} WHERE {} AND a.id IN ({}) ORDER BY a.id",
+            in_calendar(calendar),
+            list.join(", ")
+        );
+        let mut rows: Vec<ActivityView> = on_db!(store, read, |pool| {
+            let mut query = sqlx::query_as(&sql).bind(rep_id);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            query.fetch_all(pool).await?
+        });
+        found.append(&mut rows);
+    }
+    Ok(found)
+}
+
+/// The ids of the rep's activities linked to any of `client_ids`, whatever their state.
+pub async fn ids_of_clients(store: &Store, rep_id: i64, client_ids: &[i64]) -> Result<Vec<i64>> {
+    let mut found = Vec::new();
+    for chunk in client_ids.chunks(500) {
+        let list: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
+        let sql = format!("SELECT id FROM activities WHERE rep_id = $1 AND client_id IN ({})", list.join(", "));
+        let mut rows: Vec<i64> = on_db!(store, read, |pool| {
+            let mut query = sqlx::query_scalar(&sql).bind(rep_id);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            query.fetch_all(pool).await?
+        });
+        found.append(&mut rows);
+    }
+    Ok(found)
+}
+
 pub async fn find(store: &Store, rep_id: i64, calendar: Calendar, href: &str) -> Result<Option<ActivityView>> {
     let sql = format!("{ACTIVITY_SELECT} WHERE {} AND a.href = $2", in_calendar(calendar));
     Ok(on_db!(store, read, |pool| sqlx::query_as(&sql).bind(rep_id).bind(href).fetch_optional(pool).await?))

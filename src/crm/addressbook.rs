@@ -101,7 +101,7 @@ pub fn is_reserved_uid(uid: &str) -> bool {
 
 /// The client codes whose organisation card a contact's name or UID would collide with.
 fn claimed_org_codes(contact: &Contact) -> impl Iterator<Item = &str> {
-    let by_href = contact.href.strip_prefix(ORG_HREF_PREFIX).and_then(|rest| rest.strip_suffix(ORG_HREF_SUFFIX));
+    let by_href = org_card_code(&contact.href);
     let by_uid = contact.uid.strip_prefix(ORG_UID_PREFIX);
     by_href.into_iter().chain(by_uid)
 }
@@ -159,14 +159,32 @@ const CARD_SELECT: &str = "SELECT c.id, c.code, c.name, c.category, c.status, c.
 
 /// Every card of the rep's address book, or only those named in `hrefs`.
 pub async fn cards(store: &Store, rep_id: i64, hrefs: Option<&[String]>) -> Result<Vec<Card>> {
+    match hrefs {
+        None => select_cards(store, rep_id, Selection::All).await,
+        Some(hrefs) => select_cards(store, rep_id, Selection::Hrefs(hrefs)).await,
+    }
+}
+
+/// The cards of the rep's address book that are of `client_ids` (those the rep sees).
+pub async fn cards_of_clients(store: &Store, rep_id: i64, client_ids: &[i64]) -> Result<Vec<Card>> {
+    select_cards(store, rep_id, Selection::Clients(client_ids)).await
+}
+
+enum Selection<'a> {
+    All,
+    Hrefs(&'a [String]),
+    Clients(&'a [i64]),
+}
+
+async fn select_cards(store: &Store, rep_id: i64, selection: Selection<'_>) -> Result<Vec<Card>> {
     let mut rows: Vec<CardRow> = Vec::new();
     let visible = visible_condition("$1");
-    match hrefs {
-        None => {
+    match selection {
+        Selection::All => {
             let sql = format!("{CARD_SELECT} WHERE {visible} ORDER BY c.id, k.id");
             rows = on_db!(store, read, |pool| sqlx::query_as(&sql).bind(rep_id).fetch_all(pool).await?);
         }
-        Some(hrefs) => {
+        Selection::Hrefs(hrefs) => {
             for chunk in hrefs.chunks(500) {
                 let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
                 let list = placeholders.join(", ");
@@ -183,17 +201,30 @@ pub async fn cards(store: &Store, rep_id: i64, hrefs: Option<&[String]>) -> Resu
                 rows.append(&mut chunk_rows);
             }
         }
+        Selection::Clients(ids) => {
+            for chunk in ids.chunks(500) {
+                let list: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+                let sql =
+                    format!("{CARD_SELECT} WHERE {visible} AND c.id IN ({}) ORDER BY c.id, k.id", list.join(", "));
+                let mut chunk_rows: Vec<CardRow> = on_db!(store, read, |pool| {
+                    let mut query = sqlx::query_as(&sql).bind(rep_id);
+                    for id in chunk {
+                        query = query.bind(*id);
+                    }
+                    query.fetch_all(pool).await?
+                });
+                rows.append(&mut chunk_rows);
+            }
+        }
     }
+    let whole_book = matches!(selection, Selection::All);
     let client_ids: Vec<i64> = {
         let mut ids: Vec<i64> = rows.iter().map(|r| r.client.id).collect();
         ids.dedup();
         ids
     };
-    let notes = if hrefs.is_none() {
-        latest_notes_visible(store, rep_id).await?
-    } else {
-        latest_notes(store, &client_ids).await?
-    };
+    let notes =
+        if whole_book { latest_notes_visible(store, rep_id).await? } else { latest_notes(store, &client_ids).await? };
     let mut clients: HashMap<i64, Arc<Client>> = HashMap::new();
     let mut cards = Vec::with_capacity(rows.len());
     for row in rows {
@@ -245,6 +276,57 @@ async fn drop_shadowing_contacts(store: &Store, rep_id: i64, cards: &mut Vec<Car
         !shadows
     });
     Ok(())
+}
+
+/// The clients having a contact whose name or UID is that of the organisation card of one of
+/// `codes`: whether such a contact is in an address book depends on that card (see
+/// `drop_shadowing_contacts`), so a change to those clients concerns it too.
+pub async fn clients_shadowed_by(store: &Store, codes: &[String]) -> Result<Vec<i64>> {
+    let mut found = Vec::new();
+    for chunk in codes.chunks(250) {
+        let names: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let uids: Vec<String> = (chunk.len() + 1..=2 * chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT DISTINCT client_id FROM contacts WHERE href IN ({}) OR uid IN ({})",
+            names.join(", "),
+            uids.join(", ")
+        );
+        let mut rows: Vec<i64> = on_db!(store, read, |pool| {
+            let mut query = sqlx::query_scalar(&sql);
+            for code in chunk {
+                query = query.bind(org_card_href(code));
+            }
+            for code in chunk {
+                query = query.bind(org_card_uid(code));
+            }
+            query.fetch_all(pool).await?
+        });
+        found.append(&mut rows);
+    }
+    Ok(found)
+}
+
+/// The codes of `client_ids` as they are now.
+pub async fn client_codes(store: &Store, client_ids: &[i64]) -> Result<Vec<String>> {
+    let mut found = Vec::new();
+    for chunk in client_ids.chunks(500) {
+        let list: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!("SELECT code FROM clients WHERE id IN ({})", list.join(", "));
+        let mut rows: Vec<String> = on_db!(store, read, |pool| {
+            let mut query = sqlx::query_scalar(&sql);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            query.fetch_all(pool).await?
+        });
+        found.append(&mut rows);
+    }
+    Ok(found)
+}
+
+/// The client code of an organisation card's name, if it is one.
+pub fn org_card_code(href: &str) -> Option<&str> {
+    href.strip_prefix(ORG_HREF_PREFIX).and_then(|rest| rest.strip_suffix(ORG_HREF_SUFFIX))
 }
 
 /// Which of `codes` are clients the rep sees as an organisation card (visible, without contacts).

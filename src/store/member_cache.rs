@@ -75,6 +75,11 @@ impl MemberCache {
         inner.collections.insert(collection.to_string(), (Arc::new(Snapshot { seq, bytes, members }), used));
     }
 
+    /// Drops what is kept of `collection` (its members changed).
+    pub fn forget(&self, collection: &str) {
+        self.inner.lock().expect("member cache lock").remove(collection);
+    }
+
     /// The members of `collection` as of exactly change `seq`, if they are kept; `None` otherwise.
     /// Shared, not copied: a multiget writes its answer straight from them.
     pub fn snapshot(&self, collection: &str, seq: i64) -> Option<Arc<Snapshot>> {
@@ -109,7 +114,7 @@ mod tests {
     use super::*;
 
     fn member(href: &str, body: &str) -> Member {
-        Member { href: href.into(), etag: format!("\"{href}\""), body: body.into() }
+        Member { href: href.into(), etag: format!("\"{href}\""), body: body.into(), source: 1 }
     }
 
     #[test]

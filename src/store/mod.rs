@@ -5,6 +5,7 @@
 //! driver). SQLite gets one writer connection and several readers: SQLite allows one writer at a
 //! time anyway, and a single writer pool turns lock contention into a queue instead of BUSY errors.
 
+pub mod incremental;
 mod member_cache;
 pub mod rows;
 pub mod sync;
@@ -68,6 +69,8 @@ pub struct Store {
     db: Db,
     member_cache: Arc<MemberCache>,
     refresh_slots: Arc<tokio::sync::Semaphore>,
+    /// How far this process has read the change_log for each collection (`incremental`).
+    checked_positions: Arc<incremental::CheckedPositions>,
     /// When `check_writable` last committed its probe.
     write_probe: Arc<tokio::sync::Mutex<Option<std::time::Instant>>>,
     /// Set when a write failed in a way that broke its transaction (SQLite): the next
@@ -158,6 +161,7 @@ impl Store {
             db,
             member_cache: Arc::new(MemberCache::new(member_cache::BUDGET_BYTES)),
             refresh_slots: Arc::new(tokio::sync::Semaphore::new(cores)),
+            checked_positions: Arc::default(),
             write_probe: Arc::default(),
             write_fault: Arc::default(),
         }
@@ -166,6 +170,10 @@ impl Store {
     /// Waits for one of the slots that bound how many collection views are computed at once.
     pub(crate) async fn refresh_slot(&self) -> tokio::sync::SemaphorePermit<'_> {
         self.refresh_slots.acquire().await.expect("the refresh semaphore is never closed")
+    }
+
+    pub(crate) fn checked_positions(&self) -> &incremental::CheckedPositions {
+        &self.checked_positions
     }
 
     pub(crate) fn member_cache(&self) -> &MemberCache {

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use anyhow::Result;
 
+use super::incremental::{self, View};
 use super::member_cache::Snapshot;
 use super::{Db, Store};
 use crate::dav::members::MemberLookup;
@@ -25,6 +26,8 @@ pub struct Member {
     pub href: String,
     pub etag: String,
     pub body: String,
+    /// The id of the CRM row it is computed from (see `incremental`).
+    pub source: i64,
 }
 
 pub use crate::dav::members::{Change, Page, Stored};
@@ -105,30 +108,36 @@ pub async fn record(
     render_version: i32,
     current: &[Member],
 ) -> Result<i64> {
-    let stored: Vec<(String, String, bool, bool, i64)> = on_db!(store, read, |pool| {
+    let stored: Vec<(String, String, bool, bool, i64, Option<i64>)> = on_db!(store, read, |pool| {
         sqlx::query_as(
-            "SELECT href, etag, deleted, body IS NOT NULL, seq FROM collection_members WHERE collection = $1",
+            "SELECT href, etag, deleted, body IS NOT NULL, seq, source_id FROM collection_members WHERE collection = $1",
         )
         .bind(collection)
         .fetch_all(pool)
         .await?
     });
-    let stored: HashMap<&str, (&str, bool, bool, i64)> =
-        stored.iter().map(|(h, e, d, b, s)| (h.as_str(), (e.as_str(), *d, *b, *s))).collect();
+    let stored: HashMap<&str, (&str, bool, bool, i64, Option<i64>)> =
+        stored.iter().map(|(h, e, d, b, s, source)| (h.as_str(), (e.as_str(), *d, *b, *s, *source))).collect();
     let mut upserts: Vec<Upsert<'_>> = Vec::new();
     let mut seen = std::collections::HashSet::with_capacity(current.len());
     for member in current {
         seen.insert(member.href.as_str());
         let changed = match stored.get(member.href.as_str()) {
-            Some((etag, false, true, _)) if *etag == member.etag => continue,
-            Some((etag, false, false, old_seq)) if *etag == member.etag => Some(*old_seq),
+            Some((etag, false, true, _, source)) if *etag == member.etag && *source == Some(member.source) => continue,
+            Some((etag, false, _, old_seq, _)) if *etag == member.etag => Some(*old_seq),
             _ => None,
         };
-        upserts.push(Upsert { href: &member.href, etag: &member.etag, body: Some(&member.body), seq: changed });
+        upserts.push(Upsert {
+            href: &member.href,
+            etag: &member.etag,
+            body: Some(&member.body),
+            source: Some(member.source),
+            seq: changed,
+        });
     }
-    for (href, (etag, deleted, _, _)) in &stored {
+    for (href, (etag, deleted, _, _, source)) in &stored {
         if !deleted && !seen.contains(href) {
-            upserts.push(Upsert { href, etag, body: None, seq: None });
+            upserts.push(Upsert { href, etag, body: None, source: *source, seq: None });
         }
     }
     let new_sequence = synced_before.is_some_and(|synced| seq <= synced) && upserts.iter().any(|u| u.seq.is_none());
@@ -152,9 +161,11 @@ pub async fn record(
             (seq, seq)
         };
         sqlx::query(
-            "INSERT INTO collections (key, synced_seq, render_version) VALUES ($1, $2, $3) \
+            "INSERT INTO collections (key, synced_seq, render_version, checked_seq) VALUES ($1, $2, $3, $2) \
              ON CONFLICT (key) DO UPDATE SET synced_seq = CASE WHEN collections.synced_seq > excluded.synced_seq \
-             THEN collections.synced_seq ELSE excluded.synced_seq END, render_version = excluded.render_version",
+             THEN collections.synced_seq ELSE excluded.synced_seq END, render_version = excluded.render_version, \
+             checked_seq = CASE WHEN collections.checked_seq > excluded.checked_seq \
+             THEN collections.checked_seq ELSE excluded.checked_seq END",
         )
         .bind(collection)
         .bind(synced)
@@ -166,26 +177,31 @@ pub async fn record(
         for chunk in upserts.chunks(500) {
             let values: Vec<String> = (0..chunk.len())
                 .map(|i| {
-                    let n = 4 * i + 2;
+                    let n = 5 * i + 2;
                     format!(
-                        "($1, ${n}, ${}, ${}, ${}, {})",
+                        "($1, ${n}, ${}, ${}, ${}, ${}, {})",
                         n + 1,
                         n + 2,
                         n + 3,
+                        n + 4,
                         if chunk[i].body.is_none() { "TRUE" } else { "FALSE" }
                     )
                 })
                 .collect();
             let sql = format!(
-                "INSERT INTO collection_members (collection, href, etag, body, seq, deleted) VALUES {} \
+                "INSERT INTO collection_members (collection, href, etag, body, seq, source_id, deleted) VALUES {} \
                  ON CONFLICT (collection, href) DO UPDATE SET etag = excluded.etag, body = excluded.body, \
-                 seq = excluded.seq, deleted = excluded.deleted",
+                 seq = excluded.seq, source_id = excluded.source_id, deleted = excluded.deleted",
                 values.join(", ")
             );
             let mut query = sqlx::query(&sql).bind(collection);
             for upsert in chunk {
-                query =
-                    query.bind(upsert.href).bind(upsert.etag).bind(upsert.body).bind(upsert.seq.unwrap_or(changed_seq));
+                query = query
+                    .bind(upsert.href)
+                    .bind(upsert.etag)
+                    .bind(upsert.body)
+                    .bind(upsert.seq.unwrap_or(changed_seq))
+                    .bind(upsert.source);
             }
             query.execute(&mut *tx).await?;
         }
@@ -199,32 +215,46 @@ struct Upsert<'a> {
     href: &'a str,
     etag: &'a str,
     body: Option<&'a str>,
+    source: Option<i64>,
     /// The sequence it keeps; `None`: it changed, and gets the sequence recorded at.
     seq: Option<i64>,
 }
 
 /// Brings `collection` up to date if the change_log moved since it last was, or if its texts were
 /// rendered by another `render_version` than the caller's (a release that renders differently: the
-/// collection is re-rendered on its next use, not all at start-up), computing its current members
-/// with `compute`. Returns the sequence it is now up to date at (its sync-token).
-pub async fn refresh<F, Fut>(store: &Store, collection: &str, render_version: i32, compute: F) -> Result<i64>
-where
-    F: FnOnce() -> Fut,
-    Fut: std::future::Future<Output = Result<Vec<Member>>>,
-{
-    if let Ok(synced) = up_to_date(store, collection, render_version).await? {
-        return Ok(synced);
+/// collection is re-rendered on its next use, not all at start-up). The changes since are applied
+/// to the members they concern (`incremental`); the whole view is computed only the first time,
+/// after a re-render, or when the changes may concern anything (a visibility rule, a rep) or are
+/// too many. Returns the sequence it is now up to date at (its sync-token).
+pub async fn refresh<V: View>(store: &Store, collection: &str, render_version: i32, view: &V) -> Result<i64> {
+    let state = match up_to_date(store, collection, render_version).await? {
+        Ok(synced) => return Ok(synced),
+        Err(stale) => stale,
+    };
+    if let Some(synced) = state.synced.filter(|_| state.version == Some(render_version)) {
+        let checked = state.checked.max(synced);
+        if let Some(changes) = incremental::changes_between(store, checked, state.current).await?
+            && let Some(sources) = view.affected(&changes).await?
+        {
+            let computed = match sources.is_empty() {
+                true => Vec::new(),
+                false => distinct_hrefs(collection, view.compute(Some(&sources)).await?),
+            };
+            return incremental::apply(store, collection, synced, state.current, changes.len(), &sources, computed)
+                .await;
+        }
     }
     // Computing a view is CPU work holding all its members' text: a hundred devices syncing at once
     // gain nothing from computing a hundred views at once, and would hold them all in memory.
     let _slot = store.refresh_slot().await;
     // Meanwhile another request may have brought the same collection up to date.
-    let Stale { current, synced } = match up_to_date(store, collection, render_version).await? {
+    let Stale { current, synced, .. } = match up_to_date(store, collection, render_version).await? {
         Ok(synced) => return Ok(synced),
         Err(stale) => stale,
     };
-    let members = distinct_hrefs(collection, compute().await?);
+    let members = distinct_hrefs(collection, view.compute(None).await?);
     let recorded_at = record(store, collection, current, synced, render_version, &members).await?;
+    store.checked_positions().record(collection, current);
     // The multigets that follow a sync then read the text from memory.
     store.member_cache().put(collection, recorded_at, members);
     Ok(recorded_at)
@@ -246,19 +276,37 @@ fn distinct_hrefs(collection: &str, mut members: Vec<Member>) -> Vec<Member> {
 }
 
 /// A collection to bring up to date: at `current`, the change_log's newest sequence, read before its
-/// view is computed so that the view reflects every change up to it; `synced`, where it was last.
+/// view is computed so that the view reflects every change up to it; `synced`, where it was last
+/// (its sync-token); `checked`, how far the change_log was read for it since; `version`, the render
+/// version of its stored texts.
 struct Stale {
     current: i64,
     synced: Option<i64>,
+    checked: i64,
+    version: Option<i32>,
 }
 
 /// `Ok(synced)` when `collection` is up to date with the change_log and its texts are of
 /// `render_version`.
 async fn up_to_date(store: &Store, collection: &str, render_version: i32) -> Result<std::result::Result<i64, Stale>> {
-    let current = store.current_seq().await?;
-    Ok(match recorded(store, collection).await? {
-        Some((synced, version)) if synced >= current && version == render_version => Ok(synced),
-        recorded => Err(Stale { current, synced: recorded.map(|(synced, _)| synced) }),
+    // One statement, not two: this runs on every sync and every listing.
+    let (current, synced, checked, version): (Option<i64>, Option<i64>, Option<i64>, Option<i32>) =
+        on_db!(store, read, |pool| {
+            sqlx::query_as(
+                "SELECT (SELECT MAX(seq) FROM change_log), \
+                 (SELECT synced_seq FROM collections WHERE key = $1), \
+                 (SELECT checked_seq FROM collections WHERE key = $1), \
+                 (SELECT render_version FROM collections WHERE key = $1)",
+            )
+            .bind(collection)
+            .fetch_one(pool)
+            .await?
+        });
+    let current = current.unwrap_or(0);
+    let checked = checked.into_iter().chain(store.checked_positions().get(collection)).chain(synced).max();
+    Ok(match (synced, checked, version) {
+        (Some(synced), Some(checked), Some(version)) if checked >= current && version == render_version => Ok(synced),
+        _ => Err(Stale { current, synced, checked: checked.unwrap_or(-1), version }),
     })
 }
 
@@ -404,8 +452,8 @@ impl FromIterator<Stored> for Entries {
 }
 
 /// The members of `collection` named in `hrefs`, with their text when `with_bodies`, as recorded
-/// when the collection was last brought up to date, if nothing changed in the CRM since and the
-/// texts are of `render_version` (else `None`: the caller computes them from the CRM rows). Read
+/// when the collection was last brought up to date, if it is up to date and its texts are of
+/// `render_version` (else `None`: the caller computes them from the CRM rows). Read
 /// from memory when this process did that refresh, else from the database.
 pub async fn fresh_members(
     store: &Store,
@@ -414,14 +462,13 @@ pub async fn fresh_members(
     hrefs: &[String],
     with_bodies: bool,
 ) -> Result<Option<Entries>> {
-    let current = store.current_seq().await?;
-    // The cache holds only texts of this process's render versions: rendered here, or read below.
-    if let Some(snapshot) = store.member_cache().snapshot(collection, current) {
-        return Ok(Some(Entries::Cached { snapshot, with_bodies }));
-    }
-    let recorded = recorded(store, collection).await?;
-    if !recorded.is_some_and(|(synced, version)| synced >= current && version == render_version) {
+    let Ok(synced) = up_to_date(store, collection, render_version).await? else {
         return Ok(None);
+    };
+    // The cache holds only texts of this process's render versions: rendered here, or read below.
+    // Members change only with the collection's sequence, so a snapshot of it is of these members.
+    if let Some(snapshot) = store.member_cache().snapshot(collection, synced) {
+        return Ok(Some(Entries::Cached { snapshot, with_bodies }));
     }
     if hrefs.len() < FILL_FROM_DATABASE {
         return Ok(Some(stored(store, collection, Some(hrefs), with_bodies).await?.into_iter().collect()));
@@ -429,9 +476,11 @@ pub async fn fresh_members(
     // Another process (or this one before a restart) recorded it: a large multiget reads the
     // whole collection once, and keeps it for the next ones.
     let members = stored(store, collection, None, true).await?;
-    let members = members.into_iter().map(|m| Member { href: m.href, etag: m.etag, body: m.body.unwrap_or_default() });
-    store.member_cache().put(collection, current, members.collect());
-    match store.member_cache().snapshot(collection, current) {
+    // The cache keeps no sources: 0 stands for "not read".
+    let members =
+        members.into_iter().map(|m| Member { href: m.href, etag: m.etag, body: m.body.unwrap_or_default(), source: 0 });
+    store.member_cache().put(collection, synced, members.collect());
+    match store.member_cache().snapshot(collection, synced) {
         Some(snapshot) => Ok(Some(Entries::Cached { snapshot, with_bodies })),
         // Larger than the cache's budget.
         None => Ok(Some(stored(store, collection, Some(hrefs), with_bodies).await?.into_iter().collect())),
@@ -524,7 +573,8 @@ mod tests {
 
     #[test]
     fn a_view_keeps_the_first_member_of_an_href() {
-        let member = |href: &str, body: &str| Member { href: href.into(), etag: body.into(), body: body.into() };
+        let member =
+            |href: &str, body: &str| Member { href: href.into(), etag: body.into(), body: body.into(), source: 1 };
         let kept = distinct_hrefs("cards:1", vec![member("a.vcf", "1"), member("b.vcf", "2"), member("a.vcf", "3")]);
         assert_eq!(kept, vec![member("a.vcf", "1"), member("b.vcf", "2")]);
     }

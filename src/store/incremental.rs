@@ -1,0 +1,303 @@
+//! Bringing a collection up to date by the changes that concern it, not by recomputing it.
+//!
+//! Every change_log entry names what it touches (schema 0008: the client, the activity, the
+//! activity's rep). A collection's `View` says which of its sources (the CRM rows its members are
+//! computed from: a card's client, an event's activity) a range of entries touches, or that they
+//! may touch anything (a visibility rule, a rep): then it is recomputed in full. Otherwise only
+//! the members of the touched sources are computed again and diffed against those stored, so a
+//! change costs what it touches: a client outside a rep's view, or another rep's activity, costs
+//! that rep a read of the change_log range and a lookup or two that find nothing.
+//!
+//! When nothing of a collection changed, its sync-token stays (devices have nothing to fetch) and
+//! only how far the change_log was read moves: in memory, and in the database when the range read
+//! was long, so that another process (or this one after a restart) does not read it again.
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+
+use anyhow::Result;
+
+use super::sync::Member;
+use super::{Db, Store};
+use crate::on_db;
+
+/// Ranges longer than this are not applied change by change: the view is recomputed in full.
+pub const MAX_RANGE: i64 = 2_000;
+/// A range at least this long, read without any member changing, is recorded as read in the
+/// database (shorter ones only in memory: a poll under churn then writes nothing).
+const PERSIST_CHECKED_AFTER: usize = 256;
+
+/// A change_log entry, as a view reads it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct LoggedChange {
+    pub entity: String,
+    pub client_id: Option<i64>,
+    pub activity_id: Option<i64>,
+    pub rep_id: Option<i64>,
+}
+
+/// A DAV collection as a view of the CRM.
+pub trait View: Sync {
+    /// The sources whose members `changes` may have changed (added, altered or removed), or `None`
+    /// when the changes may concern any member: the view is then recomputed in full.
+    fn affected(&self, changes: &[LoggedChange]) -> impl Future<Output = Result<Option<Vec<i64>>>> + Send;
+
+    /// The current members: all of them, or those computed from `sources`.
+    fn compute(&self, sources: Option<&[i64]>) -> impl Future<Output = Result<Vec<Member>>> + Send;
+}
+
+/// The change_log entries after `after` up to `until`; `None` when there are more than
+/// `MAX_RANGE` of them.
+pub async fn changes_between(store: &Store, after: i64, until: i64) -> Result<Option<Vec<LoggedChange>>> {
+    if until - after > MAX_RANGE {
+        return Ok(None);
+    }
+    let changes: Vec<LoggedChange> = on_db!(store, read, |pool| {
+        sqlx::query_as(
+            "SELECT entity, client_id, activity_id, rep_id FROM change_log WHERE seq > $1 AND seq <= $2 ORDER BY seq",
+        )
+        .bind(after)
+        .bind(until)
+        .fetch_all(pool)
+        .await?
+    });
+    Ok(Some(changes))
+}
+
+/// A stored member, as the diff reads it.
+#[derive(sqlx::FromRow)]
+struct StoredMember {
+    href: String,
+    etag: String,
+    deleted: bool,
+    has_body: bool,
+    seq: i64,
+    source_id: Option<i64>,
+}
+
+/// Records the members of `sources` as `computed` (those of the sources that exist now) at change
+/// `current`: changed members get `current`, members of those sources that are no longer computed
+/// become deletions. Returns the sync sequence the collection is at: `current` when a member
+/// changed, `synced` when none did.
+pub async fn apply(
+    store: &Store,
+    collection: &str,
+    synced: i64,
+    current: i64,
+    range_len: usize,
+    sources: &[i64],
+    computed: Vec<Member>,
+) -> Result<i64> {
+    if sources.is_empty() {
+        if range_len >= PERSIST_CHECKED_AFTER {
+            mark_checked(store, collection, current).await?;
+        }
+        store.checked_positions().record(collection, current);
+        return Ok(synced);
+    }
+    let mut stored = stored_of_sources(store, collection, sources).await?;
+    let missing: Vec<&str> =
+        computed.iter().map(|m| m.href.as_str()).filter(|href| !stored.contains_key(*href)).collect();
+    if !missing.is_empty() {
+        // A member whose href was another source's (a reused name, a tombstone) is diffed too.
+        stored.extend(stored_by_href(store, collection, &missing).await?);
+    }
+    let touched: HashSet<i64> = sources.iter().copied().collect();
+    let mut upserts = Vec::new();
+    let mut seen = HashSet::with_capacity(computed.len());
+    for member in &computed {
+        seen.insert(member.href.as_str());
+        let kept_seq = match stored.get(member.href.as_str()) {
+            Some(s) if !s.deleted && s.etag == member.etag => {
+                if s.has_body && s.source_id == Some(member.source) {
+                    continue;
+                }
+                Some(s.seq)
+            }
+            _ => None,
+        };
+        upserts.push(Upsert {
+            href: &member.href,
+            etag: &member.etag,
+            body: Some(&member.body),
+            source: Some(member.source),
+            seq: kept_seq.unwrap_or(current),
+        });
+    }
+    for s in stored.values() {
+        let of_touched = s.source_id.is_some_and(|source| touched.contains(&source));
+        if of_touched && !s.deleted && !seen.contains(s.href.as_str()) {
+            upserts.push(Upsert { href: &s.href, etag: &s.etag, body: None, source: s.source_id, seq: current });
+        }
+    }
+    if upserts.iter().all(|u| u.seq != current) {
+        // No member changed (texts filled in or sources noted at most): the token stays.
+        if !upserts.is_empty() {
+            write(store, collection, None, current, &upserts).await?;
+        } else if range_len >= PERSIST_CHECKED_AFTER {
+            mark_checked(store, collection, current).await?;
+        }
+        store.checked_positions().record(collection, current);
+        return Ok(synced);
+    }
+    let recorded = write(store, collection, Some(synced), current, &upserts).await?;
+    store.checked_positions().record(collection, current);
+    // Its texts in memory are of an older state now.
+    store.member_cache().forget(collection);
+    Ok(recorded)
+}
+
+/// One row to write: a member without text is a deletion.
+struct Upsert<'a> {
+    href: &'a str,
+    etag: &'a str,
+    body: Option<&'a str>,
+    source: Option<i64>,
+    seq: i64,
+}
+
+/// Writes `upserts` and records the collection as read up to `current`; when `synced_before` is
+/// given, a member changed and the collection moves to `current` (its new sync-token), unless
+/// another request or process has brought it there or beyond meanwhile (its write wins: this
+/// one's view may be of an older state). Returns the sync sequence the collection is at.
+async fn write(
+    store: &Store,
+    collection: &str,
+    synced_before: Option<i64>,
+    current: i64,
+    upserts: &[Upsert<'_>],
+) -> Result<i64> {
+    Ok(on_db!(store, write, |pool| {
+        let mut tx = pool.begin().await?;
+        let moved = sqlx::query(
+            "UPDATE collections SET synced_seq = CASE WHEN $3 THEN $2 ELSE synced_seq END, \
+             checked_seq = $2 WHERE key = $1 AND synced_seq < $2 AND (checked_seq IS NULL OR checked_seq < $2)",
+        )
+        .bind(collection)
+        .bind(current)
+        .bind(synced_before.is_some())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if moved == 0 {
+            // Someone else applied this range (or a later one) first.
+            let synced: i64 = sqlx::query_scalar("SELECT synced_seq FROM collections WHERE key = $1")
+                .bind(collection)
+                .fetch_one(&mut *tx)
+                .await?;
+            tx.rollback().await?;
+            synced
+        } else {
+            for upsert in upserts {
+                sqlx::query(
+                    "INSERT INTO collection_members (collection, href, etag, body, seq, deleted, source_id) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (collection, href) DO UPDATE SET \
+                     etag = excluded.etag, body = excluded.body, seq = excluded.seq, deleted = excluded.deleted, \
+                     source_id = excluded.source_id",
+                )
+                .bind(collection)
+                .bind(upsert.href)
+                .bind(upsert.etag)
+                .bind(upsert.body)
+                .bind(upsert.seq)
+                .bind(upsert.body.is_none())
+                .bind(upsert.source)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            current
+        }
+    }))
+}
+
+/// Records that the change_log was read up to `current` for `collection`, without any change.
+async fn mark_checked(store: &Store, collection: &str, current: i64) -> Result<()> {
+    on_db!(store, write, |pool| {
+        sqlx::query(
+            "UPDATE collections SET checked_seq = $2 WHERE key = $1 AND (checked_seq IS NULL OR checked_seq < $2)",
+        )
+        .bind(collection)
+        .bind(current)
+        .execute(pool)
+        .await?;
+    });
+    Ok(())
+}
+
+const STORED_COLUMNS: &str = "SELECT href, etag, deleted, body IS NOT NULL AS has_body, seq, source_id FROM collection_members WHERE collection = $1";
+
+async fn stored_of_sources(store: &Store, collection: &str, sources: &[i64]) -> Result<HashMap<String, StoredMember>> {
+    let rows: Vec<StoredMember> = match store.db() {
+        Db::Sqlite { read, .. } => {
+            sqlx::query_as(&format!("{STORED_COLUMNS} AND source_id IN (SELECT value FROM json_each($2))"))
+                .bind(collection)
+                .bind(serde_json::to_string(sources)?)
+                .fetch_all(read)
+                .await?
+        }
+        Db::Postgres(pool) => {
+            sqlx::query_as(&format!("{STORED_COLUMNS} AND source_id = ANY($2)"))
+                .bind(collection)
+                .bind(sources)
+                .fetch_all(pool)
+                .await?
+        }
+    };
+    Ok(rows.into_iter().map(|row| (row.href.clone(), row)).collect())
+}
+
+async fn stored_by_href(store: &Store, collection: &str, hrefs: &[&str]) -> Result<HashMap<String, StoredMember>> {
+    let rows: Vec<StoredMember> = match store.db() {
+        Db::Sqlite { read, .. } => {
+            sqlx::query_as(&format!("{STORED_COLUMNS} AND href IN (SELECT value FROM json_each($2))"))
+                .bind(collection)
+                .bind(serde_json::to_string(hrefs)?)
+                .fetch_all(read)
+                .await?
+        }
+        Db::Postgres(pool) => {
+            sqlx::query_as(&format!("{STORED_COLUMNS} AND href = ANY($2)"))
+                .bind(collection)
+                .bind(hrefs)
+                .fetch_all(pool)
+                .await?
+        }
+    };
+    Ok(rows.into_iter().map(|row| (row.href.clone(), row)).collect())
+}
+
+/// The hrefs of the members (current, not deleted) computed from `sources`.
+pub async fn hrefs_of_sources(store: &Store, collection: &str, sources: &[i64]) -> Result<Vec<String>> {
+    Ok(stored_of_sources(store, collection, sources)
+        .await?
+        .into_values()
+        .filter(|m| !m.deleted)
+        .map(|m| m.href)
+        .collect())
+}
+
+/// How far this process has read the change_log for each collection (see the module comment).
+#[derive(Debug, Default)]
+pub struct CheckedPositions {
+    positions: std::sync::Mutex<HashMap<String, i64>>,
+}
+
+/// Collections remembered at most; beyond, the memory starts afresh (a forgotten position only
+/// costs one longer read of the change_log).
+const MAX_REMEMBERED: usize = 100_000;
+
+impl CheckedPositions {
+    pub fn get(&self, collection: &str) -> Option<i64> {
+        self.positions.lock().expect("positions lock").get(collection).copied()
+    }
+
+    pub fn record(&self, collection: &str, seq: i64) {
+        let mut positions = self.positions.lock().expect("positions lock");
+        if positions.len() >= MAX_REMEMBERED && !positions.contains_key(collection) {
+            positions.clear();
+        }
+        let position = positions.entry(collection.to_string()).or_insert(seq);
+        *position = (*position).max(seq);
+    }
+}
