@@ -23,7 +23,8 @@ pub fn calendar_href(login: &str, calendar: Calendar) -> String {
     format!("/dav/calendars/{login}/{}/", calendar.name())
 }
 
-fn collection_key(rep_id: i64, calendar: Calendar) -> String {
+/// The store's key of one of the rep's calendars (its sync state, members and push subscriptions).
+pub fn collection_key(rep_id: i64, calendar: Calendar) -> String {
     format!("{}:{rep_id}", calendar.name())
 }
 
