@@ -29,6 +29,36 @@ pub struct Config {
     pub calendar: CalendarConfig,
     pub feeds: FeedConfig,
     pub connections: ConnectionConfig,
+    pub push: PushConfig,
+}
+
+/// WebDAV-Push (src/push): what is advertised, who may subscribe, how pushes are sent.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PushConfig {
+    /// Advertise WebDAV-Push on the collections, take registrations and send pushes.
+    pub enabled: bool,
+    /// The URL devices reach the server at (`https://crm.example.com`), under which registration
+    /// URLs are given out; by default the scheme of the listener and the request's `Host`.
+    pub public_url: Option<String>,
+    /// The contact given to push services in the VAPID token (`mailto:` or `https:`); by default
+    /// `public_url`, else `mailto:postmaster@localhost` (some push services want a real one).
+    pub contact: Option<String>,
+    /// Subscriptions one rep may hold at once (each device subscribes to each collection).
+    pub max_subscriptions_per_rep: usize,
+    /// Expiry of a registration that asks for none, and the longest one granted (days).
+    pub default_expiry_days: u64,
+    pub max_expiry_days: u64,
+    /// How long a push service keeps a message for an unreachable device (the `TTL` header).
+    pub ttl_secs: u64,
+    /// Changes this close together are notified in one push per collection (milliseconds).
+    pub coalesce_ms: u64,
+    /// How often the change log is polled for changes made by other programs (milliseconds; on
+    /// PostgreSQL, LISTEN brings them at once and this is the fallback).
+    pub poll_ms: u64,
+    /// Accept `http://` push resources on loopback addresses (tests and local push services
+    /// only): otherwise a push resource must be `https://` on a public address.
+    pub allow_insecure_loopback: bool,
 }
 
 /// What one client may hold of the server: connections, and how long it may take to send a request.
@@ -105,6 +135,24 @@ impl Default for Config {
             calendar: CalendarConfig::default(),
             feeds: FeedConfig::default(),
             connections: ConnectionConfig::default(),
+            push: PushConfig::default(),
+        }
+    }
+}
+
+impl Default for PushConfig {
+    fn default() -> PushConfig {
+        PushConfig {
+            enabled: true,
+            public_url: None,
+            contact: None,
+            max_subscriptions_per_rep: 50,
+            default_expiry_days: 3,
+            max_expiry_days: 7,
+            ttl_secs: 24 * 3600,
+            coalesce_ms: 150,
+            poll_ms: 200,
+            allow_insecure_loopback: false,
         }
     }
 }
@@ -224,6 +272,15 @@ impl Config {
         }
         if let Some(v) = var("CRMDAV_MAX_NOTE_BYTES") {
             self.calendar.max_note_bytes = parse("CRMDAV_MAX_NOTE_BYTES", &v)?;
+        }
+        if let Some(v) = var("CRMDAV_PUSH_ENABLED") {
+            self.push.enabled = parse("CRMDAV_PUSH_ENABLED", &v)?;
+        }
+        if let Some(v) = var("CRMDAV_PUSH_PUBLIC_URL") {
+            self.push.public_url = Some(v).filter(|v| !v.is_empty());
+        }
+        if let Some(v) = var("CRMDAV_PUSH_CONTACT") {
+            self.push.contact = Some(v).filter(|v| !v.is_empty());
         }
         Ok(())
     }

@@ -16,5 +16,6 @@ pub use dav;
 pub mod feeds;
 pub mod http;
 pub mod mapping;
+pub mod push;
 pub mod reports;
 pub mod store;

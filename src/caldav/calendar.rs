@@ -26,7 +26,7 @@ pub fn calendar_href(login: &str, calendar: Calendar) -> String {
     format!("/dav/calendars/{login}/{}/", calendar.name())
 }
 
-/// The key of one of the rep's calendars in the collection tables.
+/// The store's key of one of the rep's calendars (its sync state, members and push subscriptions).
 pub fn collection_key(rep_id: i64, calendar: Calendar) -> String {
     format!("{}:{rep_id}", calendar.name())
 }

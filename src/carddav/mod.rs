@@ -22,7 +22,7 @@ use crate::store::sync::{self, Entries, Member, Page, Stored};
 /// The one address book of every rep.
 pub const BOOK: &str = "clients";
 
-/// The key of the rep's address book in the collection tables.
+/// The store's key of the rep's address book (its sync state, members and push subscriptions).
 pub fn collection_key(rep_id: i64) -> String {
     format!("cards:{rep_id}")
 }

@@ -16,6 +16,7 @@ use crate::dav::names::PropName;
 use crate::dav::path::{DavPath, PathError};
 use crate::dav::reply::{self, Depth, Reply};
 use crate::dav::request::{PropfindRequest, ProppatchRequest, ReportRequest};
+use crate::push::{self, Push, Watched};
 
 /// The methods answered on the DAV tree, read once from the request line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,6 +24,7 @@ enum DavMethod {
     Get,
     Head,
     Put,
+    Post,
     Delete,
     Propfind,
     Proppatch,
@@ -38,6 +40,7 @@ impl DavMethod {
             "GET" => Self::Get,
             "HEAD" => Self::Head,
             "PUT" => Self::Put,
+            "POST" => Self::Post,
             "DELETE" => Self::Delete,
             "PROPFIND" => Self::Propfind,
             "PROPPATCH" => Self::Proppatch,
@@ -53,6 +56,16 @@ impl DavMethod {
 enum AnyCollection<'a> {
     Book(AddressBook<'a>),
     Calendar(CalendarCollection<'a>),
+}
+
+impl AnyCollection<'_> {
+    /// The collection as WebDAV-Push subscriptions name it.
+    fn watched(&self) -> Watched {
+        match self {
+            AnyCollection::Book(_) => Watched::Book,
+            AnyCollection::Calendar(c) => Watched::Calendar(c.calendar()),
+        }
+    }
 }
 
 /// Runs `$body` with `$c` bound to the collection, whichever kind it is.
@@ -110,6 +123,10 @@ pub async fn handle(state: &AppState, request: &Request) -> Reply {
     if matches!(method, DavMethod::MkCol | DavMethod::MkCalendar) {
         return super::mkcol::refuse(s, request, method == DavMethod::MkCalendar).await;
     }
+    // A WebDAV-Push registration: only its rep can see (and delete) it.
+    if let Some(id) = request.path.strip_prefix(push::REGISTRATIONS) {
+        return push::http::registration(&state.store, &request.user.rep, &request.method, id).await;
+    }
     let path = match DavPath::parse(&request.path) {
         Ok(path) => path,
         Err(PathError::NotFound) => return reply::not_found(&request.path),
@@ -121,7 +138,7 @@ pub async fn handle(state: &AppState, request: &Request) -> Reply {
     }
     let conditions = Conditions::parse(&request.headers);
     let answer = match (method, resolve(s, &path)) {
-        (DavMethod::Propfind, resolved) => propfind(s, &path, resolved, request).await,
+        (DavMethod::Propfind, resolved) => propfind(s, &state.push, &path, resolved, request).await,
         (DavMethod::Proppatch, resolved) => proppatch(&path, resolved, request).await,
         (DavMethod::Report, resolved) => return report(s, &path, resolved, request).await,
         (DavMethod::Get | DavMethod::Head, Some((c, Some(name)))) => {
@@ -130,10 +147,24 @@ pub async fn handle(state: &AppState, request: &Request) -> Reply {
         }
         (DavMethod::Put, Some((c, Some(name)))) => {
             let content_type = request.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
-            on_collection!(c, c => collection::put(&c, name, &conditions, content_type, &request.body).await)
+            let answer =
+                on_collection!(c, c => collection::put(&c, name, &conditions, content_type, &request.body).await);
+            state.push.changed();
+            answer
         }
         (DavMethod::Delete, Some((c, Some(name)))) => {
-            on_collection!(c, c => collection::delete(&c, name, &conditions).await)
+            let answer = on_collection!(c, c => collection::delete(&c, name, &conditions).await);
+            state.push.changed();
+            answer
+        }
+        (DavMethod::Post, Some((c, None))) => {
+            let registration = push::http::RegisterRequest {
+                rep: &request.user.rep,
+                watched: c.watched(),
+                body: &request.body,
+                host: request.header(header::HOST),
+            };
+            Ok(push::http::register(&state.store, &state.config, &state.push, registration).await)
         }
         (DavMethod::Get | DavMethod::Head, _)
             if matches!(
@@ -174,12 +205,14 @@ pub(super) async fn is_mapped(s: &Session<'_>, path: &DavPath) -> anyhow::Result
 /// only where a report is served; MKCOL and MKCALENDAR nowhere, the collections being fixed.
 pub fn allowed_methods(path: &DavPath) -> &'static str {
     match path {
-        DavPath::Root | DavPath::Principals | DavPath::Principal { .. } | DavPath::Addressbook { .. } => {
+        DavPath::Root | DavPath::Principals | DavPath::Principal { .. } => {
             "OPTIONS, GET, HEAD, PROPFIND, PROPPATCH, REPORT"
         }
+        // POST: a WebDAV-Push registration (src/push).
+        DavPath::Addressbook { .. } => "OPTIONS, GET, HEAD, POST, PROPFIND, PROPPATCH, REPORT",
         DavPath::AddressbookHome { .. } => "OPTIONS, GET, HEAD, PROPFIND, PROPPATCH",
         DavPath::CalendarHome { .. } => "OPTIONS, PROPFIND, PROPPATCH",
-        DavPath::Calendar { .. } => "OPTIONS, PROPFIND, PROPPATCH, REPORT",
+        DavPath::Calendar { .. } => "OPTIONS, POST, PROPFIND, PROPPATCH, REPORT",
         DavPath::Card { .. } | DavPath::CalendarObject { .. } => "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH",
     }
 }
@@ -252,6 +285,7 @@ pub(super) fn plain_collection_props(s: &Session<'_>, name: &str) -> Vec<(PropNa
 
 async fn propfind(
     s: &Session<'_>,
+    push: &Push,
     path: &DavPath,
     resolved: Option<(AnyCollection<'_>, Option<&str>)>,
     request: &Request,
@@ -269,7 +303,10 @@ async fn propfind(
     if let Some((c, member)) = resolved {
         return match member {
             Some(name) => on_collection!(c, c => collection::propfind_member(&c, name, &props).await),
-            None => on_collection!(c, c => collection::propfind(&c, depth, &props).await),
+            None => {
+                let extra = push.properties(s.store, &c.watched().key(s.rep.id)).await?;
+                on_collection!(c, c => collection::propfind(&c, depth, &props, extra).await)
+            }
         };
     }
     let mut body = Multistatus::new();
@@ -290,18 +327,20 @@ async fn propfind(
             );
             if depth == Depth::One {
                 let book = AddressBook::new(s);
-                body.add_response(&book.href(), &reply::select_props(&props, book.properties().await?, &[]));
+                let mut properties = book.properties().await?;
+                properties.extend(push.properties(s.store, &Watched::Book.key(s.rep.id)).await?);
+                body.add_response(&book.href(), &reply::select_props(&props, properties, &[]));
             }
         }
         DavPath::CalendarHome { .. } => {
             body.add_response(&path.href(), &reply::select_props(&props, plain_collection_props(s, "Calendars"), &[]));
             if depth == Depth::One {
                 for calendar in [Calendar::Activities, Calendar::FollowUps] {
+                    let key = Watched::Calendar(calendar).key(s.rep.id);
                     let calendar = CalendarCollection::new(s, calendar);
-                    body.add_response(
-                        &calendar.href(),
-                        &reply::select_props(&props, calendar.properties().await?, &[]),
-                    );
+                    let mut properties = calendar.properties().await?;
+                    properties.extend(push.properties(s.store, &key).await?);
+                    body.add_response(&calendar.href(), &reply::select_props(&props, properties, &[]));
                 }
             }
         }

@@ -19,6 +19,7 @@ pub use server::{RunningServer, start};
 use std::sync::Arc;
 
 use crate::config::Config;
+use crate::push::Push;
 use crate::store::Store;
 
 /// What every request handler can reach.
@@ -26,11 +27,14 @@ pub struct AppState {
     pub config: Config,
     pub store: Store,
     pub auth: auth::Authenticator,
+    /// WebDAV-Push: keys, settings, and the signal of this server's writes to its delivery task.
+    pub push: Arc<Push>,
 }
 
 impl AppState {
     pub fn new(config: Config, store: Store) -> Arc<AppState> {
         let auth = auth::Authenticator::new(config.auth.clone());
-        Arc::new(AppState { config, store, auth })
+        let push = Arc::new(Push::new(&config.push));
+        Arc::new(AppState { config, store, auth, push })
     }
 }

@@ -65,7 +65,7 @@ async fn route(state: &Arc<AppState>, peer: SocketAddr, request: http::Request<I
         (_, feed) if feed.starts_with(crate::feeds::PREFIX) => {
             return crate::feeds::http::handle(state, &method, feed, request.headers(), login).await;
         }
-        (Method::OPTIONS, _) => return options(&path),
+        (Method::OPTIONS, _) => return options(&path, state.push.enabled()),
         _ => {}
     }
     let authorization = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
@@ -130,12 +130,23 @@ async fn healthz(state: &AppState) -> Reply {
 /// OPTIONS needs no authentication: clients probe capabilities before they log in. The Allow
 /// header is that of the resource when the path names one of the DAV tree (known from the path
 /// alone: nothing stored is looked up for an anonymous request).
-fn options(path: &str) -> Reply {
+fn options(path: &str, push: bool) -> Reply {
     let mut reply = response::empty(StatusCode::OK);
     let headers = reply.headers_mut();
     // No "access-control": RFC 3744 would promise the ACL method and DAV:acl, which are not served.
-    headers.insert("DAV", HeaderValue::from_static("1, 3, calendar-access, addressbook"));
-    let allow = match crate::dav::path::DavPath::parse(path) {
+    // "webdav-push": the collections advertise WebDAV-Push and take registrations (src/push).
+    let parsed = crate::dav::path::DavPath::parse(path);
+    let collection = matches!(
+        parsed,
+        Ok(crate::dav::path::DavPath::Addressbook { .. } | crate::dav::path::DavPath::Calendar { .. })
+    );
+    let dav = if push && collection {
+        "1, 3, calendar-access, addressbook, webdav-push"
+    } else {
+        "1, 3, calendar-access, addressbook"
+    };
+    headers.insert("DAV", HeaderValue::from_static(dav));
+    let allow = match parsed {
         Ok(path) if super::dav::exists(&path) => super::dav::allowed_methods(&path),
         _ => "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, REPORT",
     };

@@ -21,6 +21,8 @@ pub struct RunningServer {
     pub addr: SocketAddr,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
+    /// WebDAV-Push delivery (src/push), stopped with the server.
+    push: Option<JoinHandle<()>>,
 }
 
 impl RunningServer {
@@ -28,11 +30,17 @@ impl RunningServer {
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let _ = self.task.await;
+        if let Some(push) = self.push {
+            let _ = push.await;
+        }
     }
 
     /// Serves until the task ends (it ends only through `shutdown`).
     pub async fn wait(self) {
         let _ = self.task.await;
+        if let Some(push) = self.push {
+            let _ = push.await;
+        }
     }
 
     pub fn stopper(&self) -> watch::Sender<bool> {
@@ -72,6 +80,8 @@ pub async fn start(state: Arc<AppState>) -> Result<RunningServer> {
         .with_context(|| format!("cannot listen on {}", state.config.listen))?;
     let addr = listener.local_addr()?;
     let (stop, mut stopped) = watch::channel(false);
+    let push =
+        crate::push::delivery::start(state.store.clone(), state.config.clone(), state.push.clone(), stop.subscribe());
     let limits = &state.config.connections;
     let connection_limit = ConnectionLimit::new(
         limits.max_connections,
@@ -145,5 +155,5 @@ pub async fn start(state: Arc<AppState>) -> Result<RunningServer> {
         drop(listener);
         let _ = tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await;
     });
-    Ok(RunningServer { addr, stop, task })
+    Ok(RunningServer { addr, stop, task, push })
 }

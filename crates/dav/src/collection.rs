@@ -188,11 +188,19 @@ async fn refused<C: Collection>(c: &C, write: Write, name: &str, refusal: Refusa
     }
 }
 
-/// PROPFIND on the collection (Depth 0 or 1), the members sent while they are written.
-pub async fn propfind<C: Collection>(c: &C, depth: Depth, request: &PropfindRequest) -> Result<Reply, DavError> {
+/// PROPFIND on the collection (Depth 0 or 1), the members sent while they are written. `extra`
+/// are properties the server adds to the collection's own (e.g. WebDAV-Push's).
+pub async fn propfind<C: Collection>(
+    c: &C,
+    depth: Depth,
+    request: &PropfindRequest,
+    extra: Vec<(PropName, PropValue)>,
+) -> Result<Reply, DavError> {
     let href = c.href();
     let mut body = Multistatus::new();
-    body.add_response(&href, &reply::select_props(request, c.properties().await?, &[]));
+    let mut properties = c.properties().await?;
+    properties.extend(extra);
+    body.add_response(&href, &reply::select_props(request, properties, &[]));
     if depth == Depth::Zero {
         return Ok(reply::multistatus(body));
     }

@@ -16,6 +16,7 @@ pub mod mkcol;
 pub mod multistatus;
 pub mod names;
 pub mod path;
+pub mod push;
 pub mod reply;
 pub mod request;
 mod tree;
