@@ -47,9 +47,10 @@ async fn raw_sql_changes_reach_the_change_log(backend: Backend) {
     assert_eq!(db.count("SELECT COUNT(*) FROM change_log WHERE entity = 'contacts' AND op = 'delete'").await, 1);
 }
 
-/// The text recorded with a collection's members is served while nothing changed in the CRM:
+/// The text recorded with a collection's members is served as of the sequence a refresh answered:
 /// from memory by the process that recorded it, from the database by any other (another
-/// instance, or this one after a restart); once anything changes, by neither.
+/// instance, or this one after a restart); once the collection moved on (brought up to date by
+/// any process), the old text is served by neither.
 async fn recorded_member_text_is_served_only_while_current(backend: Backend) {
     use crmdav::store::sync::{self, Member};
     let db = TestDb::new(backend).await;
@@ -63,37 +64,33 @@ async fn recorded_member_text_is_served_only_while_current(backend: Backend) {
     let cards = |edited: &str| -> Vec<Member> {
         (0..150).map(|i| member(&format!("{i}.vcf"), &format!("card {i}{edited}"))).collect()
     };
-    let initial = cards("");
-    sync::refresh(&db.store, "test:1", 1, &Fixed(initial)).await.unwrap();
+    let (initial, edited) = (Fixed(cards("")), Fixed(cards(", edited")));
+    let first = sync::refresh(&db.store, "test:1", 1, &initial).await.unwrap();
     let other_process = crmdav::store::Store::open(&db.url).await.unwrap();
     let few = vec!["7.vcf".to_string(), "missing.vcf".to_string()];
     let many: Vec<String> = (0..160).map(|i| format!("{i}.vcf")).collect();
     for store in [&db.store, &other_process] {
-        let found = sync::fresh_members(store, "test:1", 1, &few, true).await.unwrap().expect("current");
+        assert_eq!(sync::refresh(store, "test:1", 1, &initial).await.unwrap(), first, "up to date: not recomputed");
+        let found = sync::members_at(store, "test:1", first, &few, true).await.unwrap();
         assert_eq!(found.get("7.vcf"), Some(("\"card 7\"", Some("card 7"))));
         assert_eq!(found.get("missing.vcf"), None);
-        let etags_only = sync::fresh_members(store, "test:1", 1, &few, false).await.unwrap().expect("current");
+        let etags_only = sync::members_at(store, "test:1", first, &few, false).await.unwrap();
         assert_eq!(etags_only.get("7.vcf"), Some(("\"card 7\"", None)), "text only when asked for");
-        let all = sync::fresh_members(store, "test:1", 1, &many, true).await.unwrap().expect("current");
+        let all = sync::members_at(store, "test:1", first, &many, true).await.unwrap();
         assert_eq!(all.get("149.vcf"), Some(("\"card 149\"", Some("card 149"))));
         assert_eq!(all.get("150.vcf"), None);
     }
 
+    // Changed by another program, brought up to date by the other process: both serve the new
+    // text, the first one not from what it holds in memory.
     db.exec("INSERT INTO clients (code, name, status) VALUES ('FRESH1', 'Changed by another program', 'active')").await;
+    let second = sync::refresh(&other_process, "test:1", 1, &edited).await.unwrap();
+    assert!(second > first);
     for store in [&db.store, &other_process] {
-        assert!(
-            sync::fresh_members(store, "test:1", 1, &few, true).await.unwrap().is_none(),
-            "stale text is never served"
-        );
-        assert!(sync::fresh_members(store, "test:1", 1, &many, true).await.unwrap().is_none());
-    }
-    // Brought up to date by the other process: both serve the new text.
-    let edited = cards(", edited");
-    sync::refresh(&other_process, "test:1", 1, &Fixed(edited)).await.unwrap();
-    for store in [&db.store, &other_process] {
-        let found = sync::fresh_members(store, "test:1", 1, &few, true).await.unwrap().expect("current");
+        assert_eq!(sync::refresh(store, "test:1", 1, &edited).await.unwrap(), second);
+        let found = sync::members_at(store, "test:1", second, &few, true).await.unwrap();
         assert_eq!(found.get("7.vcf").and_then(|(_, body)| body), Some("card 7, edited"));
-        let all = sync::fresh_members(store, "test:1", 1, &many, true).await.unwrap().expect("current");
+        let all = sync::members_at(store, "test:1", second, &many, true).await.unwrap();
         assert_eq!(all.get("7.vcf").and_then(|(_, body)| body), Some("card 7, edited"));
     }
     other_process.close().await;

@@ -244,32 +244,16 @@ fn shape_object(
     Ok(text)
 }
 
-/// The ETag and text of each of `names` in the calendar, by name: the text stored with the members
-/// when the calendar is up to date (a client fetching what its sync just listed), else rendered
-/// from the CRM rows.
+/// The ETag and text of each of `names` in the calendar, by name, as stored with its members once
+/// it is brought up to date (a client fetching what its sync just listed: usually nothing changed).
 async fn multiget_entries(
     s: &Session<'_>,
     calendar: Calendar,
     names: &[String],
     with_data: bool,
 ) -> anyhow::Result<Entries> {
-    let key = collection_key(s.rep.id, calendar);
-    // Brought up to date first (what changed since the sync that listed them: usually nothing), so
-    // that the stored texts can answer.
-    refresh(s, calendar).await?;
-    if let Some(fresh) = sync::fresh_members(s.store, &key, render_version(calendar), names, with_data).await? {
-        return Ok(fresh);
-    }
-    let views = activities::find_many(s.store, s.rep.id, calendar, names).await?;
-    Ok(Entries::Owned(
-        views
-            .iter()
-            .map(|view| {
-                let text = render(s, view);
-                (view.activity.href.clone(), (strong_etag(&text), with_data.then_some(text)))
-            })
-            .collect(),
-    ))
+    let synced = refresh(s, calendar).await?;
+    sync::members_at(s.store, &collection_key(s.rep.id, calendar), synced, names, with_data).await
 }
 
 fn too_many(e: impl std::fmt::Display) -> Reply {

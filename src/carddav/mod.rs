@@ -220,8 +220,8 @@ fn card_entry(card: &Card, version: Version, with_data: bool) -> (String, Option
 }
 
 /// The ETag and text of each of `names` that the rep can see, by name. Served from the text stored
-/// with the members when the address book is up to date and 3.0 is asked for (the common case, a
-/// client fetching what its sync just listed), else rendered from the CRM rows.
+/// with the members when 3.0 is asked for (the common case, a client fetching what its sync just
+/// listed), else rendered from the CRM rows.
 async fn multiget_entries(
     s: &Session<'_>,
     names: &[String],
@@ -231,11 +231,9 @@ async fn multiget_entries(
     let key = collection_key(s.rep.id);
     if version == Version::V3 {
         // Brought up to date first (what changed since the sync that listed them: usually
-        // nothing), so that the stored texts can answer.
-        refresh(s).await?;
-        if let Some(fresh) = sync::fresh_members(s.store, &key, vcard::RENDER_VERSION, names, with_data).await? {
-            return Ok(fresh);
-        }
+        // nothing), so that the stored texts answer.
+        let synced = refresh(s).await?;
+        return sync::members_at(s.store, &key, synced, names, with_data).await;
     }
     let cards = addressbook::cards(s.store, s.rep.id, Some(names)).await?;
     Ok(Entries::Owned(cards.iter().map(|card| (card.href(), card_entry(card, version, with_data))).collect()))

@@ -452,26 +452,22 @@ impl FromIterator<Stored> for Entries {
 }
 
 /// The members of `collection` named in `hrefs`, with their text when `with_bodies`, as recorded
-/// when the collection was last brought up to date, if it is up to date and its texts are of
-/// `render_version` (else `None`: the caller computes them from the CRM rows). Read
-/// from memory when this process did that refresh, else from the database.
-pub async fn fresh_members(
+/// when it was brought up to date at `synced` (what `refresh` just returned: the texts are of the
+/// caller's render version). Read from memory when this process recorded them, else from the
+/// database.
+pub async fn members_at(
     store: &Store,
     collection: &str,
-    render_version: i32,
+    synced: i64,
     hrefs: &[String],
     with_bodies: bool,
-) -> Result<Option<Entries>> {
-    let Ok(synced) = up_to_date(store, collection, render_version).await? else {
-        return Ok(None);
-    };
-    // The cache holds only texts of this process's render versions: rendered here, or read below.
+) -> Result<Entries> {
     // Members change only with the collection's sequence, so a snapshot of it is of these members.
     if let Some(snapshot) = store.member_cache().snapshot(collection, synced) {
-        return Ok(Some(Entries::Cached { snapshot, with_bodies }));
+        return Ok(Entries::Cached { snapshot, with_bodies });
     }
     if hrefs.len() < FILL_FROM_DATABASE {
-        return Ok(Some(stored(store, collection, Some(hrefs), with_bodies).await?.into_iter().collect()));
+        return Ok(stored(store, collection, Some(hrefs), with_bodies).await?.into_iter().collect());
     }
     // Another process (or this one before a restart) recorded it: a large multiget reads the
     // whole collection once, and keeps it for the next ones.
@@ -481,9 +477,9 @@ pub async fn fresh_members(
         members.into_iter().map(|m| Member { href: m.href, etag: m.etag, body: m.body.unwrap_or_default(), source: 0 });
     store.member_cache().put(collection, synced, members.collect());
     match store.member_cache().snapshot(collection, synced) {
-        Some(snapshot) => Ok(Some(Entries::Cached { snapshot, with_bodies })),
+        Some(snapshot) => Ok(Entries::Cached { snapshot, with_bodies }),
         // Larger than the cache's budget.
-        None => Ok(Some(stored(store, collection, Some(hrefs), with_bodies).await?.into_iter().collect())),
+        None => Ok(stored(store, collection, Some(hrefs), with_bodies).await?.into_iter().collect()),
     }
 }
 
