@@ -17,8 +17,8 @@ use std::future::Future;
 
 use anyhow::Result;
 
+use super::Store;
 use super::sync::Member;
-use super::{Db, Store};
 use crate::on_db;
 
 /// Ranges longer than this are not applied change by change: the view is recomputed in full.
@@ -228,42 +228,13 @@ async fn mark_checked(store: &Store, collection: &str, current: i64) -> Result<(
 const STORED_COLUMNS: &str = "SELECT href, etag, deleted, body IS NOT NULL AS has_body, seq, source_id FROM collection_members WHERE collection = $1";
 
 async fn stored_of_sources(store: &Store, collection: &str, sources: &[i64]) -> Result<HashMap<String, StoredMember>> {
-    let rows: Vec<StoredMember> = match store.db() {
-        Db::Sqlite { read, .. } => {
-            sqlx::query_as(&format!("{STORED_COLUMNS} AND source_id IN (SELECT value FROM json_each($2))"))
-                .bind(collection)
-                .bind(serde_json::to_string(sources)?)
-                .fetch_all(read)
-                .await?
-        }
-        Db::Postgres(pool) => {
-            sqlx::query_as(&format!("{STORED_COLUMNS} AND source_id = ANY($2)"))
-                .bind(collection)
-                .bind(sources)
-                .fetch_all(pool)
-                .await?
-        }
-    };
+    let rows: Vec<StoredMember> =
+        crate::rows_where_in!(store, format!("{STORED_COLUMNS} AND source_id"), collection, sources);
     Ok(rows.into_iter().map(|row| (row.href.clone(), row)).collect())
 }
 
 async fn stored_by_href(store: &Store, collection: &str, hrefs: &[&str]) -> Result<HashMap<String, StoredMember>> {
-    let rows: Vec<StoredMember> = match store.db() {
-        Db::Sqlite { read, .. } => {
-            sqlx::query_as(&format!("{STORED_COLUMNS} AND href IN (SELECT value FROM json_each($2))"))
-                .bind(collection)
-                .bind(serde_json::to_string(hrefs)?)
-                .fetch_all(read)
-                .await?
-        }
-        Db::Postgres(pool) => {
-            sqlx::query_as(&format!("{STORED_COLUMNS} AND href = ANY($2)"))
-                .bind(collection)
-                .bind(hrefs)
-                .fetch_all(pool)
-                .await?
-        }
-    };
+    let rows: Vec<StoredMember> = crate::rows_where_in!(store, format!("{STORED_COLUMNS} AND href"), collection, hrefs);
     Ok(rows.into_iter().map(|row| (row.href.clone(), row)).collect())
 }
 

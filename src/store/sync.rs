@@ -15,7 +15,7 @@ use anyhow::Result;
 
 use super::incremental::{self, View};
 use super::member_cache::Snapshot;
-use super::{Db, Store};
+use super::Store;
 use crate::dav::members::MemberLookup;
 use crate::on_db;
 
@@ -499,21 +499,8 @@ pub async fn stored(
             on_db!(store, read, |pool| { sqlx::query_as(&sql).bind(collection).fetch_all(pool).await? });
         return Ok(rows.into_iter().map(Stored::from).collect());
     };
-    // All the hrefs in one bound value, one statement: a multiget of thousands of members is then
-    // one index walk instead of a statement per few hundred hrefs with a parameter for each.
-    let sql = format!("SELECT {columns} FROM collection_members WHERE collection = $1 AND NOT deleted AND href ");
-    let rows: Vec<StoredRow> = match store.db() {
-        Db::Sqlite { read, .. } => {
-            sqlx::query_as(&format!("{sql} IN (SELECT value FROM json_each($2))"))
-                .bind(collection)
-                .bind(serde_json::to_string(hrefs)?)
-                .fetch_all(read)
-                .await?
-        }
-        Db::Postgres(pool) => {
-            sqlx::query_as(&format!("{sql} = ANY($2)")).bind(collection).bind(hrefs).fetch_all(pool).await?
-        }
-    };
+    let sql = format!("SELECT {columns} FROM collection_members WHERE collection = $1 AND NOT deleted AND href");
+    let rows: Vec<StoredRow> = crate::rows_where_in!(store, sql, collection, hrefs);
     Ok(rows.into_iter().map(Stored::from).collect())
 }
 
