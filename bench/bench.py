@@ -10,6 +10,14 @@ measurement is run on one server, then on the other, and the table shows the fig
 
 PostgreSQL mode: a fresh database, 100 reps each with their own address book and calendars, and
 100 concurrent clients, one per rep (first syncs, then token syncs).
+
+Churn mode (issue 14): the compare mode's rep plus clients it cannot see; a poller syncs both
+collections with its last sync-token every 150 ms while a writer process changes the CRM by SQL at
+0, 1, 10 and 50 changes/s, to the hidden clients, then to the rep's own; poll p50/p99 and server CPU
+per poll, on SQLite (and PostgreSQL with --with-postgres).
+
+Fleet mode (issue 14, PostgreSQL): 1,000 generated reps (~175 cards, ~520 events each) polling both
+collections every 5 s under 10 changes/s to random clients; total CPU, p50/p99, peak RSS.
 """
 
 import argparse
@@ -877,12 +885,659 @@ def postgres(args):
             shutil.rmtree(work, ignore_errors=True)
 
 
+# ---------------------------------------------------------------------------------------------
+# Churn and fleet (issue 14): token syncs while another program changes the CRM by SQL
+
+
+TOKEN_RE = re.compile(rb"<(?:[A-Za-z0-9]+:)?sync-token>([^<]+)</(?:[A-Za-z0-9]+:)?sync-token>")
+HIDDEN_TERRITORY = "bench-hidden"
+
+
+def cpu_seconds(pid):
+    """utime + stime of a process, in seconds (0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_pids():
+    """Every process named postgres on this machine (the server, its backends and workers)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/comm") as f:
+                    if f.read().strip() == "postgres":
+                        pids.append(int(entry))
+            except OSError:
+                pass
+    return pids
+
+
+class CpuMeter:
+    """CPU seconds of crmdav, of the PostgreSQL backends serving crmdav (those of the bench database
+    but the writer's), and of every postgres process, between start() and stop()."""
+
+    def __init__(self, server_pid, sql=None, exclude=()):
+        self.server_pid, self.sql, self.exclude = server_pid, sql, set(exclude)
+
+    def _backends(self):
+        if not self.sql or self.sql.sqlite:
+            return []
+        rows = self.sql.rows("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        return [int(r[0]) for r in rows if int(r[0]) not in self.exclude]
+
+    def _sample(self):
+        backends = {pid: cpu_seconds(pid) for pid in self._backends()}
+        every = {pid: cpu_seconds(pid) for pid in (postgres_pids() if self.sql and not self.sql.sqlite else [])}
+        return time.perf_counter(), cpu_seconds(self.server_pid), backends, every
+
+    def start(self):
+        self.begin = self._sample()
+
+    def stop(self):
+        t1, s1, b1, e1 = self._sample()
+        t0, s0, b0, e0 = self.begin
+        # A backend that appeared during the window counts from zero; one that left is lost (the
+        # pool keeps its connections, so this is rare).
+        backends = sum(v - b0.get(pid, 0.0) for pid, v in b1.items())
+        every = sum(v - e0.get(pid, 0.0) for pid, v in e1.items())
+        return {"wall": t1 - t0, "crmdav": s1 - s0, "pg_backends": backends, "pg_all": every}
+
+
+def add_hidden_clients(sql, login, count):
+    """`count` active clients in a territory `login` is denied, each with a contact and a note: what
+    changes to the CRM that this rep cannot see touch. Returns their ids."""
+    rep = sql.scalar(f"SELECT id FROM reps WHERE login = '{login}'")
+    other = sql.scalar(f"SELECT id FROM reps WHERE login <> '{login}' AND role = 'rep' ORDER BY id LIMIT 1")
+    base = sql.scalar("SELECT COALESCE(MAX(id), 0) FROM clients") + 1
+    ids = list(range(base, base + count))
+    statements = [
+        "INSERT INTO clients (id, code, name, status, territory, account_manager_id) VALUES "
+        + ", ".join(f"({i}, 'BH{i}', 'Hidden client {i}', 'active', '{HIDDEN_TERRITORY}', {other})" for i in ids),
+        "INSERT INTO contacts (uid, href, client_id, first_name, last_name, phone) VALUES "
+        + ", ".join(f"('bench-hidden-{i}', 'bench-hidden-{i}.vcf', {i}, 'Hidden', 'Contact {i}', '+33 1 00 00 00 00')" for i in ids),
+        "INSERT INTO notes (client_id, body) VALUES " + ", ".join(f"({i}, 'hidden note')" for i in ids),
+        f"INSERT INTO visibility_rules (position, rep_id, effect, territory) VALUES (3, {rep}, 'deny', '{HIDDEN_TERRITORY}')",
+    ]
+    for statement in statements:
+        sql.run(statement)
+    return ids
+
+
+class ChangeMaker:
+    """The SQL statements of one CRM change, in turn: a client renamed, a note added, a contact's
+    phone changed, on clients drawn from `clients` ({client id: [contact ids]})."""
+
+    def __init__(self, clients, seed):
+        import random
+
+        self.random = random.Random(seed)
+        self.ids = sorted(clients)
+        self.contacts = {c: k for c, k in clients.items() if k}
+        self.with_contacts = sorted(self.contacts)
+        self.k = 0
+
+    def next(self):
+        self.k += 1
+        kind = self.k % 3
+        tag = f"{os.getpid()}-{self.k}"
+        if kind == 0 or not self.with_contacts:
+            client = self.random.choice(self.ids)
+            return f"UPDATE clients SET name = 'Renamed {tag}' WHERE id = {client}"
+        if kind == 1:
+            client = self.random.choice(self.ids)
+            return f"INSERT INTO notes (client_id, body) VALUES ({client}, 'bench note {tag}')"
+        client = self.random.choice(self.with_contacts)
+        contact = self.random.choice(self.contacts[client])
+        return f"UPDATE contacts SET phone = '+33 6 {self.k % 100:02d} {self.k // 100 % 100:02d} 00 00' WHERE id = {contact}"
+
+
+def writer_main(url, clients, rate, seed, stop, done, backend_pid):
+    """A writer process: one change every 1/rate s (one statement, autocommitted) until `stop` is set;
+    `done` counts the changes committed, `backend_pid` is its PostgreSQL backend."""
+    maker = ChangeMaker(clients, seed)
+    if url.startswith("sqlite://"):
+        db = sqlite3.connect(url.removeprefix("sqlite://"), timeout=30, isolation_level=None)
+        db.execute("PRAGMA foreign_keys = ON")
+        execute = lambda statement: db.execute(statement)
+    else:
+        # One psql session fed on its stdin; the echo after each statement tells it was committed.
+        psql = subprocess.Popen(
+            ["psql", "-q", "-At", "-v", "ON_ERROR_STOP=1", url], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1
+        )
+        psql.stdin.write("SELECT pg_backend_pid();\n")
+        backend_pid.value = int(psql.stdout.readline())
+
+        def execute(statement):
+            psql.stdin.write(statement + ";\n\\echo ok\n")
+            line = psql.stdout.readline()
+            if line.strip() != "ok":
+                raise SystemExit(f"writer: psql answered {line!r} to {statement}")
+
+    backend_pid.value = backend_pid.value or -1
+    start = time.perf_counter()
+    k = 0
+    while not stop.is_set():
+        if rate > 0:
+            wait = start + k / rate - time.perf_counter()
+            if wait > 0:
+                time.sleep(min(wait, 0.2))
+                continue
+            execute(maker.next())
+            k += 1
+            done.value = k
+        else:
+            time.sleep(0.05)
+    if not url.startswith("sqlite://"):
+        psql.stdin.close()
+        psql.wait()
+
+
+class Writer:
+    def __init__(self, url, clients, rate, seed):
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("fork")
+        self.stop_event, self.done, self.backend = ctx.Event(), ctx.Value("l", 0), ctx.Value("l", 0)
+        self.rate = rate
+        self.process = ctx.Process(target=writer_main, args=(url, clients, rate, seed, self.stop_event, self.done, self.backend), daemon=True)
+        self.process.start()
+        deadline = time.time() + 30
+        while self.backend.value == 0 and time.time() < deadline:
+            time.sleep(0.01)
+        self.started = time.perf_counter()
+        self.start_count = self.done.value
+
+    def rate_now(self):
+        return (self.done.value - self.start_count) / (time.perf_counter() - self.started)
+
+    def mark(self):
+        """Starts counting the achieved rate from now."""
+        self.started, self.start_count = time.perf_counter(), self.done.value
+
+    def stop(self):
+        achieved = self.rate_now()
+        self.stop_event.set()
+        self.process.join(30)
+        if self.process.exitcode not in (0, None):
+            raise SystemExit(f"writer process exited with code {self.process.exitcode}")
+        return achieved
+
+
+def visible_clients(sql, login):
+    """{client id: [contact ids]} of the clients `login` sees after the bench's shaping (all but the
+    hidden territory)."""
+    rows = sql.rows(f"SELECT c.id, k.id FROM clients c LEFT JOIN contacts k ON k.client_id = c.id WHERE c.territory <> '{HIDDEN_TERRITORY}'")
+    out = {}
+    for client, contact in rows:
+        out.setdefault(int(client), [])
+        if contact not in (None, ""):
+            out[int(client)].append(int(contact))
+    return out
+
+
+def clients_with_contacts(sql, ids):
+    rows = sql.rows(f"SELECT client_id, id FROM contacts WHERE client_id BETWEEN {min(ids)} AND {max(ids)}")
+    out = {i: [] for i in ids}
+    for client, contact in rows:
+        if int(client) in out:
+            out[int(client)].append(int(contact))
+    return out
+
+
+def churn_level(server, sql, url, conn, tokens, clients, rate, seconds, interval, seed):
+    """One level: the poller syncs both collections every `interval` s for `seconds` s while a writer
+    makes `rate` changes/s to `clients`. Returns the figures of the level."""
+    writer = Writer(url, clients, rate, seed) if rate else None
+    exclude = [writer.backend.value] if writer and writer.backend.value > 0 else []
+    meter = CpuMeter(server.process.pid, None if sql.sqlite else sql, exclude)
+    # One tick unrecorded: what the previous level left in the change_log is not this level's.
+    poll_tick(conn, server, tokens)
+    if writer:
+        writer.mark()
+    meter.start()
+    latencies, members, errors = [], [], 0
+    end = time.perf_counter() + seconds
+    next_tick = time.perf_counter()
+    while time.perf_counter() < end:
+        wait = next_tick - time.perf_counter()
+        if wait > 0:
+            time.sleep(wait)
+        next_tick = time.perf_counter() + interval
+        for elapsed, status, n in poll_tick(conn, server, tokens):
+            latencies.append(elapsed)
+            members.append(n)
+            errors += status != 207
+    cpu = meter.stop()
+    achieved = writer.stop() if writer else 0.0
+    polls = len(latencies)
+    return {
+        "rate": rate,
+        "achieved": achieved,
+        "polls": polls,
+        "p50_ms": pct(latencies, 50) * 1000,
+        "p99_ms": pct(latencies, 99) * 1000,
+        "max_ms": max(latencies) * 1000,
+        "members_per_poll": sum(members) / polls,
+        "crmdav_cpu_ms_per_poll": cpu["crmdav"] / polls * 1000,
+        "pg_cpu_ms_per_poll": cpu["pg_backends"] / polls * 1000,
+        "pg_all_cores": cpu["pg_all"] / cpu["wall"],
+        "crmdav_cores": cpu["crmdav"] / cpu["wall"],
+        "non_207": errors,
+    }
+
+
+def poll_tick(conn, server, tokens):
+    """A token sync of the address book, then of the calendar, each with the token of the last
+    answer: [(seconds, status, members in the answer)]."""
+    out = []
+    for collection in (server.book, server.calendar):
+        start = time.perf_counter()
+        status, data = conn.call("REPORT", collection, sync_body(tokens[collection]), {"Depth": "1"})
+        elapsed = time.perf_counter() - start
+        if status == 207:
+            m = TOKEN_RE.search(data)
+            if m:
+                tokens[collection] = m.group(1).decode()
+        else:
+            log(f"[churn] REPORT {collection}: status {status}: {data[:200]!r}")
+        out.append((elapsed, status, count_responses(data)))
+    return out
+
+
+CHURN_RATES = (1, 10, 50)
+
+
+def churn(args):
+    """One rep (the compare mode's data, plus clients it cannot see) polling while the CRM changes."""
+    work = tempfile.mkdtemp(prefix="crmdav-bench-churn-")
+    databases = [("SQLite", f"sqlite://{work}/crm.sqlite3")]
+    if args.with_postgres:
+        databases.append(("PostgreSQL", None))
+    version = crmdav_version(args.crmdav)
+    all_results = {}
+    try:
+        for db_name, database in databases:
+            if database is None:
+                database = create_pg_database(args.pg)
+            clients = max(args.cards * 10 // 19, args.events // 10 + 1)
+            log(f"[churn {db_name}] loading the demo CRM ({clients} clients), one rep with {args.cards} cards and {args.events} events, "
+                f"{args.hidden_clients} clients it cannot see")
+            subprocess.run([args.crmdav, "--database", database, "demo", "--clients", str(clients)], check=True, stdout=subprocess.DEVNULL)
+            sql = Sql(database)
+            shape_one_rep(sql, args.cards, args.events)
+            hidden = clients_with_contacts(sql, add_hidden_clients(sql, "alice", args.hidden_clients))
+            visible = visible_clients(sql, "alice")
+            server = start_crmdav(args.crmdav, database, work, f"crmdav-churn-{db_name}")
+            try:
+                conn = Conn(server.port)
+                tokens = {server.book: "", server.calendar: ""}
+                first = poll_tick(conn, server, tokens)
+                assert [n for _, _, n in first] == [args.cards, args.events], first
+                log(f"[churn {db_name}] first syncs: {first[0][0] * 1000:.0f} + {first[1][0] * 1000:.0f} ms")
+                for _ in range(10):
+                    poll_tick(conn, server, tokens)
+                levels = [("none", 0, {})]
+                levels += [("hidden", rate, hidden) for rate in CHURN_RATES]
+                levels += [("visible", rate, visible) for rate in CHURN_RATES]
+                rows = []
+                for i, (target, rate, pool) in enumerate(levels):
+                    log(f"[churn {db_name}] {rate} changes/s to {target} clients, {args.churn_seconds} s")
+                    r = churn_level(server, sql, database, conn, tokens, pool, rate, args.churn_seconds, args.poll_interval, 1000 + i)
+                    r["target"] = target
+                    rows.append(r)
+                    log(f"[churn {db_name}] {json.dumps(r)}")
+                # The rep still sees exactly its cards: the hidden clients stayed out of its view.
+                _, data = conn.timed("REPORT", server.book, sync_body(""), {"Depth": "1"})
+                assert count_responses(data) == args.cards, count_responses(data)
+                rss_now, rss_peak = rss_mb(server.process.pid)
+            finally:
+                server.stop()
+                sql.close()
+            all_results[db_name] = {"levels": rows, "rss_mb": rss_now, "peak_rss_mb": rss_peak}
+            print()
+            print(f"### churn, {db_name}: crmdav {version} ({os.path.basename(args.crmdav)}), one rep with {args.cards:,} cards and "
+                  f"{args.events:,} events; token syncs of both collections every {args.poll_interval * 1000:.0f} ms, "
+                  f"{args.churn_seconds} s per level, {os.cpu_count()} cores")
+            print()
+            pg = db_name == "PostgreSQL"
+            head = "| CRM changes | achieved /s | polls | poll p50 (ms) | poll p99 (ms) | members per poll | crmdav CPU per poll (ms)"
+            head += " | PG CPU per poll (ms), crmdav's backends | all postgres processes (cores) |" if pg else " |"
+            print(head)
+            print("|" + "---|" * (head.count("|") - 1))
+            for r in rows:
+                label = "none" if not r["rate"] else f"{r['rate']}/s to {r['target']} clients"
+                line = (f"| {label} | {r['achieved']:.1f} | {r['polls']} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['members_per_poll']:.1f} | "
+                        f"{r['crmdav_cpu_ms_per_poll']:.2f} |")
+                if pg:
+                    line += f" {r['pg_cpu_ms_per_poll']:.2f} | {r['pg_all_cores']:.2f} |"
+                print(line)
+            errors = sum(r["non_207"] for r in rows)
+            print()
+            print(f"non-207 answers: {errors}; crmdav RSS at the end {rss_now:.0f} MB, peak {rss_peak:.0f} MB")
+            if pg:
+                drop_pg_database(args.pg)
+        with open(os.path.join(args.out, "bench-churn.json"), "w") as f:
+            json.dump(all_results, f, indent=2)
+        return 0
+    finally:
+        if args.with_postgres:
+            drop_pg_database(args.pg)
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+# -- fleet
+
+
+class RawHttp:
+    """A minimal HTTP/1.1 keep-alive client on asyncio streams (cheaper per request than httpx, so
+    that the load generator leaves the two cores to the server): REPORT and PROPFIND, Content-Length
+    or chunked answers."""
+
+    def __init__(self, port):
+        self.port = port
+        self.reader = self.writer = None
+
+    async def request(self, method, path, auth, body, depth="1"):
+        for attempt in range(2):
+            try:
+                if self.writer is None:
+                    self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port, limit=1 << 20)
+                payload = body.encode()
+                self.writer.write(
+                    f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {auth}\r\nDepth: {depth}\r\n"
+                    f"Content-Type: application/xml; charset=utf-8\r\nContent-Length: {len(payload)}\r\n\r\n".encode() + payload
+                )
+                head = await self.reader.readuntil(b"\r\n\r\n")
+                status = int(head.split(b" ", 2)[1])
+                lower = head.lower()
+                chunks = []
+                m = re.search(rb"\r\ncontent-length:\s*(\d+)", lower)
+                if m:
+                    chunks.append(await self.reader.readexactly(int(m.group(1))))
+                elif b"transfer-encoding: chunked" in lower:
+                    while True:
+                        size = int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16)
+                        if size == 0:
+                            while await self.reader.readuntil(b"\r\n") != b"\r\n":
+                                pass
+                            break
+                        chunks.append((await self.reader.readexactly(size + 2))[:-2])
+                if b"\r\nconnection: close" in lower:
+                    self.close()
+                return status, b"".join(chunks)
+            except (ConnectionError, asyncio.IncompleteReadError):
+                self.close()
+                if attempt:
+                    raise
+
+    def close(self):
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
+class ConnPool:
+    def __init__(self, port, size):
+        self.free = asyncio.Queue()
+        for _ in range(size):
+            self.free.put_nowait(RawHttp(port))
+
+    async def request(self, *args, **kwargs):
+        conn = await self.free.get()
+        try:
+            return await conn.request(*args, **kwargs)
+        finally:
+            self.free.put_nowait(conn)
+
+
+FLEET_COLLECTIONS = ("/dav/addressbooks/{login}/clients/", "/dav/calendars/{login}/activities/")
+
+
+def load_fleet(args, database):
+    """The postgres mode's generation at `--fleet-reps` reps: demo clients (100 per rep), reps
+    rep004.., each client managed by one rep, each activity on its client's manager."""
+    clients = args.fleet_reps * args.fleet_clients_per_rep
+    log(f"[fleet] loading the demo CRM ({clients:,} clients, {clients * 10:,} activities) and {args.fleet_reps} reps")
+    start = time.perf_counter()
+    subprocess.run([args.crmdav, "--database", database, "demo", "--clients", str(clients)], check=True, stdout=subprocess.DEVNULL)
+    shape_fleet(args, database)
+    log(f"[fleet] loaded in {time.perf_counter() - start:.0f} s")
+
+
+def shape_fleet(args, database):
+    width = max(3, len(str(args.fleet_reps)))
+    sql = Sql(database)
+    sql.run(
+        f"INSERT INTO reps (login, display_name, role) SELECT 'rep' || LPAD(n::text, {width}, '0'), 'Rep ' || n, 'rep' FROM generate_series(4, {args.fleet_reps}) AS n;"
+        "INSERT INTO credentials (rep_id, kind, secret_hash) SELECT r.id, 'password', "
+        "(SELECT c.secret_hash FROM credentials c JOIN reps a ON a.id = c.rep_id WHERE a.login = 'alice' AND c.kind = 'password') "
+        "FROM reps r WHERE r.login LIKE 'rep%';"
+        "WITH ranked AS (SELECT id, ROW_NUMBER() OVER (ORDER BY id) - 1 AS k FROM reps WHERE role = 'rep') "
+        f"UPDATE clients SET account_manager_id = ranked.id FROM ranked WHERE ranked.k = clients.id % {args.fleet_reps};"
+        "UPDATE activities a SET rep_id = c.account_manager_id FROM clients c WHERE c.id = a.client_id;"
+    )
+    sql.run("VACUUM ANALYZE")
+    sql.close()
+
+
+def fleet_database(args):
+    """A fresh database with the fleet's data: loaded, or copied from the template kept by an
+    earlier run (--fleet-template); the binary under test migrates its copy at start."""
+    if not args.fleet_template:
+        database = create_pg_database(args.pg)
+        load_fleet(args, database)
+        return database
+    template = f"crmdav_bench_fleet_{args.fleet_reps}x{args.fleet_clients_per_rep}"
+    exists = subprocess.run(["psql", "-At", args.pg, "-c", f"SELECT 1 FROM pg_database WHERE datname = '{template}'"],
+                            check=True, capture_output=True, text=True).stdout.strip()
+    if not exists:
+        subprocess.run(["psql", "-q", args.pg, "-c", f"CREATE DATABASE {template}"], check=True)
+        load_fleet(args, pg_url(args.pg, template))
+    else:
+        reps = Sql(pg_url(args.pg, template)).scalar("SELECT COUNT(*) FROM reps WHERE role = 'rep'")
+        if reps != args.fleet_reps:
+            log(f"[fleet] the template database {template} holds the demo data only: adding the reps")
+            shape_fleet(args, pg_url(args.pg, template))
+        log(f"[fleet] copying the data from the template database {template}")
+    subprocess.run(["psql", "-q", args.pg, "-c", f"DROP DATABASE IF EXISTS {PG_DB}"], check=True)
+    subprocess.run(["psql", "-q", args.pg, "-c", f"CREATE DATABASE {PG_DB} TEMPLATE {template}"], check=True)
+    database = pg_url(args.pg, PG_DB)
+    subprocess.run([args.crmdav, "--database", database, "migrate"], check=True, stdout=subprocess.DEVNULL)
+    return database
+
+
+async def fleet_run(args, server, reps, sql, database):
+    pool = ConnPool(server.port, args.fleet_connections)
+    auths = {login: auth_header(login) for login in reps}
+    bench_cpu0 = os.times()
+
+    # Each rep's password proven once (argon2): not part of the figures.
+    start = time.perf_counter()
+    gate = asyncio.Semaphore(8)
+
+    async def prove(login):
+        async with gate:
+            status, _ = await pool.request("PROPFIND", f"/dav/principals/{login}/", auths[login], "", depth="0")
+            assert status == 207, (login, status)
+
+    await asyncio.gather(*(prove(login) for login in reps))
+    log(f"[fleet] {len(reps)} passwords proven in {time.perf_counter() - start:.0f} s")
+
+    # First syncs of every rep, all at once (through the pool's connections).
+    peaks = PhasePeaks(server.process.pid)
+    peaks.reset()
+    tokens, sizes, first_latencies = {}, {}, []
+    meter = CpuMeter(server.process.pid, sql)
+    meter.start()
+    start = time.perf_counter()
+
+    async def first(login):
+        for template in FLEET_COLLECTIONS:
+            path = template.format(login=login)
+            t0 = time.perf_counter()
+            status, data = await pool.request("REPORT", path, auths[login], sync_body(""))
+            first_latencies.append(time.perf_counter() - t0)
+            assert status == 207, (path, status, data[:300])
+            tokens[path] = TOKEN_RE.search(data).group(1).decode()
+            sizes[path] = count_responses(data)
+
+    await asyncio.gather(*(first(login) for login in reps))
+    first_wall = time.perf_counter() - start
+    first_cpu = meter.stop()
+    peaks.end("first syncs")
+    log(f"[fleet] first syncs of {len(tokens)} collections in {first_wall:.0f} s, peak RSS {peaks.peaks['first syncs']:.0f} MB")
+
+    # Polling: each rep syncs both collections every `period` s, the reps' phases spread evenly
+    # over the period; a rep whose sync is late does not queue a second one (a phone waits too).
+    period, warmup, seconds = args.fleet_period, args.fleet_warmup, args.fleet_seconds
+    latencies, statuses, counts, changed = [], {}, [0], []
+    t_start = time.perf_counter() + 1.0
+    t_measure = t_start + warmup
+    t_end = t_measure + seconds
+    recording = [False]
+
+    async def rep_loop(i, login):
+        due = t_start + period * i / len(reps)
+        while True:
+            now = time.perf_counter()
+            if due > now:
+                await asyncio.sleep(due - now)
+            if time.perf_counter() >= t_end:
+                return
+            for template in FLEET_COLLECTIONS:
+                path = template.format(login=login)
+                t0 = time.perf_counter()
+                status, data = await pool.request("REPORT", path, auths[login], sync_body(tokens[path]))
+                elapsed = time.perf_counter() - t0
+                if recording[0] and t0 < t_end:
+                    latencies.append(elapsed)
+                    statuses[status] = statuses.get(status, 0) + 1
+                    changed.append(count_responses(data))
+                if status == 207:
+                    m = TOKEN_RE.search(data)
+                    if m:
+                        tokens[path] = m.group(1).decode()
+            due += period
+            while due < time.perf_counter():
+                due += period  # missed: the next slot
+
+    all_clients = [int(r[0]) for r in sql.rows("SELECT id FROM clients")]
+    contacts = {}
+    for client, contact in sql.rows("SELECT client_id, id FROM contacts"):
+        contacts.setdefault(int(client), []).append(int(contact))
+    pool_of_changes = {c: contacts.get(c, []) for c in all_clients}
+
+    async def measure_window():
+        await asyncio.sleep(t_measure - time.perf_counter())
+        recording[0] = True
+        peaks.reset()
+        writer.mark()
+        meter.start()
+        bench_cpu = os.times()
+        await asyncio.sleep(t_end - time.perf_counter())
+        recording[0] = False
+        cpu = meter.stop()
+        own = os.times()
+        return cpu, writer.rate_now(), (own.user + own.system) - (bench_cpu.user + bench_cpu.system)
+
+    writer = Writer(database, pool_of_changes, args.fleet_changes, 7)
+    meter = CpuMeter(server.process.pid, sql, [writer.backend.value])
+    log(f"[fleet] {len(reps)} reps polling both collections every {period} s, {args.fleet_changes} changes/s: "
+        f"{warmup} s warm-up, then {seconds} s measured")
+    loops = [asyncio.ensure_future(rep_loop(i, login)) for i, login in enumerate(reps)]
+    cpu, rate, bench_cpu = await measure_window()
+    # Polls still waiting for a connection or an answer at the end are abandoned (a saturated
+    # server would otherwise hold the run until its backlog drains).
+    for task in loops:
+        task.cancel()
+    await asyncio.gather(*loops, return_exceptions=True)
+    writer.stop()
+    peaks.end("polling")
+    return {
+        "collections": len(tokens),
+        "cards_mean": statistics.mean(sizes[p] for p in sizes if "/addressbooks/" in p),
+        "events_mean": statistics.mean(sizes[p] for p in sizes if "/calendars/" in p),
+        "first_wall_s": first_wall,
+        "first_p50_ms": pct(first_latencies, 50) * 1000,
+        "first_p99_ms": pct(first_latencies, 99) * 1000,
+        "first_crmdav_cpu_s": first_cpu["crmdav"],
+        "first_pg_cpu_s": first_cpu["pg_backends"],
+        "first_peak_rss_mb": peaks.peaks["first syncs"],
+        "target_rps": 2 * len(reps) / period,
+        "rps": len(latencies) / cpu["wall"],
+        "p50_ms": pct(latencies, 50) * 1000,
+        "p99_ms": pct(latencies, 99) * 1000,
+        "max_ms": max(latencies) * 1000,
+        "statuses": statuses,
+        "members_per_poll": sum(changed) / len(changed),
+        "changes_per_s": rate,
+        "crmdav_cores": cpu["crmdav"] / cpu["wall"],
+        "pg_backend_cores": cpu["pg_backends"] / cpu["wall"],
+        "pg_all_cores": cpu["pg_all"] / cpu["wall"],
+        "bench_cores": bench_cpu / cpu["wall"],
+        "poll_peak_rss_mb": peaks.peaks["polling"],
+        "rss_mb": rss_mb(server.process.pid)[0],
+    }
+
+
+def fleet(args):
+    """N reps on PostgreSQL, each polling both collections every few seconds, under CRM changes."""
+    work = tempfile.mkdtemp(prefix="crmdav-bench-fleet-")
+    server = None
+    database = fleet_database(args)
+    try:
+        sql = Sql(database)
+        reps = [r[0] for r in sql.rows("SELECT login FROM reps WHERE role = 'rep' ORDER BY id")]
+        assert len(reps) == args.fleet_reps, len(reps)
+        server = start_crmdav(args.crmdav, database, work, "crmdav-fleet")
+        r = asyncio.run(fleet_run(args, server, reps, sql, database))
+        log(f"[fleet] {json.dumps(r)}")
+        with open(os.path.join(args.out, "bench-fleet.json"), "w") as f:
+            json.dump(r, f, indent=2)
+        non207 = sum(n for s, n in r["statuses"].items() if s != 207)
+        print()
+        print(f"### fleet: crmdav {crmdav_version(args.crmdav)} ({os.path.basename(args.crmdav)}) on PostgreSQL, {len(reps):,} reps "
+              f"({r['cards_mean']:.0f} cards and {r['events_mean']:.0f} events each on average), {os.cpu_count()} cores")
+        print()
+        print("| measurement | value |")
+        print("|---|---|")
+        print(f"| first syncs, both collections of all {len(reps):,} reps at once ({args.fleet_connections} connections) | "
+              f"{r['first_wall_s']:.0f} s wall; per request p50 {r['first_p50_ms']:,.0f} ms, p99 {r['first_p99_ms']:,.0f} ms; "
+              f"CPU crmdav {r['first_crmdav_cpu_s']:.0f} s + PostgreSQL backends {r['first_pg_cpu_s']:.0f} s; peak RSS {r['first_peak_rss_mb']:.0f} MB |")
+        print(f"| token syncs: target / achieved | {r['target_rps']:.0f} / {r['rps']:.0f} req/s (each rep both collections every "
+              f"{args.fleet_period} s), {args.fleet_seconds} s measured after {args.fleet_warmup} s |")
+        print(f"| CRM changes (random clients) | {r['changes_per_s']:.1f}/s |")
+        print(f"| poll latency | p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms, max {r['max_ms']:,.0f} ms; "
+              f"{r['members_per_poll']:.2f} members per answer; non-207: {non207} |")
+        print(f"| CPU (cores) | crmdav {r['crmdav_cores']:.2f}; PostgreSQL backends of crmdav {r['pg_backend_cores']:.2f}; "
+              f"all postgres processes {r['pg_all_cores']:.2f}; the load generator {r['bench_cores']:.2f} |")
+        print(f"| crmdav RSS: peak while polling / at the end | {r['poll_peak_rss_mb']:.0f} MB / {r['rss_mb']:.0f} MB |")
+        return 0
+    finally:
+        if server:
+            server.stop()
+        drop_pg_database(args.pg)
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--crmdav", required=True, help="the crmdav binary (release build)")
     parser.add_argument("--python", default=sys.executable, help="the Python that has Radicale")
-    parser.add_argument("--mode", choices=["compare", "postgres", "all"], default="compare")
-    parser.add_argument("--with-postgres", action="store_true", help="compare mode: also crmdav on PostgreSQL")
+    parser.add_argument("--mode", choices=["compare", "postgres", "all", "churn", "fleet"], default="compare",
+                        help="compare (default): crmdav vs Radicale, one rep; postgres: 100 reps on PostgreSQL; all: both; "
+                        "churn: the one rep's token syncs while a writer changes the CRM by SQL at 0, 1, 10 and 50 changes/s, "
+                        "to clients it cannot see and to its own (SQLite; PostgreSQL too with --with-postgres); "
+                        "fleet: --fleet-reps reps on PostgreSQL polling every --fleet-period s under --fleet-changes changes/s "
+                        "(issue 14; not part of 'all')")
+    parser.add_argument("--with-postgres", action="store_true", help="compare and churn modes: also crmdav on PostgreSQL")
     parser.add_argument("--pg", default=os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432/postgres"), help="PostgreSQL admin URL")
     parser.add_argument("--cards", type=int, default=5000)
     parser.add_argument("--events", type=int, default=20000)
@@ -892,7 +1547,22 @@ def main():
     parser.add_argument("--load-tool", choices=["wrk", "httpx"], default="wrk" if shutil.which("wrk") else "httpx")
     parser.add_argument("--reps", type=int, default=100, help="postgres mode: reps (and concurrent clients)")
     parser.add_argument("--pg-clients", type=int, default=10000, help="postgres mode: CRM clients spread over the reps")
-    parser.add_argument("--out", default=".", help="folder for bench-results.json")
+    parser.add_argument("--churn-seconds", type=int, default=15, help="churn mode: seconds measured per level")
+    parser.add_argument("--poll-interval", type=float, default=0.15,
+                        help="churn mode: seconds between the starts of two polls (a poll: a token sync of each collection)")
+    parser.add_argument("--hidden-clients", type=int, default=200, help="churn mode: clients the rep cannot see (changed at the 'hidden' levels)")
+    parser.add_argument("--fleet-reps", type=int, default=1000, help="fleet mode: reps (each with both collections)")
+    parser.add_argument("--fleet-clients-per-rep", type=int, default=100,
+                        help="fleet mode: demo clients per rep (100: ~175 cards and ~520 events each, as in the postgres mode)")
+    parser.add_argument("--fleet-period", type=float, default=5.0, help="fleet mode: seconds between two polls of one rep")
+    parser.add_argument("--fleet-changes", type=float, default=10.0, help="fleet mode: CRM changes per second (random clients)")
+    parser.add_argument("--fleet-seconds", type=int, default=60, help="fleet mode: seconds measured")
+    parser.add_argument("--fleet-warmup", type=int, default=15, help="fleet mode: seconds of polling before the measurement")
+    parser.add_argument("--fleet-connections", type=int, default=64, help="fleet mode: keep-alive connections shared by the reps")
+    parser.add_argument("--fleet-template", action="store_true",
+                        help="fleet mode: keep the loaded data as a template database (crmdav_bench_fleet_<reps>x<clients per rep>) "
+                        "and copy it in later runs instead of loading again; the binary under test migrates its copy")
+    parser.add_argument("--out", default=".", help="folder for bench-results.json (bench-churn.json, bench-fleet.json)")
     parser.add_argument("--no-peer", action="store_true", help="compare mode without Radicale: crmdav's own figures (JSON), for profiling")
     parser.add_argument("--strict", action="store_true", help="exit 1 when crmdav misses a target")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
@@ -902,6 +1572,10 @@ def main():
         rc |= compare(args)
     if args.mode in ("postgres", "all"):
         rc |= postgres(args)
+    if args.mode == "churn":
+        rc |= churn(args)
+    if args.mode == "fleet":
+        rc |= fleet(args)
     return rc
 
 
