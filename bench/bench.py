@@ -1490,8 +1490,8 @@ def fleet(args):
     """N reps on PostgreSQL, each polling both collections every few seconds, under CRM changes."""
     work = tempfile.mkdtemp(prefix="crmdav-bench-fleet-")
     server = None
-    database = fleet_database(args)
     try:
+        database = fleet_database(args)
         sql = Sql(database)
         reps = [r[0] for r in sql.rows("SELECT login FROM reps WHERE role = 'rep' ORDER BY id")]
         assert len(reps) == args.fleet_reps, len(reps)
