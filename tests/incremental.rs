@@ -174,7 +174,18 @@ async fn compare(server: &TestServer, replicas: &mut BTreeMap<(usize, usize), Re
             sync(server, login, *which, replica).await;
             let full = full_view(server, login, *which).await;
             let stored = stored(server, login, *which).await;
-            assert_eq!(stored, full, "{context}: stored members of {login} {which:?} differ from a full recomputation");
+            if stored != full {
+                let differing: Vec<_> = full
+                    .keys()
+                    .chain(stored.keys())
+                    .filter(|href| stored.get(*href) != full.get(*href))
+                    .map(|href| (href, stored.get(href).map(|m| &m.1), full.get(href).map(|m| &m.1)))
+                    .collect();
+                panic!(
+                    "{context}: stored members of {login} {which:?} differ from a full recomputation \
+                     (member, stored, full): {differing:#?}"
+                );
+            }
             let etags: BTreeMap<String, String> = full.into_iter().map(|(href, (etag, _))| (href, etag)).collect();
             assert_eq!(replica.etags, etags, "{context}: a device syncing {login} {which:?} holds other members");
         }

@@ -11,6 +11,8 @@ ALTER TABLE change_log ADD COLUMN rep_id BIGINT;
 -- so that a change recomputes only the members of what it touches.
 ALTER TABLE collection_members ADD COLUMN source_id BIGINT;
 CREATE INDEX collection_members_source ON collection_members(collection, source_id);
+-- An object shows its contact person: a change to a contact finds the activities that show it.
+CREATE INDEX activities_contact ON activities(contact_id);
 -- How far the change_log was applied to a collection: past `synced_seq` when the changes since
 -- concerned none of its members (its sync-token then stays, and devices have nothing to fetch).
 ALTER TABLE collections ADD COLUMN checked_seq BIGINT;

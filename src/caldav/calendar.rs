@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use calcard::icalendar::ICalendar;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 
-use crate::crm::activities::{self, ActivityInput, ActivityView, Calendar, Saved};
+use crate::crm::activities::{self, ActivityInput, ActivityView, Calendar, LinkColumn, Saved};
 use crate::crm::audit::{self, AuditEntry};
 use crate::crm::{CrmError, Session};
 use crate::dav::collection::{Collection, Display, MemberShape, Tagged, Write, Written};
@@ -15,6 +15,7 @@ use crate::dav::multistatus::{Multistatus, PropStat, PropValue};
 use crate::dav::names::PropName;
 use crate::dav::reply::{self, Reply};
 use crate::dav::request::{CalendarDataRequest, PropfindRequest, ReportRequest};
+use crate::mapping::ical::shown::{self, ClientShown, ContactShown};
 use crate::mapping::ical::{self, ComponentKind, IcalError, ParseOptions, RenderContext};
 use crate::mapping::vcard::etag as strong_etag;
 use crate::store::incremental::{LoggedChange, View};
@@ -65,9 +66,39 @@ fn render_object(s: &Session<'_>, view: &ActivityView) -> ICalendar {
     ical::render_calendar(&view.activity, &render_context(s, view))
 }
 
+/// The linked client as the activity's object shows it.
+fn client_shown(view: &ActivityView) -> Option<ClientShown> {
+    let (code, name) = (view.client_code.clone()?, view.client_name.clone()?);
+    let c = &view.shown;
+    let text = |value: &Option<String>| value.as_deref().unwrap_or("").trim().to_owned();
+    let contact_name = format!("{} {}", text(&c.contact_first_name), text(&c.contact_last_name)).trim().to_owned();
+    let contact = (!contact_name.is_empty()).then(|| ContactShown {
+        name: contact_name,
+        title: text(&c.contact_title),
+        phone: [text(&c.contact_mobile), text(&c.contact_phone)]
+            .into_iter()
+            .find(|p| !p.is_empty())
+            .unwrap_or_default(),
+        email: text(&c.contact_email),
+    });
+    Some(ClientShown {
+        code,
+        name,
+        address: shown::address_line(
+            &text(&c.client_street),
+            &text(&c.client_postal_code),
+            &text(&c.client_city),
+            &text(&c.client_country),
+        ),
+        phone: text(&c.client_phone),
+        website: text(&c.client_website),
+        contact,
+    })
+}
+
 fn render_context(s: &Session<'_>, view: &ActivityView) -> RenderContext {
     RenderContext {
-        client: view.client_code.clone().zip(view.client_name.clone()),
+        client: client_shown(view),
         // None keeps the device's own DESCRIPTION when the activity has no note.
         note: view.note.clone(),
         stamp: None,
@@ -95,7 +126,7 @@ struct CalendarView<'a> {
 impl View for CalendarView<'_> {
     async fn affected(&self, changes: &[LoggedChange]) -> anyhow::Result<Option<Vec<i64>>> {
         let rep = self.s.rep.id;
-        let (mut activities, mut clients) = (BTreeSet::new(), BTreeSet::new());
+        let (mut activities, mut clients, mut contacts) = (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
         for change in changes {
             match change.entity.as_str() {
                 // Logged with its rep before and after a move: another rep's activity is not ours.
@@ -103,16 +134,21 @@ impl View for CalendarView<'_> {
                 "activities" => {}
                 // An object shows its activity's last note.
                 "notes" => activities.extend(change.activity_id),
-                // ... and its client's code and name; whether the rep sees the client decides
-                // whether it is in the calendar at all.
+                // ... its client (name, address, phone; whether the rep sees the client decides
+                // whether it is in the calendar at all), and its contact person.
                 "clients" => clients.extend(change.client_id),
-                "contacts" | "collection_render" => {}
+                "contacts" => {
+                    contacts.insert(change.entity_id);
+                }
+                "collection_render" => {}
                 _ => return Ok(None),
             }
         }
-        if !clients.is_empty() {
-            let clients: Vec<i64> = clients.into_iter().collect();
-            activities.extend(activities::ids_of_clients(self.s.store, rep, &clients).await?);
+        for (column, ids) in [(LinkColumn::Client, clients), (LinkColumn::Contact, contacts)] {
+            if !ids.is_empty() {
+                let ids: Vec<i64> = ids.into_iter().collect();
+                activities.extend(activities::ids_linked_to(self.s.store, rep, column, &ids).await?);
+            }
         }
         Ok(Some(activities.into_iter().collect()))
     }
@@ -486,11 +522,13 @@ impl Collection for CalendarCollection<'_> {
                 _ => {}
             },
         }
+        let shown = existing.as_ref().and_then(client_shown);
         let input = ActivityInput {
             uid: parsed.uid.clone(),
             kind: parsed.activity_kind(existing.as_ref().map(|e| e.activity.kind.as_str())).to_string(),
-            subject: parsed.summary.clone(),
-            location: parsed.location.clone(),
+            // The device may send back what the server showed of the client as it is now.
+            subject: shown::strip_summary(&parsed.summary, &[shown.as_ref().map_or("", |c| c.name.as_str())]),
+            location: shown::strip_location(&parsed.location, shown.as_ref().map(|c| c.address.as_str())),
             start_at: parsed.start,
             end_at: parsed.end,
             all_day: parsed.all_day,

@@ -80,8 +80,28 @@ pub struct ActivityView {
     pub activity: Activity,
     pub client_code: Option<String>,
     pub client_name: Option<String>,
+    /// What the object shows of the client and the activity's contact (`mapping::ical::shown`).
+    #[sqlx(flatten)]
+    pub shown: ShownColumns,
     pub note_id: Option<i64>,
     pub note: Option<String>,
+}
+
+/// The client's and the contact's details an object shows.
+#[derive(Clone, Debug, Default, sqlx::FromRow)]
+pub struct ShownColumns {
+    pub client_street: Option<String>,
+    pub client_postal_code: Option<String>,
+    pub client_city: Option<String>,
+    pub client_country: Option<String>,
+    pub client_phone: Option<String>,
+    pub client_website: Option<String>,
+    pub contact_first_name: Option<String>,
+    pub contact_last_name: Option<String>,
+    pub contact_title: Option<String>,
+    pub contact_email: Option<String>,
+    pub contact_phone: Option<String>,
+    pub contact_mobile: Option<String>,
 }
 
 const ACTIVITY_COLUMNS: &str = "SELECT a.id, a.uid, a.href, a.rep_id, a.client_id, a.contact_id, a.kind, a.subject, a.location, \
@@ -89,8 +109,12 @@ const ACTIVITY_COLUMNS: &str = "SELECT a.id, a.uid, a.href, a.rep_id, a.client_i
 
 const ACTIVITY_SELECT: &str = "SELECT a.id, a.uid, a.href, a.rep_id, a.client_id, a.contact_id, a.kind, a.subject, a.location, \
     a.start_at, a.end_at, a.all_day, a.timezone, a.recurring, a.range_end, a.status, a.completed_at, a.ical, \
-    c.code AS client_code, c.name AS client_name, n.id AS note_id, n.body AS note \
-    FROM activities a LEFT JOIN clients c ON c.id = a.client_id \
+    c.code AS client_code, c.name AS client_name, n.id AS note_id, n.body AS note, \
+    c.street AS client_street, c.postal_code AS client_postal_code, c.city AS client_city, \
+    c.country AS client_country, c.phone AS client_phone, c.website AS client_website, \
+    k.first_name AS contact_first_name, k.last_name AS contact_last_name, k.title AS contact_title, \
+    k.email AS contact_email, k.phone AS contact_phone, k.mobile AS contact_mobile \
+    FROM activities a LEFT JOIN clients c ON c.id = a.client_id LEFT JOIN contacts k ON k.id = a.contact_id \
     LEFT JOIN notes n ON n.id = (SELECT MAX(n2.id) FROM notes n2 WHERE n2.activity_id = a.id)";
 
 /// The condition for an activity to be in the rep's calendar: theirs, not cancelled, and either
@@ -164,12 +188,24 @@ pub async fn list_ids(store: &Store, rep_id: i64, calendar: Calendar, ids: &[i64
     Ok(found)
 }
 
-/// The ids of the rep's activities linked to any of `client_ids`, whatever their state.
-pub async fn ids_of_clients(store: &Store, rep_id: i64, client_ids: &[i64]) -> Result<Vec<i64>> {
+/// What an activity is linked to.
+#[derive(Debug, Clone, Copy)]
+pub enum LinkColumn {
+    Client,
+    Contact,
+}
+
+/// The ids of the rep's activities linked to any of `ids` (clients or contacts), whatever their
+/// state.
+pub async fn ids_linked_to(store: &Store, rep_id: i64, column: LinkColumn, ids: &[i64]) -> Result<Vec<i64>> {
+    let column = match column {
+        LinkColumn::Client => "client_id",
+        LinkColumn::Contact => "contact_id",
+    };
     let mut found = Vec::new();
-    for chunk in client_ids.chunks(500) {
+    for chunk in ids.chunks(500) {
         let list: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
-        let sql = format!("SELECT id FROM activities WHERE rep_id = $1 AND client_id IN ({})", list.join(", "));
+        let sql = format!("SELECT id FROM activities WHERE rep_id = $1 AND {column} IN ({})", list.join(", "));
         let mut rows: Vec<i64> = on_db!(store, read, |pool| {
             let mut query = sqlx::query_scalar(&sql).bind(rep_id);
             for id in chunk {

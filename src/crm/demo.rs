@@ -408,7 +408,8 @@ pub fn generate(size: DemoSize, rep_ids: &[i64]) -> DemoData {
             contact_id.into(),
             kind.into(),
             subject.into(),
-            if kind == "visit" { "At the client's site".into() } else { "".into() },
+            // No place of their own: a visit shows the client's address (`mapping::ical::shown`).
+            "".into(),
             Ts(start).into(),
             Ts(end).into(),
             all_day.into(),

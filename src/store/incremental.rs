@@ -31,6 +31,8 @@ const PERSIST_CHECKED_AFTER: usize = 256;
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct LoggedChange {
     pub entity: String,
+    /// The id of the changed row in its table.
+    pub entity_id: i64,
     pub client_id: Option<i64>,
     pub activity_id: Option<i64>,
     pub rep_id: Option<i64>,
@@ -54,7 +56,7 @@ pub async fn changes_between(store: &Store, after: i64, until: i64) -> Result<Op
     }
     let changes: Vec<LoggedChange> = on_db!(store, read, |pool| {
         sqlx::query_as(
-            "SELECT entity, client_id, activity_id, rep_id FROM change_log WHERE seq > $1 AND seq <= $2 ORDER BY seq",
+            "SELECT entity, entity_id, client_id, activity_id, rep_id FROM change_log WHERE seq > $1 AND seq <= $2 ORDER BY seq",
         )
         .bind(after)
         .bind(until)

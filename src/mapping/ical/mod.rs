@@ -21,6 +21,7 @@
 
 mod read;
 pub(crate) mod recurrence;
+pub mod shown;
 #[cfg(test)]
 mod tests;
 pub(crate) mod value;
@@ -100,8 +101,8 @@ impl ComponentKind {
 /// CRM data shown in the object besides the activity row.
 #[derive(Debug, Clone)]
 pub struct RenderContext {
-    /// `(code, name)` of the linked client: X-CRM-CLIENT.
-    pub client: Option<(String, String)>,
+    /// The linked client: X-CRM-CLIENT, and what the object shows of it (see `shown`).
+    pub client: Option<shown::ClientShown>,
     /// The activity's note, shown as DESCRIPTION. `None` leaves a device's DESCRIPTION as it is;
     /// `Some("")` removes it.
     pub note: Option<String>,
@@ -281,11 +282,13 @@ pub fn parse(text: &str, expected: ComponentKind, options: &ParseOptions) -> Res
     let master_component = &calendar.components[master];
     let recurring = master_component.is_recurrent();
     let range_end = range_end(&calendar, expected, &modeled, options.max_instances)?;
+    // What the server added to name the client is no part of the activity's own text.
+    let rendered_name = modeled.x_crm_client_name.as_deref().unwrap_or("");
     Ok(ParsedObject {
         kind: expected,
         uid: modeled.uid.unwrap_or_default(),
-        summary: modeled.summary,
-        description: modeled.description,
+        summary: shown::strip_summary(&modeled.summary, &[rendered_name]),
+        description: shown::strip_description(&modeled.description),
         location: modeled.location,
         start: modeled.start.map(|start| start.utc),
         end: modeled.end,
@@ -308,10 +311,10 @@ pub fn parse(text: &str, expected: ComponentKind, options: &ParseOptions) -> Res
 /// the texts it wrote. Bump it with any change to those objects (here, in `write`, or in the
 /// `ActivityView` and `RenderContext` that `crm::activities` and `caldav` build): each activities
 /// calendar is then re-rendered on its next use, and devices fetch the events whose text changed.
-pub const EVENT_RENDER_VERSION: i32 = 1;
+pub const EVENT_RENDER_VERSION: i32 = 2;
 
 /// [`EVENT_RENDER_VERSION`] for the follow-ups calendar (VTODO).
-pub const TODO_RENDER_VERSION: i32 = 1;
+pub const TODO_RENDER_VERSION: i32 = 2;
 
 /// The iCalendar object of an activity. Starts from the device's object in `activity.ical` when
 /// there is one of the right component type, and changes only the modeled properties whose CRM

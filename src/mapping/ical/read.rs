@@ -4,14 +4,15 @@
 use calcard::common::timezone::Tz;
 use calcard::icalendar::timezone::TzResolver;
 use calcard::icalendar::{
-    ICalendar, ICalendarComponent, ICalendarComponentType, ICalendarDuration, ICalendarProperty, ICalendarValue,
+    ICalendar, ICalendarComponent, ICalendarComponentType, ICalendarDuration, ICalendarParameterName,
+    ICalendarProperty, ICalendarValue,
 };
 use calcard::{Entry, Parser};
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::recurrence;
 use super::value::{DateValue, ZoneName, date_value, first_text, other, value_text};
-use super::{ComponentKind, IcalError, X_CRM_CLIENT, X_CRM_KIND, X_CRM_STATUS};
+use super::{ComponentKind, IcalError, X_CRM_CLIENT, X_CRM_KIND, X_CRM_NAME, X_CRM_STATUS};
 
 pub(super) fn parse_one_calendar(text: &str) -> Result<ICalendar, IcalError> {
     let mut parser = Parser::new(text);
@@ -301,12 +302,16 @@ pub(super) struct Modeled {
     pub(super) summary: String,
     pub(super) description: String,
     pub(super) location: String,
+    pub(super) contact: String,
+    pub(super) url: String,
     pub(super) start: Option<DateValue>,
     pub(super) end: Option<DateTime<Utc>>,
     pub(super) all_day: bool,
     pub(super) timezone: String,
     pub(super) categories: Vec<String>,
     pub(super) x_crm_client: Option<String>,
+    /// The client's name the object was rendered with (X-CRM-CLIENT's X-CRM-NAME).
+    pub(super) x_crm_client_name: Option<String>,
     pub(super) x_crm_status: Option<String>,
     pub(super) x_crm_kind: Option<String>,
     pub(super) attendees: Vec<String>,
@@ -396,12 +401,19 @@ impl Modeled {
             summary: text(ICalendarProperty::Summary).unwrap_or_default(),
             description: text(ICalendarProperty::Description).unwrap_or_default(),
             location: text(ICalendarProperty::Location).unwrap_or_default(),
+            contact: text(ICalendarProperty::Contact).unwrap_or_default(),
+            url: text(ICalendarProperty::Url).unwrap_or_default(),
             start,
             end,
             all_day,
             timezone,
             categories,
             x_crm_client: text(other(X_CRM_CLIENT)),
+            x_crm_client_name: component
+                .property(&other(X_CRM_CLIENT))
+                .and_then(|entry| entry.parameter(&ICalendarParameterName::Other(X_CRM_NAME.into())))
+                .and_then(|value| value.as_text())
+                .map(|name| name.trim().to_owned()),
             x_crm_status,
             x_crm_kind: text(other(X_CRM_KIND)).map(|kind| kind.to_ascii_lowercase()),
             attendees,

@@ -22,14 +22,16 @@ fn parse_as(text: &str, kind: ComponentKind) -> ParsedObject {
     parse(text, kind, &ParseOptions::default()).unwrap_or_else(|error| panic!("{error}"))
 }
 
-/// The activity row the server would store for a device's object, with the object kept.
+/// The activity row the server would store for a device's object, with the object kept. The
+/// client is linked by its code alone: what the server shows of a client is added on top (see
+/// `shown` and `what_the_server_shows_comes_back_and_changes_nothing`).
 fn stored_activity(text: &str, kind: ComponentKind) -> (Activity, RenderContext) {
     let parsed = parse_as(text, kind);
     let mut activity =
         Activity { kind: kind.default_activity_kind().into(), ical: Some(text.to_owned()), ..Activity::default() };
     parsed.apply_to(&mut activity, now());
     let ctx = RenderContext {
-        client: parsed.x_crm_client.clone().map(|code| (code, "Müller GmbH".to_owned())),
+        client: parsed.x_crm_client.as_deref().map(|code| client(code, "")),
         note: Some(parsed.description.clone()),
         ..RenderContext::default()
     };
@@ -218,7 +220,7 @@ fn generated_objects_carry_the_crm_values() {
         ..Activity::default()
     };
     let ctx = RenderContext {
-        client: Some(("C-1001".into(), "Müller GmbH".into())),
+        client: Some(client("C-1001", "Müller GmbH")),
         note: Some("Ask about the 2025 volumes".into()),
         stamp: Some(utc(2024, 8, 1, 0, 0, 0)),
         ..RenderContext::default()
@@ -503,7 +505,7 @@ fn the_rendered_object_is_what_its_text_reads_as() {
         activity.start_at = Some(Ts(utc(2024, 4, 16, 12, 0, 0)));
         activity.end_at = Some(Ts(utc(2024, 4, 16, 13, 30, 0)));
         activity.timezone = "America/New_York".into();
-        ctx.client = Some(("C-2002".into(), "Schmidt & Söhne".into()));
+        ctx.client = Some(client("C-2002", "Schmidt & Söhne"));
         ctx.note = Some("New note\nwith two lines".into());
         reads_as_its_text(&activity, &ctx, &format!("{name}, changed"));
         activity.status = "completed".into();
@@ -535,11 +537,46 @@ fn the_rendered_object_is_what_its_text_reads_as() {
             ..Activity::default()
         };
         let ctx = RenderContext {
-            client: Some(("C-1001".into(), "Müller GmbH".into())),
+            client: Some(client("C-1001", "Müller GmbH")),
             note: Some("Note".into()),
             stamp: Some(utc(2024, 8, 1, 0, 0, 0)),
             ..RenderContext::default()
         };
         reads_as_its_text(&activity, &ctx, &format!("generated {kind}, all-day {all_day}, {status}"));
+    }
+}
+
+fn client(code: &str, name: &str) -> super::shown::ClientShown {
+    super::shown::ClientShown { code: code.into(), name: name.into(), ..Default::default() }
+}
+
+/// A device that sends back exactly what it received (with the client's name in the title, its
+/// block in the description, the address of a visit) changes nothing: the stored row keeps its
+/// own subject, place and text, and renders to the same object (no loop of edits).
+#[test]
+fn what_the_server_shows_comes_back_and_changes_nothing() {
+    for (file, kind) in CORPUS {
+        let text = fixture(file);
+        let (mut activity, mut ctx) = stored_activity(&text, *kind);
+        let mut meridian = client("C-1001", "Meridian Logistics AG");
+        meridian.address = "Bahnhofstrasse 1, 8001 Zürich".into();
+        meridian.contact =
+            Some(super::shown::ContactShown { name: "Jane Doe".into(), phone: "+41 1".into(), ..Default::default() });
+        ctx.client = Some(meridian.clone());
+        if *kind == ComponentKind::Event {
+            activity.kind = "visit".into();
+            activity.location = String::new();
+        }
+        let shown = render(&activity, &ctx);
+        assert!(shown.contains("Meridian Logistics AG"), "{file}: {shown}");
+        let back = parse_as(&shown, *kind);
+        assert_eq!(back.summary, activity.subject.trim(), "{file}: the title without the client's name");
+        assert_eq!(back.description, ctx.note.as_deref().unwrap_or("").trim(), "{file}: the text without the block");
+        let mut stored = activity.clone();
+        back.apply_to(&mut stored, now());
+        stored.location = super::shown::strip_location(&stored.location, Some(&meridian.address));
+        stored.ical = Some(shown.clone());
+        assert_eq!(stored.location, activity.location, "{file}: the address is no place of the activity's own");
+        assert_eq!(render(&stored, &ctx), shown, "{file}: rendered again, the same object");
     }
 }

@@ -13,7 +13,7 @@ use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Utc};
 
 use super::read::{Modeled, is_calendar_component, percent_complete, zone_name};
 use super::value::{self, DateValue, ZoneName, date_value, other, same_property};
-use super::{ComponentKind, PRODID, RenderContext, X_CRM_CLIENT, X_CRM_KIND, X_CRM_NAME, X_CRM_STATUS};
+use super::{ComponentKind, PRODID, RenderContext, X_CRM_CLIENT, X_CRM_KIND, X_CRM_NAME, X_CRM_STATUS, shown};
 use crate::crm::activities::Activity;
 
 /// A VCALENDAR with one component holding UID and DTSTAMP, for an activity without device data.
@@ -90,19 +90,32 @@ impl Merge<'_> {
         if !activity.uid.is_empty() && current.uid.as_deref() != Some(activity.uid.as_str()) {
             self.set_uid(&activity.uid);
         }
-        if self.generated || current.summary != activity.subject.trim() {
-            self.set_text(ICalendarProperty::Summary, activity.subject.trim());
+        // What an app shows names the client (see `shown`).
+        let client = self.ctx.client.as_ref();
+        let summary = shown::summary(&activity.subject, client);
+        if self.generated || current.summary.trim() != summary {
+            self.set_text(ICalendarProperty::Summary, &summary);
         }
-        if self.generated || current.location != activity.location.trim() {
-            self.set_text(ICalendarProperty::Location, activity.location.trim());
+        let location = shown::location(&activity.location, &activity.kind, client);
+        if self.generated || current.location.trim() != location {
+            self.set_text(ICalendarProperty::Location, &location);
         }
-        if let Some(note) = &self.ctx.note
-            && (self.generated || current.description != note.trim())
-        {
+        // The activity's text: its note, else the device's own description (without the block).
+        let text = self.ctx.note.clone().unwrap_or_else(|| shown::strip_description(&current.description));
+        let description = shown::description(&text, client);
+        if self.generated || current.description.trim() != description {
             // Rich-text copies of the old description would be shown instead of the new one.
             self.remove(&other("X-ALT-DESC"));
             self.remove(&ICalendarProperty::StyledDescription);
-            self.set_text(ICalendarProperty::Description, note.trim());
+            self.set_text(ICalendarProperty::Description, &description);
+        }
+        let contact = client.and_then(|c| c.contact.as_ref()).map(shown::contact_line).unwrap_or_default();
+        if self.generated || current.contact != contact {
+            self.set_text(ICalendarProperty::Contact, &contact);
+        }
+        let website = client.map(|c| c.website.trim().to_owned()).unwrap_or_default();
+        if self.generated || current.url != website {
+            self.set_text(ICalendarProperty::Url, &website);
         }
         self.write_times(&current, &zones);
         match self.kind {
@@ -349,22 +362,23 @@ impl Merge<'_> {
 
     fn write_client(&mut self, current: &Modeled) {
         let ctx = self.ctx;
-        let code = ctx.client.as_ref().map(|(code, _)| code.trim());
-        if !self.generated && current.x_crm_client.as_deref() == code {
+        let code = ctx.client.as_ref().map(|client| client.code.trim());
+        let name = ctx.client.as_ref().map(|client| client.name.trim()).filter(|name| !name.is_empty());
+        if !self.generated && current.x_crm_client.as_deref() == code && current.x_crm_client_name.as_deref() == name {
             return;
         }
-        match &ctx.client {
-            Some((code, name)) => {
-                let mut entry = ICalendarEntry::new(other(X_CRM_CLIENT)).with_value(code.trim().to_owned());
-                if !name.trim().is_empty() {
+        match (code, name) {
+            (Some(code), name) => {
+                let mut entry = ICalendarEntry::new(other(X_CRM_CLIENT)).with_value(code.to_owned());
+                if let Some(name) = name {
                     entry.add_param(ICalendarParameter::new(
                         ICalendarParameterName::Other(X_CRM_NAME.into()),
-                        name.trim().to_owned(),
+                        name.to_owned(),
                     ));
                 }
                 self.set_entry(entry);
             }
-            None => self.remove(&other(X_CRM_CLIENT)),
+            (None, _) => self.remove(&other(X_CRM_CLIENT)),
         }
     }
 
