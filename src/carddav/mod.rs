@@ -62,13 +62,21 @@ impl View for BookView<'_> {
         if clients.is_empty() {
             return Ok(Some(Vec::new()));
         }
-        let mut clients: Vec<i64> = clients.into_iter().collect();
+        let clients: Vec<i64> = clients.into_iter().collect();
+        // Only clients the rep sees now or whose cards the book holds can change it: a change to
+        // any other costs these two lookups and nothing more.
+        let store = self.s.store;
+        let stored = incremental::members_of_sources(store, &collection_key(self.s.rep.id), &clients).await?;
+        let mut relevant: BTreeSet<i64> = stored.iter().map(|(_, source)| *source).collect();
+        relevant.extend(addressbook::visible_among(store, self.s.rep.id, &clients).await?);
+        if relevant.is_empty() {
+            return Ok(Some(Vec::new()));
+        }
+        let mut clients: Vec<i64> = relevant.into_iter().collect();
         // A contact shadowed by an organisation card comes or goes with that card: the clients of
         // such contacts are concerned too (the card's code as it is now, and as it was stored).
-        let store = self.s.store;
-        let stored = incremental::hrefs_of_sources(store, &collection_key(self.s.rep.id), &clients).await?;
         let mut codes = addressbook::client_codes(store, &clients).await?;
-        codes.extend(stored.iter().filter_map(|href| addressbook::org_card_code(href)).map(str::to_owned));
+        codes.extend(stored.iter().filter_map(|(href, _)| addressbook::org_card_code(href)).map(str::to_owned));
         clients.extend(addressbook::clients_shadowed_by(store, &codes).await?);
         clients.sort_unstable();
         clients.dedup();

@@ -306,6 +306,25 @@ pub async fn clients_shadowed_by(store: &Store, codes: &[String]) -> Result<Vec<
     Ok(found)
 }
 
+/// Which of `client_ids` the rep sees.
+pub async fn visible_among(store: &Store, rep_id: i64, client_ids: &[i64]) -> Result<Vec<i64>> {
+    let mut found = Vec::new();
+    for chunk in client_ids.chunks(500) {
+        let list: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
+        let sql =
+            format!("SELECT c.id FROM clients c WHERE c.id IN ({}) AND {}", list.join(", "), visible_condition("$1"));
+        let mut rows: Vec<i64> = on_db!(store, read, |pool| {
+            let mut query = sqlx::query_scalar(&sql).bind(rep_id);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            query.fetch_all(pool).await?
+        });
+        found.append(&mut rows);
+    }
+    Ok(found)
+}
+
 /// The codes of `client_ids` as they are now.
 pub async fn client_codes(store: &Store, client_ids: &[i64]) -> Result<Vec<String>> {
     let mut found = Vec::new();

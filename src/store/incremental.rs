@@ -240,13 +240,13 @@ async fn stored_by_href(store: &Store, collection: &str, hrefs: &[&str]) -> Resu
     Ok(rows.into_iter().map(|row| (row.href.clone(), row)).collect())
 }
 
-/// The hrefs of the members (current, not deleted) computed from `sources`.
-pub async fn hrefs_of_sources(store: &Store, collection: &str, sources: &[i64]) -> Result<Vec<String>> {
+/// The members (current, not deleted) computed from `sources`: href and source.
+pub async fn members_of_sources(store: &Store, collection: &str, sources: &[i64]) -> Result<Vec<(String, i64)>> {
     Ok(stored_of_sources(store, collection, sources)
         .await?
         .into_values()
         .filter(|m| !m.deleted)
-        .map(|m| m.href)
+        .filter_map(|m| Some((m.href, m.source_id?)))
         .collect())
 }
 
