@@ -166,26 +166,11 @@ pub async fn list(
     }))
 }
 
-/// The activities of the calendar among `ids` (the others are left out).
+/// The activities of the calendar among `ids` (the others are left out). The list is one bound
+/// value: one statement text whatever its length, planned once per connection by PostgreSQL.
 pub async fn list_ids(store: &Store, rep_id: i64, calendar: Calendar, ids: &[i64]) -> Result<Vec<ActivityView>> {
-    let mut found = Vec::new();
-    for chunk in ids.chunks(500) {
-        let list: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
-        let sql = format!(
-            "{ACTIVITY_SELECT} WHERE {} AND a.id IN ({}) ORDER BY a.id",
-            in_calendar(calendar),
-            list.join(", ")
-        );
-        let mut rows: Vec<ActivityView> = on_db!(store, read, |pool| {
-            let mut query = sqlx::query_as(&sql).bind(rep_id);
-            for id in chunk {
-                query = query.bind(*id);
-            }
-            query.fetch_all(pool).await?
-        });
-        found.append(&mut rows);
-    }
-    Ok(found)
+    let sql = format!("{ACTIVITY_SELECT} WHERE {} AND a.id", in_calendar(calendar));
+    Ok(crate::rows_where_in!(store, sql, rep_id, ids))
 }
 
 /// What an activity is linked to.
@@ -202,20 +187,9 @@ pub async fn ids_linked_to(store: &Store, rep_id: i64, column: LinkColumn, ids: 
         LinkColumn::Client => "client_id",
         LinkColumn::Contact => "contact_id",
     };
-    let mut found = Vec::new();
-    for chunk in ids.chunks(500) {
-        let list: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
-        let sql = format!("SELECT id FROM activities WHERE rep_id = $1 AND {column} IN ({})", list.join(", "));
-        let mut rows: Vec<i64> = on_db!(store, read, |pool| {
-            let mut query = sqlx::query_scalar(&sql).bind(rep_id);
-            for id in chunk {
-                query = query.bind(*id);
-            }
-            query.fetch_all(pool).await?
-        });
-        found.append(&mut rows);
-    }
-    Ok(found)
+    let sql = format!("SELECT id FROM activities WHERE rep_id = $1 AND {column}");
+    let rows: Vec<(i64,)> = crate::rows_where_in!(store, sql, rep_id, ids);
+    Ok(rows.into_iter().map(|(id,)| id).collect())
 }
 
 pub async fn find(store: &Store, rep_id: i64, calendar: Calendar, href: &str) -> Result<Option<ActivityView>> {

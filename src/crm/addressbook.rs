@@ -202,19 +202,9 @@ async fn select_cards(store: &Store, rep_id: i64, selection: Selection<'_>) -> R
             }
         }
         Selection::Clients(ids) => {
-            for chunk in ids.chunks(500) {
-                let list: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
-                let sql =
-                    format!("{CARD_SELECT} WHERE {visible} AND c.id IN ({}) ORDER BY c.id, k.id", list.join(", "));
-                let mut chunk_rows: Vec<CardRow> = on_db!(store, read, |pool| {
-                    let mut query = sqlx::query_as(&sql).bind(rep_id);
-                    for id in chunk {
-                        query = query.bind(*id);
-                    }
-                    query.fetch_all(pool).await?
-                });
-                rows.append(&mut chunk_rows);
-            }
+            // The list is one bound value: one statement text whatever its length, so PostgreSQL
+            // plans it once per connection (this runs on every sync that follows a CRM change).
+            rows = crate::rows_where_in!(store, format!("{CARD_SELECT} WHERE {visible} AND c.id"), rep_id, ids);
         }
     }
     let whole_book = matches!(selection, Selection::All);
@@ -308,21 +298,9 @@ pub async fn clients_shadowed_by(store: &Store, codes: &[String]) -> Result<Vec<
 
 /// Which of `client_ids` the rep sees.
 pub async fn visible_among(store: &Store, rep_id: i64, client_ids: &[i64]) -> Result<Vec<i64>> {
-    let mut found = Vec::new();
-    for chunk in client_ids.chunks(500) {
-        let list: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
-        let sql =
-            format!("SELECT c.id FROM clients c WHERE c.id IN ({}) AND {}", list.join(", "), visible_condition("$1"));
-        let mut rows: Vec<i64> = on_db!(store, read, |pool| {
-            let mut query = sqlx::query_scalar(&sql).bind(rep_id);
-            for id in chunk {
-                query = query.bind(*id);
-            }
-            query.fetch_all(pool).await?
-        });
-        found.append(&mut rows);
-    }
-    Ok(found)
+    let sql = format!("SELECT c.id FROM clients c WHERE {} AND c.id", visible_condition("$1"));
+    let rows: Vec<(i64,)> = crate::rows_where_in!(store, sql, rep_id, client_ids);
+    Ok(rows.into_iter().map(|(id,)| id).collect())
 }
 
 /// The codes of `client_ids` as they are now.
