@@ -103,8 +103,8 @@ impl View for CalendarView<'_> {
                 "activities" => {}
                 // An object shows its activity's last note.
                 "notes" => activities.extend(change.activity_id),
-                // ... and its client's code and name; whether the rep sees the client decides
-                // whether it is in the calendar at all.
+                // ... and its client's code and name (an own activity stays in the calendar
+                // whatever the client's visibility, but still names it).
                 "clients" => clients.extend(change.client_id),
                 "contacts" | "collection_render" => {}
                 _ => return Ok(None),
