@@ -13,9 +13,9 @@ use std::sync::Arc;
 
 use anyhow::Result;
 
+use super::Store;
 use super::incremental::{self, View};
 use super::member_cache::Snapshot;
-use super::Store;
 use crate::dav::members::MemberLookup;
 use crate::on_db;
 
