@@ -1,4 +1,4 @@
-//! The `crmdav` command: serve, migrate, demo data, reps and tokens.
+//! The `crmdav` command: serve, migrate, demo data, reps, tokens, rules and clients.
 
 use std::path::PathBuf;
 
@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 
 use crmdav::config::Config;
 use crmdav::crm::credentials::{self, TokenKind};
-use crmdav::crm::{demo, reps, rules};
+use crmdav::crm::{demo, reassign, reps, rules};
 use crmdav::http;
 use crmdav::store::Store;
 
@@ -59,6 +59,11 @@ enum Command {
     Rule {
         #[command(subcommand)]
         action: RuleAction,
+    },
+    /// Manage clients (their account manager).
+    Client {
+        #[command(subcommand)]
+        action: ClientAction,
     },
     /// List exactly the clients a rep's address book holds, with the rule that let each in.
     Preview { login: String },
@@ -121,6 +126,22 @@ enum RuleAction {
     Order {
         #[arg(required = true)]
         ids: Vec<i64>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ClientAction {
+    /// Make LOGIN the account manager of the client CODE (audited).
+    Reassign {
+        /// The client's code.
+        code: String,
+        /// Login of the new account manager.
+        #[arg(long)]
+        to: String,
+        /// The client's planned activities of the old account manager: move them to the new one,
+        /// or keep them with their owner (who still sees them). Completed ones never move.
+        #[arg(long, default_value_t = reassign::OpenActivities::Move)]
+        open_activities: reassign::OpenActivities,
     },
 }
 
@@ -237,6 +258,10 @@ async fn run(cli: Cli) -> Result<()> {
         Command::User { action } => user(&store, action).await?,
         Command::Token { action } => token(&store, &config, action).await?,
         Command::Rule { action } => rule(&store, action).await?,
+        Command::Client { action: ClientAction::Reassign { code, to, open_activities } } => {
+            let done = reassign::reassign(&store, rules::Actor::CLI, &code, &to, open_activities).await?;
+            println!("{}", reassign::summary(&done));
+        }
         Command::Report { kind, rep, from, to, compare, format, bom, output } => {
             let today = chrono::Utc::now().date_naive();
             let params = crmdav::reports::Params::new(kind, rep, from, to, compare, today)?;

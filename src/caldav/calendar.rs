@@ -134,13 +134,14 @@ impl View for CalendarView<'_> {
                 "activities" => {}
                 // An object shows its activity's last note.
                 "notes" => activities.extend(change.activity_id),
-                // ... its client (name, address, phone; whether the rep sees the client decides
-                // whether it is in the calendar at all), and its contact person.
+                // ... its client (an own activity stays in the calendar whatever the client's
+                // visibility, but still shows it: name, address, phone) and its contact person.
                 "clients" => clients.extend(change.client_id),
                 "contacts" => {
                     contacts.insert(change.entity_id);
                 }
-                "collection_render" => {}
+                // Visibility decides nothing in a rep's calendars.
+                "collection_render" | "visibility_rules" => {}
                 _ => return Ok(None),
             }
         }

@@ -36,7 +36,7 @@ use anyhow::Result;
 use chrono::{DateTime, Utc};
 
 use super::audit::{AuditEntry, insert_audit};
-use super::visibility::{visible_condition, visible_condition_on};
+use super::visibility::visible_condition;
 use super::{CrmError, Session};
 use crate::on_db;
 use crate::store::Store;
@@ -117,15 +117,11 @@ const ACTIVITY_SELECT: &str = "SELECT a.id, a.uid, a.href, a.rep_id, a.client_id
     FROM activities a LEFT JOIN clients c ON c.id = a.client_id LEFT JOIN contacts k ON k.id = a.contact_id \
     LEFT JOIN notes n ON n.id = (SELECT MAX(n2.id) FROM notes n2 WHERE n2.activity_id = a.id)";
 
-/// The condition for an activity to be in the rep's calendar: theirs, not cancelled, and either
-/// unlinked or linked to a client they still see.
+/// The condition for an activity to be in the rep's calendar: theirs and not cancelled. Whether the
+/// rep still sees its client does not matter: an activity reaches its owner whatever the client's
+/// visibility (inactive, reassigned, denied by a rule), and shows the client's name.
 fn in_calendar(calendar: Calendar) -> String {
-    format!(
-        "a.rep_id = $1 AND a.status <> 'cancelled' AND {} \
-         AND (a.client_id IS NULL OR EXISTS (SELECT 1 FROM clients vc WHERE vc.id = a.client_id AND {}))",
-        calendar.kind_condition(),
-        visible_condition_on("vc", "$1")
-    )
+    format!("a.rep_id = $1 AND a.status <> 'cancelled' AND {}", calendar.kind_condition())
 }
 
 /// A time range with optional ends (start, end), as a calendar-query gives it.
@@ -282,16 +278,26 @@ fn same_text(a: &str, b: &str) -> bool {
 
 /// The client an activity is linked to, in DESIGN order: X-CRM-CLIENT (code), then an attendee's
 /// email equal to a visible contact's, then a client code or name among the categories.
-/// Only visible clients can be linked. At most three queries, whatever the object carries.
-pub async fn resolve_client(store: &Store, rep_id: i64, input: &ActivityInput) -> Result<(Option<i64>, Option<i64>)> {
+/// Only visible clients can be linked, and `current`, the client the activity is already linked to:
+/// an own activity keeps its client when the rep no longer sees it (the object names it back).
+/// At most three queries, whatever the object carries.
+pub async fn resolve_client(
+    store: &Store,
+    rep_id: i64,
+    input: &ActivityInput,
+    current: Option<i64>,
+) -> Result<(Option<i64>, Option<i64>)> {
     let visible = visible_condition("$1");
+    let linkable = |param: usize| format!("({visible} OR c.id = ${param})");
     if let Some(code) = input.x_crm_client.as_deref().filter(|c| !c.trim().is_empty()) {
         let sql = format!(
-            "SELECT c.id FROM clients c WHERE (c.code = $2 OR LOWER(c.name) = LOWER($2)) AND {visible} ORDER BY c.id LIMIT 1"
+            "SELECT c.id FROM clients c WHERE (c.code = $2 OR LOWER(c.name) = LOWER($2)) AND {} ORDER BY c.id LIMIT 1",
+            linkable(3)
         );
         let id: Option<i64> = on_db!(store, read, |pool| sqlx::query_scalar(&sql)
             .bind(rep_id)
             .bind(code.trim())
+            .bind(current)
             .fetch_optional(pool)
             .await?);
         if id.is_some() {
@@ -304,15 +310,16 @@ pub async fn resolve_client(store: &Store, rep_id: i64, input: &ActivityInput) -
     if !emails.is_empty() {
         let sql = format!(
             "SELECT k.email, c.id, k.id FROM contacts k JOIN clients c ON c.id = k.client_id \
-             WHERE LOWER(k.email) IN ({}) AND {visible} ORDER BY k.id",
-            lowered_placeholders(2, emails.len())
+             WHERE LOWER(k.email) IN ({}) AND {} ORDER BY k.id",
+            lowered_placeholders(2, emails.len()),
+            linkable(emails.len() + 2)
         );
         let hits: Vec<(String, i64, i64)> = on_db!(store, read, |pool| {
             let mut query = sqlx::query_as(&sql).bind(rep_id);
             for email in &emails {
                 query = query.bind(*email);
             }
-            query.fetch_all(pool).await?
+            query.bind(current).fetch_all(pool).await?
         });
         if let Some((_, client, contact)) =
             emails.iter().find_map(|email| hits.iter().find(|(found, _, _)| same_text(found, email)))
@@ -325,16 +332,17 @@ pub async fn resolve_client(store: &Store, rep_id: i64, input: &ActivityInput) -
     if !categories.is_empty() {
         let sql = format!(
             "SELECT c.id, c.code, c.name FROM clients c WHERE (c.code IN ({}) OR LOWER(c.name) IN ({})) \
-             AND {visible} ORDER BY c.id",
+             AND {} ORDER BY c.id",
             placeholders(2, categories.len()),
-            lowered_placeholders(2, categories.len())
+            lowered_placeholders(2, categories.len()),
+            linkable(categories.len() + 2)
         );
         let hits: Vec<(i64, String, String)> = on_db!(store, read, |pool| {
             let mut query = sqlx::query_as(&sql).bind(rep_id);
             for category in &categories {
                 query = query.bind(*category);
             }
-            query.fetch_all(pool).await?
+            query.bind(current).fetch_all(pool).await?
         });
         let linked = categories.iter().find_map(|category| {
             hits.iter().find(|(_, code, name)| code == category || same_text(name, category)).map(|(id, _, _)| *id)
@@ -409,7 +417,16 @@ pub async fn save(
         Some(e) if input.x_crm_client.is_none() && e.activity.client_id.is_some() => {
             (e.activity.client_id, e.activity.contact_id)
         }
-        _ => resolve_client(session.store, session.rep.id, input).await?,
+        _ => {
+            let current = existing.and_then(|e| e.activity.client_id);
+            match resolve_client(session.store, session.rep.id, input, current).await? {
+                // Named back (X-CRM-CLIENT, a category): the same client keeps its contact too.
+                (Some(client), None) if current == Some(client) => {
+                    (Some(client), existing.and_then(|e| e.activity.contact_id))
+                }
+                resolved => resolved,
+            }
+        }
     };
     let status = if input.cancelled {
         "cancelled"

@@ -6,6 +6,7 @@ pub mod addressbook;
 pub mod audit;
 pub mod credentials;
 pub mod demo;
+pub mod reassign;
 pub mod reps;
 pub mod rules;
 pub mod visibility;

@@ -1,5 +1,5 @@
-//! The admin JSON API under `/admin/api/`: reps, their tokens, the visibility rules and the preview
-//! of what a rep sees. Admins only. Errors are `{"error": "..."}` with the status that fits; every
+//! The admin JSON API under `/admin/api/`: reps, their tokens, the visibility rules, the preview
+//! of what a rep sees and the reassignment of a client. Admins only. Errors are `{"error": "..."}` with the status that fits; every
 //! write, done or refused, is recorded in the audit log.
 
 use http::{HeaderValue, Method, StatusCode, header};
@@ -13,6 +13,7 @@ use super::routes::Request;
 use crate::crm::CrmError;
 use crate::crm::audit::{self, AuditEntry};
 use crate::crm::credentials::{self, CredentialInfo, TokenKind};
+use crate::crm::reassign::{self, OpenActivities};
 use crate::crm::reps::{self, Rep};
 use crate::crm::rules::{self, Actor, Effect, NewRule};
 use crate::store::Store;
@@ -122,6 +123,7 @@ enum Endpoint {
     DeleteRule { id: String },
     ReorderRules,
     Preview { login: String },
+    Reassign { code: String },
 }
 
 impl Endpoint {
@@ -166,6 +168,9 @@ impl Endpoint {
             ["reps", login, "visible-clients"] => {
                 ("GET", (m == Method::GET).then(|| Endpoint::Preview { login: login.to_string() }))
             }
+            ["clients", code, "reassign"] => {
+                ("POST", (m == Method::POST).then(|| Endpoint::Reassign { code: code.to_string() }))
+            }
             ["tokens", id] => ("DELETE", (m == Method::DELETE).then(|| Endpoint::RevokeToken { id: id.to_string() })),
             ["rules"] => (
                 "GET, POST",
@@ -197,6 +202,7 @@ impl Endpoint {
             Endpoint::CreateRule => "rule.create",
             Endpoint::DeleteRule { .. } => "rule.delete",
             Endpoint::ReorderRules => "rule.reorder",
+            Endpoint::Reassign { .. } => "client.reassign",
             Endpoint::ListReps | Endpoint::ListTokens { .. } | Endpoint::ListRules | Endpoint::Preview { .. } => {
                 return None;
             }
@@ -213,6 +219,7 @@ impl Endpoint {
             | Endpoint::Preview { login } => format!("rep:{login}"),
             Endpoint::RevokeToken { id } => format!("token:{id}"),
             Endpoint::DeleteRule { id } => format!("rule:{id}"),
+            Endpoint::Reassign { code } => format!("client:{code}"),
             Endpoint::CreateRep | Endpoint::ListReps => "reps".into(),
             Endpoint::CreateRule | Endpoint::ReorderRules | Endpoint::ListRules => "rules".into(),
         }
@@ -246,6 +253,9 @@ impl Endpoint {
                 ok(StatusCode::OK, &rules::reorder(ctx.store, ctx.actor(), &order).await?)
             }
             Endpoint::Preview { login } => ok(StatusCode::OK, &rules::visible_clients(ctx.store, login).await?),
+            Endpoint::Reassign { code } => {
+                reassign_client(ctx, code, &Body::parse(request, &["to", "open_activities"])?).await
+            }
         }
     }
 }
@@ -444,6 +454,20 @@ async fn revoke_token(ctx: &Ctx<'_>, id: &str) -> Result<Reply, ApiError> {
     ok(StatusCode::OK, &after)
 }
 
+async fn reassign_client(ctx: &Ctx<'_>, code: &str, body: &Body) -> Result<Reply, ApiError> {
+    let to: String = body.required("to")?;
+    let open = match body.optional::<String>("open_activities")? {
+        Some(open) => open.parse::<OpenActivities>()?,
+        None => OpenActivities::default(),
+    };
+    match reassign::reassign(ctx.store, ctx.actor(), code, &to, open).await {
+        Ok(done) => ok(StatusCode::OK, &done),
+        // The body is well formed, but its rep cannot take the client.
+        Err(CrmError::Invalid(message)) => Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, message)),
+        Err(e) => Err(e.into()),
+    }
+}
+
 const RULE_FIELDS: &[&str] = &["rep", "effect", "match_account_manager", "territory", "statuses", "category", "client"];
 
 fn new_rule(body: &Body) -> Result<NewRule, ApiError> {
@@ -479,6 +503,10 @@ mod tests {
             Ok(Endpoint::SetActive { login, active: false }) if login == "alice"
         ));
         assert!(matches!(parse(Method::PUT, "/admin/api/rules/order"), Ok(Endpoint::ReorderRules)));
+        assert!(matches!(
+            parse(Method::POST, "/admin/api/clients/C%201/reassign"),
+            Ok(Endpoint::Reassign { code }) if code == "C 1"
+        ));
         assert!(matches!(parse(Method::DELETE, "/admin/api/rules/7"), Ok(Endpoint::DeleteRule { id }) if id == "7"));
         let wrong = parse(Method::DELETE, "/admin/api/rules/order").err().expect("405");
         assert_eq!((wrong.status, wrong.allow), (StatusCode::METHOD_NOT_ALLOWED, Some("PUT")));
