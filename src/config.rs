@@ -107,6 +107,8 @@ pub struct CalendarConfig {
     pub done_category: String,
     /// Shortest note (in characters, trimmed) that may complete an activity.
     pub min_note_chars: usize,
+    /// Fewest words of new text (see `crm::closing_note`) that may complete an activity.
+    pub min_note_words: usize,
     /// Most recurrence instances expanded for one object before the server refuses the query.
     pub max_instances: usize,
     /// Largest note (an object's DESCRIPTION, in UTF-8 bytes, trimmed) a device may write: notes are
@@ -186,6 +188,7 @@ impl Default for CalendarConfig {
         CalendarConfig {
             done_category: "Completed".into(),
             min_note_chars: 3,
+            min_note_words: 3,
             max_instances: 3000,
             max_note_bytes: 16 * 1024,
         }
@@ -269,6 +272,9 @@ impl Config {
         }
         if let Some(v) = var("CRMDAV_MIN_NOTE_CHARS") {
             self.calendar.min_note_chars = parse("CRMDAV_MIN_NOTE_CHARS", &v)?;
+        }
+        if let Some(v) = var("CRMDAV_MIN_NOTE_WORDS") {
+            self.calendar.min_note_words = parse("CRMDAV_MIN_NOTE_WORDS", &v)?;
         }
         if let Some(v) = var("CRMDAV_MAX_NOTE_BYTES") {
             self.calendar.max_note_bytes = parse("CRMDAV_MAX_NOTE_BYTES", &v)?;

@@ -68,8 +68,9 @@ fn render_object(s: &Session<'_>, view: &ActivityView) -> ICalendar {
 fn render_context(s: &Session<'_>, view: &ActivityView) -> RenderContext {
     RenderContext {
         client: view.client_code.clone().zip(view.client_name.clone()),
-        // None keeps the device's own DESCRIPTION when the activity has no note.
-        note: view.note.clone(),
+        // Only a closed activity shows its report (or an activity the CRM made, which has no object
+        // of its own); a planned one shows the description the device wrote (None keeps it).
+        note: view.note.clone().filter(|_| view.activity.status == "completed" || view.activity.ical.is_none()),
         stamp: None,
         done_category: s.config.calendar.done_category.clone(),
     }
@@ -498,6 +499,10 @@ impl Collection for CalendarCollection<'_> {
             recurring: parsed.recurring,
             range_end: parsed.range_end,
             description: parsed.description.clone(),
+            description_before: existing
+                .as_ref()
+                .map(|view| ical::rendered_description(&view.activity, &render_context(s, view)))
+                .unwrap_or_default(),
             completes: parsed.completes,
             completed_at: parsed.completed_at,
             cancelled: parsed.activity_status() == "cancelled",

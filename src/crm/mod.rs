@@ -4,6 +4,7 @@
 pub mod activities;
 pub mod addressbook;
 pub mod audit;
+pub mod closing_note;
 pub mod credentials;
 pub mod demo;
 pub mod reps;

@@ -308,10 +308,10 @@ pub fn parse(text: &str, expected: ComponentKind, options: &ParseOptions) -> Res
 /// the texts it wrote. Bump it with any change to those objects (here, in `write`, or in the
 /// `ActivityView` and `RenderContext` that `crm::activities` and `caldav` build): each activities
 /// calendar is then re-rendered on its next use, and devices fetch the events whose text changed.
-pub const EVENT_RENDER_VERSION: i32 = 1;
+pub const EVENT_RENDER_VERSION: i32 = 2;
 
 /// [`EVENT_RENDER_VERSION`] for the follow-ups calendar (VTODO).
-pub const TODO_RENDER_VERSION: i32 = 1;
+pub const TODO_RENDER_VERSION: i32 = 2;
 
 /// The iCalendar object of an activity. Starts from the device's object in `activity.ical` when
 /// there is one of the right component type, and changes only the modeled properties whose CRM
@@ -319,6 +319,15 @@ pub const TODO_RENDER_VERSION: i32 = 1;
 /// output: bump [`EVENT_RENDER_VERSION`] or [`TODO_RENDER_VERSION`], or both.
 pub fn render(activity: &Activity, ctx: &RenderContext) -> String {
     render_calendar(activity, ctx).to_string()
+}
+
+/// The DESCRIPTION of the object [`render`] gives: what the device was shown ("" for none).
+pub fn rendered_description(activity: &Activity, ctx: &RenderContext) -> String {
+    let calendar = render_calendar(activity, ctx);
+    let kind = ComponentKind::for_activity_kind(&activity.kind);
+    let Ok(master) = find_master(&calendar, kind) else { return String::new() };
+    let zones = calendar.build_owned_tz_resolver().with_default(Tz::UTC);
+    Modeled::read(&calendar, master, kind, &zones, &ctx.done_category).description
 }
 
 /// [`render`] before it is written out: for a query that reads the object (filters, busy time)

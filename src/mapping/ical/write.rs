@@ -96,8 +96,10 @@ impl Merge<'_> {
         if self.generated || current.location != activity.location.trim() {
             self.set_text(ICalendarProperty::Location, activity.location.trim());
         }
+        // A device's description that holds the note (a prep note and the report written after
+        // it) stays as the device wrote it.
         if let Some(note) = &self.ctx.note
-            && (self.generated || current.description != note.trim())
+            && (self.generated || !current.description.contains(note.trim()))
         {
             // Rich-text copies of the old description would be shown instead of the new one.
             self.remove(&other("X-ALT-DESC"));
