@@ -109,6 +109,12 @@ pub struct CalendarConfig {
     pub min_note_chars: usize,
     /// Fewest words of new text (see `crm::closing_note`) that may complete an activity.
     pub min_note_words: usize,
+    /// How often the server looks for planned activities whose end has passed, to give their rep a
+    /// report task (and once at start); 0: never (another instance or a job does it).
+    pub report_check_secs: u64,
+    /// Activities that ended longer ago than this get no report task (an upgrade does not flood
+    /// phones with tasks for years-old activities nobody closed).
+    pub report_days_back: i64,
     /// Most recurrence instances expanded for one object before the server refuses the query.
     pub max_instances: usize,
     /// Largest note (an object's DESCRIPTION, in UTF-8 bytes, trimmed) a device may write: notes are
@@ -189,6 +195,8 @@ impl Default for CalendarConfig {
             done_category: "Completed".into(),
             min_note_chars: 3,
             min_note_words: 3,
+            report_check_secs: 60,
+            report_days_back: 30,
             max_instances: 3000,
             max_note_bytes: 16 * 1024,
         }

@@ -83,12 +83,21 @@ pub struct ActivityView {
     pub client_name: Option<String>,
     pub note_id: Option<i64>,
     pub note: Option<String>,
+    /// When the server asked for a report (`report_tasks`); read with report tasks only.
+    #[sqlx(default)]
+    pub report_requested_at: Option<Ts>,
+    /// What the rep wrote in the report task without ticking it done yet.
+    #[sqlx(default)]
+    pub report_draft: Option<String>,
+    /// Shown as its report task in the follow-ups, not as itself.
+    #[sqlx(skip)]
+    pub as_report_task: bool,
 }
 
-const ACTIVITY_COLUMNS: &str = "SELECT a.id, a.uid, a.href, a.rep_id, a.client_id, a.contact_id, a.kind, a.subject, a.location, \
+pub(super) const ACTIVITY_COLUMNS: &str = "SELECT a.id, a.uid, a.href, a.rep_id, a.client_id, a.contact_id, a.kind, a.subject, a.location, \
     a.start_at, a.end_at, a.all_day, a.timezone, a.recurring, a.range_end, a.status, a.completed_at, a.ical";
 
-const ACTIVITY_SELECT: &str = "SELECT a.id, a.uid, a.href, a.rep_id, a.client_id, a.contact_id, a.kind, a.subject, a.location, \
+pub(super) const ACTIVITY_SELECT: &str = "SELECT a.id, a.uid, a.href, a.rep_id, a.client_id, a.contact_id, a.kind, a.subject, a.location, \
     a.start_at, a.end_at, a.all_day, a.timezone, a.recurring, a.range_end, a.status, a.completed_at, a.ical, \
     c.code AS client_code, c.name AS client_name, n.id AS note_id, n.body AS note \
     FROM activities a LEFT JOIN clients c ON c.id = a.client_id \
@@ -96,7 +105,7 @@ const ACTIVITY_SELECT: &str = "SELECT a.id, a.uid, a.href, a.rep_id, a.client_id
 
 /// The condition for an activity to be in the rep's calendar: theirs, not cancelled, and either
 /// unlinked or linked to a client they still see.
-fn in_calendar(calendar: Calendar) -> String {
+pub(super) fn in_calendar(calendar: Calendar) -> String {
     format!(
         "a.rep_id = $1 AND a.status <> 'cancelled' AND {} \
          AND (a.client_id IS NULL OR EXISTS (SELECT 1 FROM clients vc WHERE vc.id = a.client_id AND {}))",

@@ -21,6 +21,7 @@
 
 mod read;
 pub(crate) mod recurrence;
+mod report_task;
 #[cfg(test)]
 mod tests;
 pub(crate) mod value;
@@ -33,6 +34,7 @@ use chrono::{DateTime, Utc};
 use self::read::{
     Modeled, check_component, check_reads_back, check_timezones, find_master, parse_one_calendar, range_end,
 };
+pub use self::report_task::{ReportTask, X_CRM_REPORT_FOR, render_report_task};
 use self::write::{Merge, skeleton};
 use crate::crm::activities::Activity;
 use crate::store::Ts;
