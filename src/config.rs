@@ -107,6 +107,14 @@ pub struct CalendarConfig {
     pub done_category: String,
     /// Shortest note (in characters, trimmed) that may complete an activity.
     pub min_note_chars: usize,
+    /// Fewest words of new text (see `crm::closing_note`) that may complete an activity.
+    pub min_note_words: usize,
+    /// How often the server looks for planned activities whose end has passed, to give their rep a
+    /// report task (and once at start); 0: never (another instance or a job does it).
+    pub report_check_secs: u64,
+    /// Activities that ended longer ago than this get no report task (an upgrade does not flood
+    /// phones with tasks for years-old activities nobody closed).
+    pub report_days_back: i64,
     /// Most recurrence instances expanded for one object before the server refuses the query.
     pub max_instances: usize,
     /// Largest note (an object's DESCRIPTION, in UTF-8 bytes, trimmed) a device may write: notes are
@@ -186,6 +194,9 @@ impl Default for CalendarConfig {
         CalendarConfig {
             done_category: "Completed".into(),
             min_note_chars: 3,
+            min_note_words: 3,
+            report_check_secs: 60,
+            report_days_back: 30,
             max_instances: 3000,
             max_note_bytes: 16 * 1024,
         }
@@ -269,6 +280,9 @@ impl Config {
         }
         if let Some(v) = var("CRMDAV_MIN_NOTE_CHARS") {
             self.calendar.min_note_chars = parse("CRMDAV_MIN_NOTE_CHARS", &v)?;
+        }
+        if let Some(v) = var("CRMDAV_MIN_NOTE_WORDS") {
+            self.calendar.min_note_words = parse("CRMDAV_MIN_NOTE_WORDS", &v)?;
         }
         if let Some(v) = var("CRMDAV_MAX_NOTE_BYTES") {
             self.calendar.max_note_bytes = parse("CRMDAV_MAX_NOTE_BYTES", &v)?;

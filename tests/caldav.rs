@@ -127,7 +127,7 @@ async fn completing_without_a_note_is_refused_and_changes_nothing(backend: Backe
     )
     .await;
     assert_eq!(status, 403, "{body}");
-    assert!(body.contains("<crm:note-required/>") && body.contains("without a note"), "{body}");
+    assert!(body.contains("<crm:note-required/>") && body.contains("write at least 3 words"), "{body}");
     assert_eq!(
         server.db.text("SELECT status FROM activities WHERE uid = 'task-quote'").await.as_deref(),
         Some("planned")
@@ -159,7 +159,7 @@ async fn completing_without_a_note_is_refused_and_changes_nothing(backend: Backe
     server.stop().await;
 }
 
-async fn a_description_on_a_linked_event_is_a_client_note_edited_in_place(backend: Backend) {
+async fn a_planned_events_description_is_no_client_note_and_its_closing_report_is(backend: Backend) {
     let server = TestServer::demo(backend).await;
     let code = server.db.text("SELECT code FROM clients WHERE account_manager_id = (SELECT id FROM reps WHERE login = 'alice') AND status = 'active' ORDER BY id LIMIT 1").await.unwrap();
     let event = |description: &str, extra: &str| {
@@ -174,15 +174,18 @@ async fn a_description_on_a_linked_event_is_a_client_note_edited_in_place(backen
         .db
         .count("SELECT COUNT(*) FROM notes n JOIN activities a ON a.id = n.activity_id WHERE a.uid = 'noted'")
         .await;
-    assert_eq!(notes, 1, "an edited description updates its note");
-    let client_note = server.db.text(&format!("SELECT n.body FROM notes n JOIN clients c ON c.id = n.client_id WHERE c.code = '{code}' AND n.source = 'dav'")).await;
-    assert_eq!(client_note.as_deref(), Some("Wants the new price list by Monday"));
-    // Completing through the done category with that note is accepted.
-    assert_eq!(
-        put(&server, &path, &event("Wants the new price list by Monday", "CATEGORIES:Completed\r\n"), &[]).await.0,
-        204
-    );
+    assert_eq!(notes, 0, "a planned event's description stays on the event");
+    let shown = server.as_user("GET", &path, "alice").send().await.unwrap().text().await.unwrap();
+    assert!(shown.contains("DESCRIPTION:Wants the new price list by Monday"), "{shown}");
+    // Completing with that description alone is refused: it is no report.
+    let prep = "Wants the new price list by Monday";
+    assert_eq!(put(&server, &path, &event(prep, "CATEGORIES:Completed\r\n"), &[]).await.0, 403);
+    // With a report added, the report alone becomes the client note.
+    let report = format!("{prep}\\nSent it\\, they order 40 units by Monday.");
+    assert_eq!(put(&server, &path, &event(&report, "CATEGORIES:Completed\r\n"), &[]).await.0, 204);
     assert_eq!(server.db.text("SELECT status FROM activities WHERE uid = 'noted'").await.as_deref(), Some("completed"));
+    let client_note = server.db.text(&format!("SELECT n.body FROM notes n JOIN clients c ON c.id = n.client_id WHERE c.code = '{code}' AND n.source = 'dav'")).await;
+    assert_eq!(client_note.as_deref(), Some("Sent it, they order 40 units by Monday."));
     // The client's cards show the note among the last three.
     let card = server
         .db
@@ -199,7 +202,8 @@ async fn a_description_on_a_linked_event_is_a_client_note_edited_in_place(backen
             .text()
             .await
             .unwrap();
-        assert!(text.replace("\r\n ", "").contains("Wants the new price list by Monday"), "{text}");
+        let text = text.replace("\r\n ", "");
+        assert!(text.contains("Sent it") && !text.contains("Wants the new price list"), "{text}");
     }
     server.stop().await;
 }
@@ -416,7 +420,7 @@ on_both_databases!(
     calendars_are_discoverable_with_their_components,
     a_device_event_becomes_a_linked_activity_and_keeps_what_the_crm_does_not_model,
     completing_without_a_note_is_refused_and_changes_nothing,
-    a_description_on_a_linked_event_is_a_client_note_edited_in_place,
+    a_planned_events_description_is_no_client_note_and_its_closing_report_is,
     time_range_queries_see_recurrence_overrides,
     multiget_serves_current_text_plain_or_expanded,
     delete_cancels_and_sync_follows,

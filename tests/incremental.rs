@@ -114,7 +114,7 @@ async fn random_change(server: &TestServer, rng: &mut StdRng, n: usize) -> Optio
     let other_client = pick(rng, &clients)?;
     let rep = pick(rng, &reps)?;
     let status = ["prospect", "active", "inactive", "closed"][rng.gen_range(0..4)];
-    Some(match rng.gen_range(0..22) {
+    Some(match rng.gen_range(0..26) {
         0 => format!("UPDATE clients SET name = 'Renamed {n}' WHERE id = {client}"),
         1 | 2 => format!("UPDATE clients SET status = '{status}' WHERE id = {client}"),
         3 => format!("UPDATE clients SET account_manager_id = {rep} WHERE id = {client}"),
@@ -156,6 +156,16 @@ async fn random_change(server: &TestServer, rng: &mut StdRng, n: usize) -> Optio
              SELECT 'new-{n}', 'new-{n}.ics', {rep}, {client}, kind, 'New {n}', start_at, end_at FROM activities WHERE id = {}",
             pick(rng, &activities)?
         ),
+        // Report tasks (crm::report_tasks): asked for, drafted, closed by another program, withdrawn.
+        21 => format!(
+            "UPDATE activities SET report_requested_at = COALESCE(end_at, start_at, created_at) WHERE id = {}",
+            pick(rng, &activities)?
+        ),
+        22 => format!("UPDATE activities SET report_draft = 'Draft {n}' WHERE id = {}", pick(rng, &activities)?),
+        23 => "UPDATE activities SET status = 'completed', completed_at = end_at WHERE id = \
+               (SELECT MIN(id) FROM activities WHERE report_requested_at IS NOT NULL AND status = 'planned')"
+            .to_string(),
+        24 => format!("UPDATE activities SET report_requested_at = NULL WHERE id = {}", pick(rng, &activities)?),
         _ => match rng.gen_range(0..3) {
             0 => format!("DELETE FROM clients WHERE id = {client}"),
             // Rules and reps concern every member: the collections are recomputed in full.

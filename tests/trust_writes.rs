@@ -305,8 +305,8 @@ async fn a_deleted_name_and_uid_can_be_written_again(backend: Backend) {
             .db
             .count("SELECT COUNT(*) FROM notes n JOIN activities a ON a.id = n.activity_id WHERE a.uid = 'undo-me'")
             .await,
-        1,
-        "the revived activity's note is edited, not doubled"
+        0,
+        "a planned event's description stays on the event: no client note"
     );
 
     assert_eq!(delete("x.ics").await.unwrap().status(), 204);

@@ -7,6 +7,7 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 
 use crate::crm::activities::{self, ActivityInput, ActivityView, Calendar, LinkColumn, Saved};
 use crate::crm::audit::{self, AuditEntry};
+use crate::crm::report_tasks;
 use crate::crm::{CrmError, Session};
 use crate::dav::collection::{Collection, Display, MemberShape, Tagged, Write, Written};
 use crate::dav::error::{DavError, Precondition, Refusal};
@@ -21,6 +22,7 @@ use crate::mapping::vcard::etag as strong_etag;
 use crate::store::incremental::{LoggedChange, View};
 use crate::store::sync::{self, Entries, Member, Page, Stored};
 
+use super::report_task;
 use super::{CalendarQueryError, Limits, busy_periods, expand, limit_recurrence_set, matches, merge_periods};
 
 pub fn calendar_href(login: &str, calendar: Calendar) -> String {
@@ -58,11 +60,14 @@ fn internal(e: impl std::fmt::Display) -> Reply {
 
 /// The calendar object of an activity as the device sees it.
 pub fn render(s: &Session<'_>, view: &ActivityView) -> String {
-    ical::render(&view.activity, &render_context(s, view))
+    render_object(s, view).to_string()
 }
 
 /// [`render`] as a parsed object, for queries: evaluated as is and written out only if answered.
 fn render_object(s: &Session<'_>, view: &ActivityView) -> ICalendar {
+    if view.as_report_task {
+        return report_task::render_object(s, view);
+    }
     ical::render_calendar(&view.activity, &render_context(s, view))
 }
 
@@ -96,11 +101,26 @@ fn client_shown(view: &ActivityView) -> Option<ClientShown> {
     })
 }
 
+/// The activities of the calendar (`list`'s arguments), with the follow-ups' report tasks.
+async fn list_members(
+    s: &Session<'_>,
+    calendar: Calendar,
+    range: Option<activities::TimeBounds>,
+) -> anyhow::Result<Vec<ActivityView>> {
+    let mut views = activities::list(s.store, s.rep.id, calendar, range).await?;
+    if calendar == Calendar::FollowUps {
+        // Few per rep: the query's filter checks their DUE.
+        views.extend(report_tasks::list(s.store, s.rep.id).await?);
+    }
+    Ok(views)
+}
+
 fn render_context(s: &Session<'_>, view: &ActivityView) -> RenderContext {
     RenderContext {
         client: client_shown(view),
-        // None keeps the device's own DESCRIPTION when the activity has no note.
-        note: view.note.clone(),
+        // Only a closed activity shows its report (or an activity the CRM made, which has no object
+        // of its own); a planned one shows the description the device wrote (None keeps it).
+        note: view.note.clone().filter(|_| view.activity.status == "completed" || view.activity.ical.is_none()),
         stamp: None,
         done_category: s.config.calendar.done_category.clone(),
     }
@@ -156,16 +176,24 @@ impl View for CalendarView<'_> {
 
     async fn compute(&self, sources: Option<&[i64]>) -> anyhow::Result<Vec<Member>> {
         let (store, rep) = (self.s.store, self.s.rep.id);
-        let views = match sources {
+        let mut views = match sources {
             None => activities::list(store, rep, self.calendar, None).await?,
             Some(ids) => activities::list_ids(store, rep, self.calendar, ids).await?,
         };
+        // A report task's source is its activity, as the activity's own (a meeting, call or visit
+        // is never in the follow-ups itself).
+        if self.calendar == Calendar::FollowUps {
+            views.extend(match sources {
+                None => report_tasks::list(store, rep).await?,
+                Some(ids) => report_tasks::list_ids(store, rep, ids).await?,
+            });
+        }
         // Each view is dropped once rendered: the rows and the texts are never all held at once.
         Ok(views
             .into_iter()
             .map(|v| {
                 let body = render(self.s, &v);
-                Member { source: v.activity.id, href: v.activity.href, etag: strong_etag(&body), body }
+                Member { source: v.activity.id, href: member_name(&v), etag: strong_etag(&body), body }
             })
             .collect())
     }
@@ -312,7 +340,7 @@ pub async fn report(s: &Session<'_>, calendar: Calendar, report: ReportRequest) 
         ReportRequest::CalendarQuery { props, calendar_data, filter, .. } => {
             // Narrow candidates in SQL by the top-level time range; recurrence instances are checked below.
             let range = filter.comp_filters.first().and_then(|f| f.time_range.as_ref()).map(|r| (r.start, r.end));
-            let views = match activities::list(s.store, s.rep.id, calendar, range).await {
+            let views = match list_members(s, calendar, range).await {
                 Ok(views) => views,
                 Err(e) => return internal(e),
             };
@@ -330,7 +358,7 @@ pub async fn report(s: &Session<'_>, calendar: Calendar, report: ReportRequest) 
                     Err(e) => return too_many(e),
                 }
                 match object_propstats(s, calendar, &object, &props, calendar_data.as_ref()) {
-                    Ok(propstats) => body.add_response(&format!("{href}{}", view.activity.href), &propstats),
+                    Ok(propstats) => body.add_response(&format!("{href}{}", member_name(view)), &propstats),
                     Err(reply) => return reply,
                 }
             }
@@ -374,6 +402,14 @@ async fn free_busy(s: &Session<'_>, range: &TimeRange) -> Reply {
     *response.body_mut() = out.into();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/calendar; charset=utf-8"));
     response
+}
+
+/// A member's name in its calendar.
+fn member_name(view: &ActivityView) -> String {
+    match view.as_report_task {
+        true => report_tasks::name_for(&view.activity.href),
+        false => view.activity.href.clone(),
+    }
 }
 
 /// How the calendar's objects are described: typed by the component the calendar takes.
@@ -461,6 +497,11 @@ impl Collection for CalendarCollection<'_> {
     }
 
     async fn find(&self, name: &str) -> anyhow::Result<Option<ActivityView>> {
+        if self.calendar == Calendar::FollowUps
+            && let Some(task) = report_tasks::find(self.s.store, self.s.rep.id, name).await?
+        {
+            return Ok(Some(task));
+        }
         activities::find(self.s.store, self.s.rep.id, self.calendar, name).await
     }
 
@@ -492,6 +533,13 @@ impl Collection for CalendarCollection<'_> {
     ) -> Result<Written, DavError> {
         let s = self.s;
         let target = self.member_href(name);
+        if let Some(task) = existing.as_ref().filter(|view| view.as_report_task) {
+            return report_task::save(s, &target, task, &parsed).await;
+        }
+        let reserved_name = self.calendar == Calendar::FollowUps && name.starts_with(report_tasks::NAME_PREFIX);
+        if existing.is_none() && (reserved_name || parsed.uid.starts_with(report_tasks::UID_PREFIX)) {
+            return Err(report_task::reserved(name, &parsed.uid));
+        }
         match &existing {
             Some(view) if view.activity.uid != parsed.uid => {
                 let message = format!(
@@ -537,6 +585,10 @@ impl Collection for CalendarCollection<'_> {
             recurring: parsed.recurring,
             range_end: parsed.range_end,
             description: parsed.description.clone(),
+            description_before: existing
+                .as_ref()
+                .map(|view| ical::rendered_description(&view.activity, &render_context(s, view)))
+                .unwrap_or_default(),
             completes: parsed.completes,
             completed_at: parsed.completed_at,
             cancelled: parsed.activity_status() == "cancelled",
@@ -575,6 +627,9 @@ impl Collection for CalendarCollection<'_> {
 
     /// The activity is cancelled in the CRM (kept for reporting) and leaves the calendar.
     async fn remove(&self, _: &str, view: ActivityView) -> Result<(), DavError> {
+        if view.as_report_task {
+            return Err(report_task::refuse_delete(&view));
+        }
         Ok(activities::cancel(self.s, &view).await?)
     }
 

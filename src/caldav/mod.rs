@@ -12,6 +12,7 @@
 pub mod calendar;
 pub mod expand;
 pub mod filter;
+mod report_task;
 mod time_range;
 
 use calcard::common::timezone::Tz;

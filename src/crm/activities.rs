@@ -36,6 +36,7 @@ use anyhow::Result;
 use chrono::{DateTime, Utc};
 
 use super::audit::{AuditEntry, insert_audit};
+use super::closing_note;
 use super::visibility::visible_condition;
 use super::{CrmError, Session};
 use crate::on_db;
@@ -85,6 +86,15 @@ pub struct ActivityView {
     pub shown: ShownColumns,
     pub note_id: Option<i64>,
     pub note: Option<String>,
+    /// When the server asked for a report (`report_tasks`); read with report tasks only.
+    #[sqlx(default)]
+    pub report_requested_at: Option<Ts>,
+    /// What the rep wrote in the report task without ticking it done yet.
+    #[sqlx(default)]
+    pub report_draft: Option<String>,
+    /// Shown as its report task in the follow-ups, not as itself.
+    #[sqlx(skip)]
+    pub as_report_task: bool,
 }
 
 /// The client's and the contact's details an object shows.
@@ -104,10 +114,10 @@ pub struct ShownColumns {
     pub contact_mobile: Option<String>,
 }
 
-const ACTIVITY_COLUMNS: &str = "SELECT a.id, a.uid, a.href, a.rep_id, a.client_id, a.contact_id, a.kind, a.subject, a.location, \
+pub(super) const ACTIVITY_COLUMNS: &str = "SELECT a.id, a.uid, a.href, a.rep_id, a.client_id, a.contact_id, a.kind, a.subject, a.location, \
     a.start_at, a.end_at, a.all_day, a.timezone, a.recurring, a.range_end, a.status, a.completed_at, a.ical";
 
-const ACTIVITY_SELECT: &str = "SELECT a.id, a.uid, a.href, a.rep_id, a.client_id, a.contact_id, a.kind, a.subject, a.location, \
+pub(super) const ACTIVITY_SELECT: &str = "SELECT a.id, a.uid, a.href, a.rep_id, a.client_id, a.contact_id, a.kind, a.subject, a.location, \
     a.start_at, a.end_at, a.all_day, a.timezone, a.recurring, a.range_end, a.status, a.completed_at, a.ical, \
     c.code AS client_code, c.name AS client_name, n.id AS note_id, n.body AS note, \
     c.street AS client_street, c.postal_code AS client_postal_code, c.city AS client_city, \
@@ -120,7 +130,7 @@ const ACTIVITY_SELECT: &str = "SELECT a.id, a.uid, a.href, a.rep_id, a.client_id
 /// The condition for an activity to be in the rep's calendar: theirs and not cancelled. Whether the
 /// rep still sees its client does not matter: an activity reaches its owner whatever the client's
 /// visibility (inactive, reassigned, denied by a rule), and shows the client's name.
-fn in_calendar(calendar: Calendar) -> String {
+pub(super) fn in_calendar(calendar: Calendar) -> String {
     format!("a.rep_id = $1 AND a.status <> 'cancelled' AND {}", calendar.kind_condition())
 }
 
@@ -235,6 +245,9 @@ pub struct ActivityInput {
     pub recurring: bool,
     pub range_end: Option<DateTime<Utc>>,
     pub description: String,
+    /// The DESCRIPTION the device was shown (the object as the server rendered it): its lines are
+    /// not new, so they are no closing note.
+    pub description_before: String,
     pub completes: bool,
     pub completed_at: Option<DateTime<Utc>>,
     pub cancelled: bool,
@@ -354,27 +367,30 @@ pub async fn resolve_client(
     Ok((None, None))
 }
 
-/// The CRM's key rule: an activity is not completed without a note. The note is the object's
-/// DESCRIPTION; it must hold at least `min_note_chars` characters.
-pub fn check_note_rule(
+/// The CRM's key rule: an activity is not completed without a report. The report is the text
+/// of the DESCRIPTION that is new for the closing (`closing_note::new_text`): at least
+/// `min_note_words` words. Returns the client note to store: `None` when the write stores none
+/// (a planned event's description stays on the activity) or leaves the one it has.
+pub fn closing_note(
     session: &Session<'_>,
     existing: Option<&ActivityView>,
     input: &ActivityInput,
-) -> Result<(), CrmError> {
-    let already_completed = existing.is_some_and(|e| e.activity.status == "completed");
-    if !input.completes
-        || already_completed && input.description.trim().chars().count() >= session.config.calendar.min_note_chars
-    {
-        return Ok(());
+) -> Result<Option<String>, CrmError> {
+    if !input.completes {
+        return Ok(None);
     }
-    if input.description.trim().chars().count() < session.config.calendar.min_note_chars {
-        return Err(CrmError::NoteRequired(format!(
-            "\"{}\" cannot be completed without a note: write what happened in the description (at least {} characters) and save again",
-            if input.subject.is_empty() { "This activity" } else { &input.subject },
-            session.config.calendar.min_note_chars
-        )));
+    let calendar = &session.config.calendar;
+    let closed_before = existing.filter(|e| e.activity.status == "completed");
+    let kept = closed_before.and_then(|e| e.note.as_deref()).unwrap_or("").trim();
+    let note = closing_note::new_text(&input.description_before, &input.description, kept);
+    if closed_before.is_some() && (note == kept || note.is_empty() && kept.is_empty()) {
+        // Closed already, report unchanged: an edit of the time or an alarm needs no new report.
+        return Ok(None);
     }
-    Ok(())
+    if !closing_note::is_enough(&note, calendar.min_note_words, calendar.min_note_chars) {
+        return Err(CrmError::NoteRequired(closing_note::refusal(&input.subject, calendar.min_note_words, false)));
+    }
+    Ok(Some(note))
 }
 
 /// A note is copied into the cards of its client in every address book: its size is bounded
@@ -410,7 +426,7 @@ pub async fn save(
     existing: Option<&ActivityView>,
     input: &ActivityInput,
 ) -> Result<Option<Saved>, CrmError> {
-    check_note_rule(session, existing, input)?;
+    let note = closing_note(session, existing, input)?;
     check_note_size(session, existing, input)?;
     let (client_id, contact_id) = match existing {
         // A link set in the CRM stays unless the object names another client.
@@ -437,12 +453,11 @@ pub async fn save(
     };
     let completed_at = input.completes.then(|| Ts(input.completed_at.unwrap_or_else(Utc::now)));
     let now = Ts::now();
-    let description = input.description.trim().to_string();
     let kind = if calendar == Calendar::FollowUps { "task".to_string() } else { input.kind.clone() };
     let before = existing.map(|e| serde_json::to_string(&e.activity).unwrap_or_default());
     let after = serde_json::json!({
         "uid": input.uid, "kind": kind, "subject": input.subject, "start_at": input.start_at, "end_at": input.end_at,
-        "status": status, "client_id": client_id, "note": description,
+        "status": status, "client_id": client_id, "note": note,
     })
     .to_string();
     let rep_id = session.rep.id;
@@ -567,38 +582,29 @@ pub async fn save(
                 }
             }
         };
-        // The description is the activity's note: an edit (or a revival) updates it rather than
-        // adding another.
-        let note_id: Option<i64> = match existing {
-            Some(e) => e.note_id,
-            None if revived => {
-                sqlx::query_scalar("SELECT MAX(id) FROM notes WHERE activity_id = $1")
-                    .bind(activity_id)
-                    .fetch_one(&mut *tx)
-                    .await?
-            }
-            None => None,
-        };
-        match (note_id, description.is_empty()) {
-            (Some(id), false) => {
-                sqlx::query("UPDATE notes SET body = $2, client_id = $3 WHERE id = $1 AND body <> $2 OR id = $1 AND client_id IS DISTINCT FROM $3")
+        // Only a closing report becomes a client note: an edit of a closed activity's report
+        // updates it, a closing adds it. A planned event's description stays in its object.
+        let reported = existing.and_then(|e| e.note_id.filter(|_| e.activity.status == "completed"));
+        match (&note, reported) {
+            (Some(body), Some(id)) => {
+                sqlx::query("UPDATE notes SET body = $2, client_id = $3 WHERE id = $1")
                     .bind(id)
-                    .bind(&description)
+                    .bind(body)
                     .bind(client_id)
                     .execute(&mut *tx)
                     .await?;
             }
-            (None, false) => {
+            (Some(body), None) => {
                 sqlx::query("INSERT INTO notes (client_id, activity_id, rep_id, body, source, created_at) VALUES ($1, $2, $3, $4, 'dav', $5)")
                     .bind(client_id)
                     .bind(activity_id)
                     .bind(rep_id)
-                    .bind(&description)
+                    .bind(body)
                     .bind(now)
                     .execute(&mut *tx)
                     .await?;
             }
-            (_, true) => {}
+            (None, _) => {}
         }
         insert_audit!(&mut *tx, AuditEntry { outcome: if revived { "revived" } else { audit.outcome }, ..audit })?;
         tx.commit().await?;

@@ -204,6 +204,10 @@ pub async fn load(store: &Store, size: DemoSize) -> Result<DemoSummary> {
             }
         });
     }
+    // Alice and the others have report tasks for the planned activities that ended before the
+    // demo's reference day (as of that day, so that the demo is the same whenever it is loaded).
+    let reference = Utc.from_utc_datetime(&reference_day().and_hms_opt(0, 0, 0).expect("valid time"));
+    super::report_tasks::request_due(store, &crate::config::CalendarConfig::default(), reference).await?;
     // Fresh statistics, or the planner works from those of an empty database until autovacuum
     // (PostgreSQL) or never (SQLite) catches up.
     on_db!(store, write, |pool| {

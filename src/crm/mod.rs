@@ -4,9 +4,11 @@
 pub mod activities;
 pub mod addressbook;
 pub mod audit;
+pub mod closing_note;
 pub mod credentials;
 pub mod demo;
 pub mod reassign;
+pub mod report_tasks;
 pub mod reps;
 pub mod rules;
 pub mod visibility;

@@ -23,6 +23,8 @@ pub struct RunningServer {
     task: JoinHandle<()>,
     /// WebDAV-Push delivery (src/push), stopped with the server.
     push: Option<JoinHandle<()>>,
+    /// The check for activities due a report (crm::report_tasks), stopped with the server.
+    reports: Option<JoinHandle<()>>,
 }
 
 impl RunningServer {
@@ -30,16 +32,16 @@ impl RunningServer {
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let _ = self.task.await;
-        if let Some(push) = self.push {
-            let _ = push.await;
+        for task in [self.push, self.reports].into_iter().flatten() {
+            let _ = task.await;
         }
     }
 
     /// Serves until the task ends (it ends only through `shutdown`).
     pub async fn wait(self) {
         let _ = self.task.await;
-        if let Some(push) = self.push {
-            let _ = push.await;
+        for task in [self.push, self.reports].into_iter().flatten() {
+            let _ = task.await;
         }
     }
 
@@ -82,6 +84,13 @@ pub async fn start(state: Arc<AppState>) -> Result<RunningServer> {
     let (stop, mut stopped) = watch::channel(false);
     let push =
         crate::push::delivery::start(state.store.clone(), state.config.clone(), state.push.clone(), stop.subscribe());
+    let poke = state.push.clone();
+    let reports = crate::crm::report_tasks::start(
+        state.store.clone(),
+        state.config.calendar.clone(),
+        std::sync::Arc::new(move || poke.changed()),
+        stop.subscribe(),
+    );
     let limits = &state.config.connections;
     let connection_limit = ConnectionLimit::new(
         limits.max_connections,
@@ -155,5 +164,5 @@ pub async fn start(state: Arc<AppState>) -> Result<RunningServer> {
         drop(listener);
         let _ = tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await;
     });
-    Ok(RunningServer { addr, stop, task, push })
+    Ok(RunningServer { addr, stop, task, push, reports })
 }

@@ -135,7 +135,16 @@ impl TestServer {
         TestServer::with_config(backend, Config::default(), Some(DemoSize::SMALL)).await
     }
 
+    /// A server with `config`, except that it does not look for activities due a report by itself
+    /// (`calendar.report_check_secs`): a test compares views at chosen moments, and the clock
+    /// would stamp activities between them. Tests call `crm::report_tasks::request_due`.
     pub async fn with_config(backend: Backend, mut config: Config, demo_size: Option<DemoSize>) -> TestServer {
+        config.calendar.report_check_secs = 0;
+        TestServer::with_config_as_given(backend, config, demo_size).await
+    }
+
+    /// A server with `config` exactly as given.
+    pub async fn with_config_as_given(backend: Backend, mut config: Config, demo_size: Option<DemoSize>) -> TestServer {
         let db = TestDb::new(backend).await;
         if let Some(size) = demo_size {
             demo::load(&db.store, size).await.expect("load demo data");

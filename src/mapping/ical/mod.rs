@@ -21,6 +21,7 @@
 
 mod read;
 pub(crate) mod recurrence;
+mod report_task;
 pub mod shown;
 #[cfg(test)]
 mod tests;
@@ -34,6 +35,7 @@ use chrono::{DateTime, Utc};
 use self::read::{
     Modeled, check_component, check_reads_back, check_timezones, find_master, parse_one_calendar, range_end,
 };
+pub use self::report_task::{ReportTask, X_CRM_REPORT_FOR, render_report_task};
 use self::write::{Merge, skeleton};
 use crate::crm::activities::Activity;
 use crate::store::Ts;
@@ -311,10 +313,10 @@ pub fn parse(text: &str, expected: ComponentKind, options: &ParseOptions) -> Res
 /// the texts it wrote. Bump it with any change to those objects (here, in `write`, or in the
 /// `ActivityView` and `RenderContext` that `crm::activities` and `caldav` build): each activities
 /// calendar is then re-rendered on its next use, and devices fetch the events whose text changed.
-pub const EVENT_RENDER_VERSION: i32 = 2;
+pub const EVENT_RENDER_VERSION: i32 = 3;
 
 /// [`EVENT_RENDER_VERSION`] for the follow-ups calendar (VTODO).
-pub const TODO_RENDER_VERSION: i32 = 2;
+pub const TODO_RENDER_VERSION: i32 = 3;
 
 /// The iCalendar object of an activity. Starts from the device's object in `activity.ical` when
 /// there is one of the right component type, and changes only the modeled properties whose CRM
@@ -322,6 +324,15 @@ pub const TODO_RENDER_VERSION: i32 = 2;
 /// output: bump [`EVENT_RENDER_VERSION`] or [`TODO_RENDER_VERSION`], or both.
 pub fn render(activity: &Activity, ctx: &RenderContext) -> String {
     render_calendar(activity, ctx).to_string()
+}
+
+/// The DESCRIPTION of the object [`render`] gives: what the device was shown ("" for none).
+pub fn rendered_description(activity: &Activity, ctx: &RenderContext) -> String {
+    let calendar = render_calendar(activity, ctx);
+    let kind = ComponentKind::for_activity_kind(&activity.kind);
+    let Ok(master) = find_master(&calendar, kind) else { return String::new() };
+    let zones = calendar.build_owned_tz_resolver().with_default(Tz::UTC);
+    Modeled::read(&calendar, master, kind, &zones, &ctx.done_category).description
 }
 
 /// [`render`] before it is written out: for a query that reads the object (filters, busy time)

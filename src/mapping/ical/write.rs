@@ -100,8 +100,14 @@ impl Merge<'_> {
         if self.generated || current.location.trim() != location {
             self.set_text(ICalendarProperty::Location, &location);
         }
-        // The activity's text: its note, else the device's own description (without the block).
-        let text = self.ctx.note.clone().unwrap_or_else(|| shown::strip_description(&current.description));
+        // The activity's text: its note, unless the device's own description (without the
+        // block) holds it (a prep note and the report written after it stay as the device wrote
+        // them); else the device's own description.
+        let own = shown::strip_description(&current.description);
+        let text = match &self.ctx.note {
+            Some(note) if !own.contains(note.trim()) => note.trim().to_owned(),
+            _ => own,
+        };
         let description = shown::description(&text, client);
         if self.generated || current.description.trim() != description {
             // Rich-text copies of the old description would be shown instead of the new one.
