@@ -18,6 +18,7 @@ use std::future::Future;
 use anyhow::Result;
 
 use super::Store;
+use super::diff::{STORED_COLUMNS, StoredMember, Upsert, diff, write_upserts};
 use super::sync::Member;
 use crate::on_db;
 
@@ -66,17 +67,6 @@ pub async fn changes_between(store: &Store, after: i64, until: i64) -> Result<Op
     Ok(Some(changes))
 }
 
-/// A stored member, as the diff reads it.
-#[derive(sqlx::FromRow)]
-struct StoredMember {
-    href: String,
-    etag: String,
-    deleted: bool,
-    has_body: bool,
-    seq: i64,
-    source_id: Option<i64>,
-}
-
 /// Records the members of `sources` as `computed` (those of the sources that exist now) at change
 /// `current`: changed members get `current`, members of those sources that are no longer computed
 /// become deletions. Returns the sync sequence the collection is at: `current` when a member
@@ -90,14 +80,10 @@ pub async fn apply(
     sources: &[i64],
     computed: Vec<Member>,
 ) -> Result<i64> {
-    if sources.is_empty() {
-        if range_len >= PERSIST_CHECKED_AFTER {
-            mark_checked(store, collection, current).await?;
-        }
-        store.checked_positions().record(collection, current);
-        return Ok(synced);
-    }
-    let mut stored = stored_of_sources(store, collection, sources).await?;
+    let mut stored = match sources.is_empty() {
+        true => HashMap::new(),
+        false => stored_of_sources(store, collection, sources).await?,
+    };
     let missing: Vec<&str> =
         computed.iter().map(|m| m.href.as_str()).filter(|href| !stored.contains_key(*href)).collect();
     if !missing.is_empty() {
@@ -105,34 +91,8 @@ pub async fn apply(
         stored.extend(stored_by_href(store, collection, &missing).await?);
     }
     let touched: HashSet<i64> = sources.iter().copied().collect();
-    let mut upserts = Vec::new();
-    let mut seen = HashSet::with_capacity(computed.len());
-    for member in &computed {
-        seen.insert(member.href.as_str());
-        let kept_seq = match stored.get(member.href.as_str()) {
-            Some(s) if !s.deleted && s.etag == member.etag => {
-                if s.has_body && s.source_id == Some(member.source) {
-                    continue;
-                }
-                Some(s.seq)
-            }
-            _ => None,
-        };
-        upserts.push(Upsert {
-            href: &member.href,
-            etag: &member.etag,
-            body: Some(&member.body),
-            source: Some(member.source),
-            seq: kept_seq.unwrap_or(current),
-        });
-    }
-    for s in stored.values() {
-        let of_touched = s.source_id.is_some_and(|source| touched.contains(&source));
-        if of_touched && !s.deleted && !seen.contains(s.href.as_str()) {
-            upserts.push(Upsert { href: &s.href, etag: &s.etag, body: None, source: s.source_id, seq: current });
-        }
-    }
-    if upserts.iter().all(|u| u.seq != current) {
+    let upserts = diff(&stored, &computed, |s| s.source_id.is_some_and(|source| touched.contains(&source)));
+    if upserts.iter().all(|u| u.seq.is_some()) {
         // No member changed (texts filled in or sources noted at most): the token stays.
         if !upserts.is_empty() {
             write(store, collection, None, current, &upserts).await?;
@@ -147,15 +107,6 @@ pub async fn apply(
     // Its texts in memory are of an older state now.
     store.member_cache().forget(collection);
     Ok(recorded)
-}
-
-/// One row to write: a member without text is a deletion.
-struct Upsert<'a> {
-    href: &'a str,
-    etag: &'a str,
-    body: Option<&'a str>,
-    source: Option<i64>,
-    seq: i64,
 }
 
 /// Writes `upserts` and records the collection as read up to `current`; when `synced_before` is
@@ -190,23 +141,7 @@ async fn write(
             tx.rollback().await?;
             synced
         } else {
-            for upsert in upserts {
-                sqlx::query(
-                    "INSERT INTO collection_members (collection, href, etag, body, seq, deleted, source_id) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (collection, href) DO UPDATE SET \
-                     etag = excluded.etag, body = excluded.body, seq = excluded.seq, deleted = excluded.deleted, \
-                     source_id = excluded.source_id",
-                )
-                .bind(collection)
-                .bind(upsert.href)
-                .bind(upsert.etag)
-                .bind(upsert.body)
-                .bind(upsert.seq)
-                .bind(upsert.body.is_none())
-                .bind(upsert.source)
-                .execute(&mut *tx)
-                .await?;
-            }
+            write_upserts!(tx, collection, upserts, current);
             tx.commit().await?;
             current
         }
@@ -226,8 +161,6 @@ async fn mark_checked(store: &Store, collection: &str, current: i64) -> Result<(
     });
     Ok(())
 }
-
-const STORED_COLUMNS: &str = "SELECT href, etag, deleted, body IS NOT NULL AS has_body, seq, source_id FROM collection_members WHERE collection = $1";
 
 async fn stored_of_sources(store: &Store, collection: &str, sources: &[i64]) -> Result<HashMap<String, StoredMember>> {
     let rows: Vec<StoredMember> =

@@ -5,6 +5,7 @@
 //! driver). SQLite gets one writer connection and several readers: SQLite allows one writer at a
 //! time anyway, and a single writer pool turns lock contention into a queue instead of BUSY errors.
 
+mod diff;
 pub mod incremental;
 mod member_cache;
 pub mod rows;

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use anyhow::Result;
 
 use super::Store;
+use super::diff::{STORED_COLUMNS, StoredMember, diff, write_upserts};
 use super::incremental::{self, View};
 use super::member_cache::Snapshot;
 use crate::dav::members::MemberLookup;
@@ -108,38 +109,10 @@ pub async fn record(
     render_version: i32,
     current: &[Member],
 ) -> Result<i64> {
-    let stored: Vec<(String, String, bool, bool, i64, Option<i64>)> = on_db!(store, read, |pool| {
-        sqlx::query_as(
-            "SELECT href, etag, deleted, body IS NOT NULL, seq, source_id FROM collection_members WHERE collection = $1",
-        )
-        .bind(collection)
-        .fetch_all(pool)
-        .await?
-    });
-    let stored: HashMap<&str, (&str, bool, bool, i64, Option<i64>)> =
-        stored.iter().map(|(h, e, d, b, s, source)| (h.as_str(), (e.as_str(), *d, *b, *s, *source))).collect();
-    let mut upserts: Vec<Upsert<'_>> = Vec::new();
-    let mut seen = std::collections::HashSet::with_capacity(current.len());
-    for member in current {
-        seen.insert(member.href.as_str());
-        let changed = match stored.get(member.href.as_str()) {
-            Some((etag, false, true, _, source)) if *etag == member.etag && *source == Some(member.source) => continue,
-            Some((etag, false, _, old_seq, _)) if *etag == member.etag => Some(*old_seq),
-            _ => None,
-        };
-        upserts.push(Upsert {
-            href: &member.href,
-            etag: &member.etag,
-            body: Some(&member.body),
-            source: Some(member.source),
-            seq: changed,
-        });
-    }
-    for (href, (etag, deleted, _, _, source)) in &stored {
-        if !deleted && !seen.contains(href) {
-            upserts.push(Upsert { href, etag, body: None, source: *source, seq: None });
-        }
-    }
+    let stored: Vec<StoredMember> =
+        on_db!(store, read, |pool| { sqlx::query_as(STORED_COLUMNS).bind(collection).fetch_all(pool).await? });
+    let stored: HashMap<String, StoredMember> = stored.into_iter().map(|m| (m.href.clone(), m)).collect();
+    let upserts = diff(&stored, current, |_| true);
     let new_sequence = synced_before.is_some_and(|synced| seq <= synced) && upserts.iter().any(|u| u.seq.is_none());
     Ok(on_db!(store, write, |pool| {
         let mut tx = pool.begin().await?;
@@ -172,52 +145,10 @@ pub async fn record(
         .bind(render_version)
         .execute(&mut *tx)
         .await?;
-        // Many rows per statement: a first sync of a large collection would otherwise cost one round
-        // trip per member.
-        for chunk in upserts.chunks(500) {
-            let values: Vec<String> = (0..chunk.len())
-                .map(|i| {
-                    let n = 5 * i + 2;
-                    format!(
-                        "($1, ${n}, ${}, ${}, ${}, ${}, {})",
-                        n + 1,
-                        n + 2,
-                        n + 3,
-                        n + 4,
-                        if chunk[i].body.is_none() { "TRUE" } else { "FALSE" }
-                    )
-                })
-                .collect();
-            let sql = format!(
-                "INSERT INTO collection_members (collection, href, etag, body, seq, source_id, deleted) VALUES {} \
-                 ON CONFLICT (collection, href) DO UPDATE SET etag = excluded.etag, body = excluded.body, \
-                 seq = excluded.seq, source_id = excluded.source_id, deleted = excluded.deleted",
-                values.join(", ")
-            );
-            let mut query = sqlx::query(&sql).bind(collection);
-            for upsert in chunk {
-                query = query
-                    .bind(upsert.href)
-                    .bind(upsert.etag)
-                    .bind(upsert.body)
-                    .bind(upsert.seq.unwrap_or(changed_seq))
-                    .bind(upsert.source);
-            }
-            query.execute(&mut *tx).await?;
-        }
+        write_upserts!(tx, collection, upserts, changed_seq);
         tx.commit().await?;
         synced
     }))
-}
-
-/// One row written by `record`; a member without text is a deletion.
-struct Upsert<'a> {
-    href: &'a str,
-    etag: &'a str,
-    body: Option<&'a str>,
-    source: Option<i64>,
-    /// The sequence it keeps; `None`: it changed, and gets the sequence recorded at.
-    seq: Option<i64>,
 }
 
 /// Brings `collection` up to date if the change_log moved since it last was, or if its texts were
