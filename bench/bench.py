@@ -23,6 +23,7 @@ collections every 5 s under 10 changes/s to random clients; total CPU, p50/p99, 
 import argparse
 import asyncio
 import base64
+import html
 import http.client
 import json
 import os
@@ -257,6 +258,11 @@ def parse_multistatus(data):
     return out, root.findtext(f"{DAV}sync-token")
 
 
+def hrefs_of(data):
+    """The hrefs of a multistatus, unescaped (a quick scan, as a streaming client parses)."""
+    return [html.unescape(h.decode()) for h in re.findall(rb"<(?:[A-Za-z0-9]+:)?href>([^<]*)</", data)]
+
+
 def count_responses(data):
     return len(re.findall(rb"<(?:[A-Za-z0-9]+:)?response[ >]", data))
 
@@ -428,20 +434,24 @@ def measure(server, cards, events, runs, seq_runs, load_seconds, load_tool):
     r["multiget_cal_ms"] = median_ms(t)
 
     # A first sync as DAVx5 does it: sync-collection for the ETags, then the cards by
-    # addressbook-multiget in batches of 50. Small requests: their fixed cost shows here.
+    # addressbook-multiget in batches of 50. Small requests: their fixed cost shows here. Two
+    # figures: the wall time with this Python client's own work (parsing, building requests), and
+    # the time spent waiting for the server's answers, which is what the server decides.
     def davx5_first_sync():
         start = time.perf_counter()
-        _, listing = conn.timed("REPORT", server.book, sync_body(""), depth1)
-        members, _ = parse_multistatus(listing)
-        hrefs = [h for h, _, _ in members if not h.endswith("/")]
+        waited, listing = conn.timed("REPORT", server.book, sync_body(""), depth1)
+        hrefs = [h for h in hrefs_of(listing) if not h.endswith("/")]
         fetched = 0
         for i in range(0, len(hrefs), 50):
-            _, batch = conn.timed("REPORT", server.book, multiget_body("card", hrefs[i : i + 50]), depth1)
+            elapsed, batch = conn.timed("REPORT", server.book, multiget_body("card", hrefs[i : i + 50]), depth1)
+            waited += elapsed
             fetched += batch.count(b"BEGIN:VCARD")
         assert fetched == cards, (fetched, cards)
-        return time.perf_counter() - start
+        return time.perf_counter() - start, waited
 
-    r["davx5_first_sync_ms"] = statistics.median(davx5_first_sync() for _ in range(runs)) * 1000
+    first_syncs = [davx5_first_sync() for _ in range(runs)]
+    r["davx5_first_sync_ms"] = statistics.median(wall for wall, _ in first_syncs) * 1000
+    r["davx5_first_sync_server_ms"] = statistics.median(waited for _, waited in first_syncs) * 1000
 
     peaks.end("multigets")
     log(f"[{server.name}] empty-token syncs")
@@ -652,7 +662,8 @@ ROWS = [
     ("sync_cal_ms", "initial sync-collection, calendar", "ms", False, "events", ">= 20x"),
     ("multiget_book_ms", "addressbook-multiget, all cards", "ms", False, "cards", ">= 20x"),
     ("multiget_cal_ms", "calendar-multiget, all events", "ms", False, "events", ">= 20x"),
-    ("davx5_first_sync_ms", "first sync as DAVx5 does it (sync, then multigets of 50 cards)", "ms", False, "cards", ">= 50x"),
+    ("davx5_first_sync_ms", "first sync as DAVx5 does it (sync, then multigets of 50 cards), wall", "ms", False, "cards", ""),
+    ("davx5_first_sync_server_ms", "first sync as DAVx5 does it, time waiting for the server", "ms", False, "cards", ">= 50x"),
     ("token_book_p50_ms", "empty-token sync, address book, p50", "ms", False, None, ""),
     ("token_book_p99_ms", "empty-token sync, address book, p99", "ms", False, None, "< 5 ms"),
     ("token_cal_p50_ms", "empty-token sync, calendar, p50", "ms", False, None, ""),

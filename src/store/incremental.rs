@@ -50,21 +50,107 @@ pub trait View: Sync {
 }
 
 /// The change_log entries after `after` up to `until`; `None` when there are more than
-/// `MAX_RANGE` of them.
+/// `MAX_RANGE` of them. Read from the process's `LogTail` where it holds them: every collection
+/// polled under churn reads the same newest range, and the database is asked for it once.
 pub async fn changes_between(store: &Store, after: i64, until: i64) -> Result<Option<Vec<LoggedChange>>> {
     if until - after > MAX_RANGE {
         return Ok(None);
     }
-    let changes: Vec<LoggedChange> = on_db!(store, read, |pool| {
-        sqlx::query_as(
-            "SELECT entity, entity_id, client_id, activity_id, rep_id FROM change_log WHERE seq > $1 AND seq <= $2 ORDER BY seq",
+    let (mut changes, from) = match store.log_tail().read(after, until) {
+        TailRead::Complete(changes) => return Ok(Some(changes)),
+        TailRead::Partial { changes, from } => (changes, from),
+    };
+    let read: Vec<(i64, LoggedChange)> = on_db!(store, read, |pool| {
+        sqlx::query_as::<_, SeqChange>(
+            "SELECT seq, entity, entity_id, client_id, activity_id, rep_id FROM change_log \
+             WHERE seq > $1 AND seq <= $2 ORDER BY seq",
         )
-        .bind(after)
+        .bind(from)
         .bind(until)
         .fetch_all(pool)
         .await?
+        .into_iter()
+        .map(|row| (row.seq, row.change))
+        .collect()
     });
+    changes.extend(read.iter().map(|(_, change)| change.clone()));
+    store.log_tail().extend(from, until, read);
     Ok(Some(changes))
+}
+
+#[derive(sqlx::FromRow)]
+struct SeqChange {
+    seq: i64,
+    #[sqlx(flatten)]
+    change: LoggedChange,
+}
+
+/// Entries kept in the tail at most (a few ranges of `MAX_RANGE`).
+const TAIL_ENTRIES: usize = 4 * MAX_RANGE as usize;
+
+/// The newest change_log entries this process has read: every entry with a sequence in
+/// (`after`, `until`], in order. Entries up to a `current` read from the database are final (the
+/// triggers make sequence order commit order), so a range once read never changes.
+#[derive(Debug, Default)]
+pub struct LogTail {
+    range: std::sync::Mutex<TailRange>,
+}
+
+#[derive(Debug, Default)]
+struct TailRange {
+    after: i64,
+    until: i64,
+    entries: std::collections::VecDeque<(i64, LoggedChange)>,
+}
+
+pub enum TailRead {
+    Complete(Vec<LoggedChange>),
+    /// The entries up to `from`; those after it are to be read from the database.
+    Partial {
+        changes: Vec<LoggedChange>,
+        from: i64,
+    },
+}
+
+impl TailRange {
+    fn holds(&self, seq: i64) -> bool {
+        self.after <= seq && seq <= self.until
+    }
+
+    fn between(&self, after: i64, until: i64) -> Vec<LoggedChange> {
+        let start = self.entries.partition_point(|(seq, _)| *seq <= after);
+        let end = self.entries.partition_point(|(seq, _)| *seq <= until);
+        self.entries.range(start..end).map(|(_, change)| change.clone()).collect()
+    }
+}
+
+impl LogTail {
+    pub fn read(&self, after: i64, until: i64) -> TailRead {
+        let range = self.range.lock().expect("log tail lock");
+        match (range.holds(after), range.holds(until)) {
+            (true, true) => TailRead::Complete(range.between(after, until)),
+            (true, false) => TailRead::Partial { changes: range.between(after, range.until), from: range.until },
+            _ => TailRead::Partial { changes: Vec::new(), from: after },
+        }
+    }
+
+    /// Adds `entries`, every entry in (`from`, `until`], when they continue the tail or start a
+    /// newer one; an older range (a collection far behind) is not kept.
+    pub fn extend(&self, from: i64, until: i64, entries: Vec<(i64, LoggedChange)>) {
+        let mut range = self.range.lock().expect("log tail lock");
+        if from == range.until && until > range.until {
+            range.entries.extend(entries);
+            range.until = until;
+        } else if from > range.until {
+            *range = TailRange { after: from, until, entries: entries.into() };
+        } else {
+            return;
+        }
+        while range.entries.len() > TAIL_ENTRIES {
+            let (seq, _) = range.entries.pop_front().expect("a non-empty tail");
+            range.after = seq;
+        }
+    }
 }
 
 /// Records the members of `sources` as `computed` (those of the sources that exist now) at change
@@ -205,5 +291,60 @@ impl CheckedPositions {
         }
         let position = positions.entry(collection.to_string()).or_insert(seq);
         *position = (*position).max(seq);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(seq: i64) -> (i64, LoggedChange) {
+        let change = LoggedChange {
+            entity: "clients".into(),
+            entity_id: seq * 10,
+            client_id: Some(seq),
+            activity_id: None,
+            rep_id: None,
+        };
+        (seq, change)
+    }
+
+    fn ids(changes: &[LoggedChange]) -> Vec<i64> {
+        changes.iter().map(|c| c.entity_id / 10).collect()
+    }
+
+    #[test]
+    fn the_tail_answers_what_it_holds_and_names_where_the_database_must_go_on() {
+        let tail = LogTail::default();
+        // Sequences 3 and 6 were rolled back: a range may have gaps.
+        tail.extend(0, 5, vec![entry(1), entry(2), entry(4), entry(5)]);
+        match tail.read(1, 5) {
+            TailRead::Complete(changes) => assert_eq!(ids(&changes), [2, 4, 5]),
+            TailRead::Partial { .. } => panic!("(1, 5] is held"),
+        }
+        match tail.read(2, 8) {
+            TailRead::Partial { changes, from } => assert_eq!((ids(&changes), from), (vec![4, 5], 5)),
+            TailRead::Complete(_) => panic!("(5, 8] is not held"),
+        }
+        tail.extend(5, 8, vec![entry(7), entry(8)]);
+        match tail.read(2, 8) {
+            TailRead::Complete(changes) => assert_eq!(ids(&changes), [4, 5, 7, 8]),
+            TailRead::Partial { .. } => panic!("(2, 8] is held now"),
+        }
+        // A range read for a collection far behind is not kept, and does not break the tail.
+        tail.extend(0, 3, vec![entry(1), entry(2)]);
+        assert!(matches!(tail.read(0, 8), TailRead::Complete(changes) if ids(&changes) == [1, 2, 4, 5, 7, 8]));
+    }
+
+    #[test]
+    fn the_tail_forgets_its_oldest_entries_beyond_its_size() {
+        let tail = LogTail::default();
+        let newest = TAIL_ENTRIES as i64 + 10;
+        tail.extend(0, newest, (1..=newest).map(entry).collect());
+        assert!(matches!(tail.read(0, newest), TailRead::Partial { from: 0, .. }));
+        match tail.read(10, newest) {
+            TailRead::Complete(changes) => assert_eq!(changes.len(), TAIL_ENTRIES),
+            TailRead::Partial { .. } => panic!("the newest entries are held"),
+        }
     }
 }

@@ -94,6 +94,8 @@ pub struct Store {
     refresh_slots: Arc<tokio::sync::Semaphore>,
     /// How far this process has read the change_log for each collection (`incremental`).
     checked_positions: Arc<incremental::CheckedPositions>,
+    /// The newest change_log entries, read once for all collections (`incremental`).
+    log_tail: Arc<incremental::LogTail>,
     /// When `check_writable` last committed its probe.
     write_probe: Arc<tokio::sync::Mutex<Option<std::time::Instant>>>,
     /// Set when a write failed in a way that broke its transaction (SQLite): the next
@@ -185,6 +187,7 @@ impl Store {
             member_cache: Arc::new(MemberCache::new(member_cache::BUDGET_BYTES)),
             refresh_slots: Arc::new(tokio::sync::Semaphore::new(cores)),
             checked_positions: Arc::default(),
+            log_tail: Arc::default(),
             write_probe: Arc::default(),
             write_fault: Arc::default(),
         }
@@ -197,6 +200,10 @@ impl Store {
 
     pub(crate) fn checked_positions(&self) -> &incremental::CheckedPositions {
         &self.checked_positions
+    }
+
+    pub(crate) fn log_tail(&self) -> &incremental::LogTail {
+        &self.log_tail
     }
 
     pub(crate) fn member_cache(&self) -> &MemberCache {
