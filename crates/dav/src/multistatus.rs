@@ -105,7 +105,10 @@ impl Default for Multistatus {
 
 impl Multistatus {
     pub fn new() -> Self {
-        let mut body = String::from(XML_DECLARATION);
+        // Most answers are a few to tens of KiB: growing from a few bytes copied them over and
+        // over (memmove was 4% of a 50-card multiget's CPU).
+        let mut body = String::with_capacity(16 * 1024);
+        body.push_str(XML_DECLARATION);
         open_root(&mut body, "multistatus");
         Self { body, sync_token: None }
     }
