@@ -51,12 +51,8 @@ pub enum AuthOutcome {
 }
 
 struct CachedLogin {
-    user: Authenticated,
+    credential_id: i64,
     proven_at: Instant,
-}
-
-fn cache_key(login: &str, secret: &str) -> [u8; 32] {
-    Sha256::new().chain_update(login.as_bytes()).chain_update([0]).chain_update(secret.as_bytes()).finalize().into()
 }
 
 enum PasswordCheck {
@@ -118,7 +114,12 @@ impl Authenticator {
         let Some((login, secret)) = header.and_then(parse_basic) else {
             return Ok(AuthOutcome::Denied);
         };
-        let cache_key = cache_key(&login, &secret);
+        let cache_key: [u8; 32] = Sha256::new()
+            .chain_update(login.as_bytes())
+            .chain_update([0])
+            .chain_update(secret.as_bytes())
+            .finalize()
+            .into();
         // Requests with one password (a device's parallel first sync) wait for one check, then
         // share its result: the cache after a success, the memo of a failure otherwise.
         let arrived = Instant::now();
@@ -161,7 +162,7 @@ impl Authenticator {
                 self.cache
                     .lock()
                     .expect("auth lock")
-                    .insert(cache_key, CachedLogin { user: auth.clone(), proven_at: Instant::now() });
+                    .insert(cache_key, CachedLogin { credential_id: auth.credential_id, proven_at: Instant::now() });
                 self.remember_address(&login, client);
                 self.touch(store, auth.credential_id);
                 AuthOutcome::Ok(auth)
@@ -178,17 +179,7 @@ impl Authenticator {
 
     fn cached(&self, cache_key: &[u8; 32]) -> Option<i64> {
         let cache = self.cache.lock().expect("auth lock");
-        cache.get(cache_key).filter(|c| c.proven_at.elapsed() < CACHE_TTL).map(|c| c.user.credential_id)
-    }
-
-    /// Who `header` proved to be when this process last checked it (within the cache's time),
-    /// without asking the database: a guess that `authenticate` must confirm before any answer
-    /// made on it is sent.
-    pub fn proven(&self, header: Option<&str>) -> Option<Authenticated> {
-        let (login, secret) = header.and_then(parse_basic)?;
-        let cache = self.cache.lock().expect("auth lock");
-        let cached = cache.get(&cache_key(&login, &secret)).filter(|c| c.proven_at.elapsed() < CACHE_TTL)?;
-        Some(cached.user.clone())
+        cache.get(cache_key).filter(|c| c.proven_at.elapsed() < CACHE_TTL).map(|c| c.credential_id)
     }
 
     /// The lock that requests with this credential take turns on.

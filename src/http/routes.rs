@@ -70,41 +70,12 @@ async fn route(state: &Arc<AppState>, peer: SocketAddr, request: http::Request<I
     }
     let authorization = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let client = super::client_addr::client_ip(peer.ip(), request.headers(), &state.config.trusted_proxies);
-    // A read of the DAV tree with a credential this process proved before starts at once, while
-    // the credential row is re-checked beside it (a device's sync is a run of small reads, each of
-    // which waited for that statement first). Its answer still waits for the re-check: a revoked
-    // token or a disabled rep is refused on the very next request, as before.
-    if is_dav_read(&method, &path)
-        && let Some(proven) = state.auth.proven(authorization.as_deref())
-    {
-        let (parts, body) = request.into_parts();
-        let body = match read_body(state, &parts.headers, body).await {
-            Ok(body) => body,
-            Err(reply) => return reply,
-        };
-        let again = (parts.headers.clone(), body.clone());
-        let request = Request { method, path, headers: parts.headers, body, user: proven.clone() };
-        let (method, path) = (request.method.clone(), request.path.clone());
-        let (outcome, reply) = tokio::join!(
-            state.auth.authenticate(&state.store, authorization.as_deref(), client),
-            dispatch(state, request)
-        );
-        let user = match authenticated(outcome) {
-            Ok(user) => user,
-            Err(refused) => return refused,
-        };
-        *login = user.rep.login.clone();
-        if user.credential_id == proven.credential_id && user.rep == proven.rep {
-            return reply;
-        }
-        // The rep changed meanwhile (a role, a name): the answer is made again for the rep as now.
-        let (headers, body) = again;
-        return dispatch(state, Request { method, path, headers, body, user }).await;
-    }
-    let outcome = state.auth.authenticate(&state.store, authorization.as_deref(), client).await;
-    let user = match authenticated(outcome) {
-        Ok(user) => user,
-        Err(refused) => return refused,
+    let user = match state.auth.authenticate(&state.store, authorization.as_deref(), client).await {
+        Ok(AuthOutcome::Ok(user)) => user,
+        Ok(AuthOutcome::Denied) => return response::unauthorized(),
+        Ok(AuthOutcome::Throttled(wait)) => return response::too_many_attempts(wait),
+        Ok(AuthOutcome::Busy) => return response::logins_busy(),
+        Err(e) => return internal_error(e),
     };
     *login = user.rep.login.clone();
     // Reports: managers as well as admins (the rest of the admin API is for admins only).
@@ -112,46 +83,27 @@ async fn route(state: &Arc<AppState>, peer: SocketAddr, request: http::Request<I
         return crate::reports::http::handle(state, &method, &path, request.uri().query(), &user.rep.role).await;
     }
     let (parts, body) = request.into_parts();
-    let body = match read_body(state, &parts.headers, body).await {
-        Ok(body) => body,
-        Err(reply) => return reply,
-    };
-    let request = Request { method, path, headers: parts.headers, body, user };
-    dispatch(state, request).await
-}
-
-/// GET, HEAD, PROPFIND and REPORT under /dav/: requests that change nothing a rep could not have
-/// changed by reading (a view brought up to date is the same for any reader).
-fn is_dav_read(method: &Method, path: &str) -> bool {
-    matches!(method.as_str(), "GET" | "HEAD" | "PROPFIND" | "REPORT") && path.starts_with("/dav/")
-}
-
-fn authenticated(outcome: anyhow::Result<AuthOutcome>) -> Result<Authenticated, Reply> {
-    match outcome {
-        Ok(AuthOutcome::Ok(user)) => Ok(user),
-        Ok(AuthOutcome::Denied) => Err(response::unauthorized()),
-        Ok(AuthOutcome::Throttled(wait)) => Err(response::too_many_attempts(wait)),
-        Ok(AuthOutcome::Busy) => Err(response::logins_busy()),
-        Err(e) => Err(internal_error(e)),
-    }
-}
-
-/// The request body, read within the size limit and the body timeout.
-async fn read_body(state: &AppState, headers: &http::HeaderMap, body: Incoming) -> Result<Bytes, Reply> {
     if let Some(length) =
-        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok())
+        parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok())
         && length > state.config.max_body_bytes as u64
     {
-        return Err(too_large(state.config.max_body_bytes));
+        return too_large(state.config.max_body_bytes);
     }
     // A body dribbled, or chunked without end, would hold the connection and its buffer forever.
     let body_timeout = Duration::from_secs(state.config.connections.body_timeout_secs);
-    match tokio::time::timeout(body_timeout, Limited::new(body, state.config.max_body_bytes).collect()).await {
-        Ok(Ok(collected)) => Ok(collected.to_bytes()),
-        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(too_large(state.config.max_body_bytes)),
-        Ok(Err(e)) => Err(response::text(StatusCode::BAD_REQUEST, format!("cannot read request body: {e}"))),
-        Err(_) => Err(body_timed_out(body_timeout)),
-    }
+    let body = match tokio::time::timeout(body_timeout, Limited::new(body, state.config.max_body_bytes).collect()).await
+    {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
+            return too_large(state.config.max_body_bytes);
+        }
+        Ok(Err(e)) => {
+            return response::text(StatusCode::BAD_REQUEST, format!("cannot read request body: {e}"));
+        }
+        Err(_) => return body_timed_out(body_timeout),
+    };
+    let request = Request { method, path, headers: parts.headers, body, user };
+    dispatch(state, request).await
 }
 
 async fn dispatch(state: &Arc<AppState>, request: Request) -> Reply {
