@@ -572,6 +572,16 @@ async fn revoked_tokens_reps_on_the_admin_api_and_brute_force_are_refused() {
     let response = with_token().send().await.unwrap();
     assert_eq!(response.status(), 401);
     assert!(response.headers().contains_key("www-authenticate"));
+    // So does a proven (cached) password of a rep disabled since, on the reads a device makes.
+    let sync =
+        || server.as_user("REPORT", "/dav/addressbooks/bob/clients/", "bob").header("Depth", "1").body(sync_body(""));
+    assert_eq!(status_of(sync()).await, 207);
+    crmdav::crm::reps::set_active(&server.db.store, "bob", false).await.unwrap();
+    let refused = sync().send().await.unwrap();
+    assert_eq!(refused.status(), 401);
+    assert!(!refused.text().await.unwrap().contains("BEGIN:VCARD"), "a refused read carries no card");
+    crmdav::crm::reps::set_active(&server.db.store, "bob", true).await.unwrap();
+    assert_eq!(status_of(sync()).await, 207);
 
     // The admin API is refused to reps, and what they tried did not happen.
     let before = fingerprint(&server).await;
