@@ -271,6 +271,35 @@ async fn admin_api_behind_the_console(backend: Backend) {
     assert!(csv.text().await.unwrap().starts_with("rep,"));
     assert_eq!(get("/ui/admin/audit").await.unwrap().status(), StatusCode::FORBIDDEN);
 
+    // An admin hands a rep a profile (or a QR code) with a new token of the rep's.
+    let (admin_session, admin_csrf) = log_in(&server, "admin", "demo").await.unwrap();
+    let hand_over = |kind: &str| {
+        server
+            .request("POST", &format!("/ui/admin/reps/bob/{kind}"))
+            .header("cookie", &admin_session)
+            .form(&[("csrf", admin_csrf.as_str())])
+            .send()
+    };
+    let profile = hand_over("profile").await.unwrap();
+    assert_eq!(profile.headers()["content-type"], "application/x-apple-aspen-config");
+    let plist = plist::Value::from_reader_xml(profile.bytes().await.unwrap().as_ref()).unwrap();
+    let caldav =
+        plist.as_dictionary().unwrap()["PayloadContent"].as_array().unwrap()[0].as_dictionary().unwrap().clone();
+    assert_eq!(caldav["CalDAVUsername"].as_string(), Some("bob"));
+    let token = caldav["CalDAVPassword"].as_string().unwrap().to_string();
+    let bob_device =
+        server.request("PROPFIND", "/dav/principals/bob/").basic_auth("bob", Some(&token)).header("depth", "0");
+    assert_eq!(bob_device.send().await.unwrap().status(), StatusCode::MULTI_STATUS);
+    let qr = hand_over("qr").await.unwrap().text().await.unwrap();
+    assert!(qr.contains("<svg") && qr.contains("davx5://bob:crmdav"));
+    assert_eq!(
+        server
+            .db
+            .count("SELECT COUNT(*) FROM credentials WHERE label = 'set up by admin' AND kind = 'app-token'")
+            .await,
+        2
+    );
+
     // The audit log, filtered by rep, outcome and date.
     let audit: Value =
         api("GET", "/admin/api/audit?rep=admin&outcome=refused", None).send().await.unwrap().json().await.unwrap();

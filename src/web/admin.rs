@@ -46,6 +46,7 @@ pub async fn handle(ctx: &Ctx<'_>, segments: &[&str]) -> Reply {
             });
             reps_page(ctx, Some(notice)).await
         }
+        (["reps", login, kind @ ("profile" | "qr")], true) => hand_over(ctx, login, kind).await,
         (["teams"], true) => {
             let body = json!({ "name": ctx.text("name"), "manager": ctx.text("manager") });
             let done = api::call(ctx, Method::POST, "/admin/api/teams", Some(body)).await;
@@ -99,6 +100,34 @@ pub async fn handle(ctx: &Ctx<'_>, segments: &[&str]) -> Reply {
     }
 }
 
+/// A device set up by the admin for a rep: a fresh app token of the rep's, as an Apple profile to
+/// send them or a QR code for their phone to scan (DAVx5).
+async fn hand_over(ctx: &Ctx<'_>, login: &str, kind: &str) -> Reply {
+    let label = format!("set up by {}", ctx.session().rep.login);
+    let path = format!("/admin/api/reps/{}/tokens", api::segment(login));
+    let token = match api::call(ctx, Method::POST, &path, Some(json!({ "kind": "app", "label": label }))).await {
+        Ok(value) => value.get("token").and_then(Value::as_str).unwrap_or_default().to_string(),
+        Err(refused) => return reps_page(ctx, Some(Notice::Refused(refused.message))).await,
+    };
+    if kind == "profile" {
+        return super::devices::profile_download(&ctx.base, login, &token, &label);
+    }
+    let url = super::devices::davx5_url(&ctx.base, login, &token);
+    let qr = match super::devices::qr_svg(&url) {
+        Ok(qr) => qr,
+        Err(e) => return super::internal(e),
+    };
+    let content = html! {
+        section.card #fresh {
+            h2 { "DAVx5 for " (login) }
+            div.qr { (layout::trusted_svg(&qr)) }
+            p { "Let " (login) " scan this code with DAVx5 (" b { "+" } " → scan). It holds a new token of theirs, listed as " i { (label) } "." }
+            p.muted { "Link: " code { (url) } }
+        }
+    };
+    super::html(StatusCode::OK, layout::page(ctx, "Set up a phone", None, content))
+}
+
 fn outcome(done: Result<Value, Refused>, message: impl FnOnce(&Value) -> String) -> Notice {
     match done {
         Ok(value) => Notice::Done(message(&value)),
@@ -134,7 +163,7 @@ async fn reps_page(ctx: &Ctx<'_>, notice: Option<Notice>) -> Reply {
     let content = html! {
         div.table {
             table #reps {
-                thead { tr { th { "Login" } th { "Name" } th { "Role" } th { "Team" } th { "State" } th { "Password" } } }
+                thead { tr { th { "Login" } th { "Name" } th { "Role" } th { "Team" } th { "State" } th { "Password" } th { "Set up a device" } } }
                 tbody {
                     @for m in &members {
                         @let login = &m.rep.login;
@@ -179,6 +208,17 @@ async fn reps_page(ctx: &Ctx<'_>, notice: Option<Notice>) -> Reply {
                                     (csrf_field(ctx))
                                     input type="password" name="password" placeholder="new password" aria-label="new password" autocomplete="new-password";
                                     button.secondary type="submit" { "Reset" }
+                                }
+                            }
+                            td {
+                                form method="post" action=(format!("/ui/admin/reps/{login}/profile")) {
+                                    (csrf_field(ctx))
+                                    button.secondary type="submit" title="Apple profile with a new token" { "Profile" }
+                                }
+                                " "
+                                form method="post" action=(format!("/ui/admin/reps/{login}/qr")) {
+                                    (csrf_field(ctx))
+                                    button.secondary type="submit" title="QR code for DAVx5 with a new token" { "QR" }
                                 }
                             }
                         }
@@ -395,14 +435,15 @@ async fn audit_page(ctx: &Ctx<'_>) -> Reply {
                 thead { tr { th { "When" } th { "Who" } th { "Device" } th { "Action" } th { "Target" } th { "Outcome" } th { "Detail" } } }
                 tbody {
                     @for row in &rows {
+                        @let detail = row.after_data.as_deref().or(row.before_data.as_deref()).unwrap_or("");
                         tr {
-                            td { (row.at) }
+                            td { (row.at.replacen('T', " ", 1).trim_end_matches('Z')) }
                             td { (row.login.as_deref().unwrap_or("cli")) }
-                            td { (row.device) }
+                            td.device title=(row.device) { (shorten(&row.device, 32)) }
                             td { (row.action) }
                             td { (row.target) }
                             td { (row.outcome) }
-                            td.muted { (row.after_data.as_deref().or(row.before_data.as_deref()).unwrap_or("")) }
+                            td.detail title=(detail) { (shorten(detail, 160)) }
                         }
                     }
                     @if rows.is_empty() { tr { td colspan="7" .muted { "Nothing recorded matches." } } }
@@ -411,6 +452,14 @@ async fn audit_page(ctx: &Ctx<'_>) -> Reply {
         }
     };
     super::html(StatusCode::OK, layout::page(ctx, "Audit log", notice.as_ref(), content))
+}
+
+/// At most `chars` characters of `text`, with an ellipsis when cut (the whole is in a tooltip).
+fn shorten(text: &str, chars: usize) -> String {
+    match text.char_indices().nth(chars) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_string(),
+    }
 }
 
 /// An audit row (`crm::audit::AuditRow`) as the API sends it (timestamps as text).

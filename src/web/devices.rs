@@ -70,8 +70,12 @@ async fn apple_profile(ctx: &Ctx<'_>) -> Reply {
         Ok(created) => created,
         Err(e) => return super::internal(e),
     };
-    let login = &ctx.session().rep.login;
-    let account = profile::Account { base: &ctx.base, login, token: &token, device: &device };
+    profile_download(&ctx.base, &ctx.session().rep.login, &token, &device)
+}
+
+/// The `.mobileconfig` download of `login`'s accounts with `token`.
+pub(super) fn profile_download(base: &str, login: &str, token: &str, device: &str) -> Reply {
+    let account = profile::Account { base, login, token, device };
     let bytes = match profile::mobileconfig(&account) {
         Ok(bytes) => bytes,
         Err(e) => return super::internal(e),
@@ -84,7 +88,7 @@ async fn apple_profile(ctx: &Ctx<'_>) -> Reply {
 }
 
 /// The URL DAVx5 opens from a QR code: its own scheme, with the login and the token.
-fn davx5_url(base: &str, login: &str, token: &str) -> String {
+pub(super) fn davx5_url(base: &str, login: &str, token: &str) -> String {
     let (scheme, host) = match base.split_once("://") {
         Some(("https", host)) => ("davx5s", host),
         Some((_, host)) => ("davx5", host),
@@ -94,7 +98,7 @@ fn davx5_url(base: &str, login: &str, token: &str) -> String {
     format!("{scheme}://{}:{}@{}/dav/", enc(login), enc(token), host.trim_end_matches('/'))
 }
 
-fn qr_svg(text: &str) -> anyhow::Result<String> {
+pub(super) fn qr_svg(text: &str) -> anyhow::Result<String> {
     let code = QrCode::new(text.as_bytes())?;
     Ok(code.render::<svg::Color>().min_dimensions(240, 240).quiet_zone(true).build())
 }

@@ -15,6 +15,7 @@ server see the demo CRM unchanged.
 
 from __future__ import annotations
 
+import base64
 import os
 import plistlib
 import shutil
@@ -58,11 +59,12 @@ def browser(tmp_path_factory):
 
 
 def shot(driver, name: str, width: int = 1280) -> None:
-    """A full-page screenshot (the window grows to the page's height)."""
+    """A screenshot of the whole page at this window width (Chrome's own full-page capture)."""
     driver.set_window_size(width, 1000)
-    height = driver.execute_script("return Math.max(document.body.scrollHeight, 600)")
-    driver.set_window_size(width, min(height + 40, 4000))
-    driver.save_screenshot(str(SHOTS / f"{name}.png"))
+    size = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+    clip = {"x": 0, "y": 0, "width": size["width"], "height": min(size["height"], 5000), "scale": 1}
+    png = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": clip})
+    (SHOTS / f"{name}.png").write_bytes(base64.b64decode(png["data"]))
     driver.set_window_size(1280, 1000)
 
 
@@ -160,6 +162,13 @@ def test_console(browser, root_url, db):
     form.find_element(By.CSS_SELECTOR, "button[value=create]").click()
     wait(d, EC.text_to_be_present_in_element((By.CSS_SELECTOR, ".notice"), "created"))
     assert f"territory {territory}" in d.find_element(By.ID, "rules").text
+
+    # -- the admin hands dana a QR code for her phone
+    d.get(base + "/ui/admin/reps")
+    row(d, "reps", "dana").find_element(By.CSS_SELECTOR, "form[action$='/qr'] button").click()
+    wait(d, EC.presence_of_element_located((By.CSS_SELECTOR, "#fresh .qr svg")))
+    assert "davx5://dana:crmdav" in d.find_element(By.ID, "fresh").text
+    shot(d, "admin-hand-over-qr")
 
     # -- the audit log, filtered
     d.get(base + "/ui/admin/audit?rep=admin&outcome=ok")
