@@ -255,6 +255,33 @@ async fn admin_api_behind_the_console(backend: Backend) {
     let reps: Value = api("GET", "/admin/api/reps", None).send().await.unwrap().json().await.unwrap();
     assert_eq!(reps.as_array().unwrap().iter().find(|r| r["login"] == "bob").unwrap()["team"], "North");
 
+    // The manager's feed shows the activities of their team's reps (bob), not of others (alice).
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1)).format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let later = (chrono::Utc::now() + chrono::Duration::days(1) + chrono::Duration::hours(1))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    for (rep, subject) in [("bob", "Team visit by bob"), ("alice", "Visit by alice")] {
+        server
+            .db
+            .exec(&format!(
+                "INSERT INTO activities (uid, href, rep_id, kind, subject, start_at, end_at) VALUES                  ('{rep}-1', '{rep}-1.ics', (SELECT id FROM reps WHERE login = '{rep}'), 'visit', '{subject}', '{tomorrow}', '{later}')"
+            ))
+            .await;
+    }
+    let (_, feed_token) = crmdav::crm::credentials::create_token(
+        &server.db.store,
+        "mia",
+        crmdav::crm::credentials::TokenKind::Feed,
+        "mia's feed",
+    )
+    .await
+    .unwrap();
+    let feed = server.request("GET", &format!("/feeds/{feed_token}/activities.ics")).send().await.unwrap();
+    assert_eq!(feed.status(), StatusCode::OK);
+    let feed = feed.text().await.unwrap();
+    assert!(feed.contains("Team visit by bob"), "{feed}");
+    assert!(!feed.contains("Visit by alice"));
+
     // The manager sees their team, not another one, and reports of their team's reps only.
     let (session, _) = log_in(&server, "mia", "demo").await.unwrap();
     let get = |path: &str| server.request("GET", path).header("cookie", &session).send();

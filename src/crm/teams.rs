@@ -145,3 +145,16 @@ pub async fn team_logins(store: &Store, manager: &str) -> Result<Vec<String>, Cr
         .await?
     }))
 }
+
+/// The active reps of the teams `manager_id` leads (the manager themselves left out).
+pub async fn team_reps(store: &Store, manager_id: i64) -> Result<Vec<Rep>, CrmError> {
+    Ok(on_db!(store, read, |pool| {
+        sqlx::query_as(
+            "SELECT r.id, r.login, r.display_name, r.email, r.role, r.active FROM reps r \
+             JOIN teams t ON t.id = r.team_id WHERE t.manager_id = $1 AND r.id <> $1 AND r.active ORDER BY r.login",
+        )
+        .bind(manager_id)
+        .fetch_all(pool)
+        .await?
+    }))
+}
