@@ -156,6 +156,26 @@ async fn login_profile_csrf_and_disabling(backend: Backend) {
     assert_eq!(revoke(id).send().await.unwrap().status(), StatusCode::OK);
     assert_eq!(propfind().send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
 
+    // The same through the JSON API, which any rep may use for their own tokens only.
+    let made =
+        server.as_user("POST", "/admin/api/me/tokens", "alice").json(&json!({"label": "Tablet"})).send().await.unwrap();
+    assert_eq!(made.status(), StatusCode::CREATED);
+    let made: Value = made.json().await.unwrap();
+    assert!(made["token"].as_str().unwrap().starts_with("crmdav_"));
+    let mine: Value =
+        server.as_user("GET", "/admin/api/me/tokens", "alice").send().await.unwrap().json().await.unwrap();
+    assert!(mine.as_array().unwrap().iter().all(|t| t["login"] == "alice"));
+    assert!(mine.as_array().unwrap().iter().any(|t| t["label"] == "Tablet"));
+    let others =
+        server.as_user("DELETE", &format!("/admin/api/me/tokens/{}", bob_token.0), "alice").send().await.unwrap();
+    assert_eq!(others.status(), StatusCode::NOT_FOUND);
+    let own = server.as_user("DELETE", &format!("/admin/api/me/tokens/{}", made["id"]), "alice").send().await.unwrap();
+    assert_eq!(own.status(), StatusCode::OK);
+    assert_eq!(
+        server.as_user("GET", "/admin/api/rules", "alice").send().await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+
     // A rep is refused the admin and manager pages.
     for page in ["/ui/admin/reps", "/ui/admin/rules", "/ui/dashboard", "/ui/team"] {
         let refused = server.request("GET", page).header("cookie", &session).send().await.unwrap();

@@ -26,10 +26,13 @@ const MAX_LABEL_CHARS: usize = 200;
 
 /// Answers every request under [`PREFIX`]; the caller has authenticated the sender.
 pub async fn handle(state: &AppState, request: &Request) -> Reply {
-    if !request.user.rep.is_admin() {
+    let endpoint = Endpoint::parse(&request.method, &request.path);
+    // Everyone may manage their own tokens (`/admin/api/me/`); the rest is for admins.
+    let own = matches!(endpoint, Ok(Endpoint::MyTokens | Endpoint::CreateMyToken | Endpoint::RevokeMyToken { .. }));
+    if !own && !request.user.rep.is_admin() {
         return error_reply(StatusCode::FORBIDDEN, "the admin API needs an admin account");
     }
-    let endpoint = match Endpoint::parse(&request.method, &request.path) {
+    let endpoint = match endpoint {
         Ok(endpoint) => endpoint,
         Err(e) => return e.into_reply(),
     };
@@ -131,6 +134,9 @@ enum Endpoint {
     ListTeams,
     CreateTeam,
     ListAudit,
+    MyTokens,
+    CreateMyToken,
+    RevokeMyToken { id: String },
 }
 
 impl Endpoint {
@@ -204,6 +210,17 @@ impl Endpoint {
                 },
             ),
             ["audit"] => ("GET", (m == Method::GET).then_some(Endpoint::ListAudit)),
+            ["me", "tokens"] => (
+                "GET, POST",
+                match m {
+                    Method::GET => Some(Endpoint::MyTokens),
+                    Method::POST => Some(Endpoint::CreateMyToken),
+                    _ => None,
+                },
+            ),
+            ["me", "tokens", id] => {
+                ("DELETE", (m == Method::DELETE).then(|| Endpoint::RevokeMyToken { id: id.to_string() }))
+            }
             ["rules", id] => ("DELETE", (m == Method::DELETE).then(|| Endpoint::DeleteRule { id: id.to_string() })),
             _ => return Err(unknown()),
         };
@@ -229,13 +246,16 @@ impl Endpoint {
             Endpoint::SetRole { .. } => "rep.role",
             Endpoint::SetTeam { .. } => "rep.team",
             Endpoint::CreateTeam => "team.create",
+            Endpoint::CreateMyToken => "token.create",
+            Endpoint::RevokeMyToken { .. } => "token.revoke",
             Endpoint::ListReps
             | Endpoint::ListTokens { .. }
             | Endpoint::ListRules
             | Endpoint::Preview { .. }
             | Endpoint::PreviewRule
             | Endpoint::ListTeams
-            | Endpoint::ListAudit => {
+            | Endpoint::ListAudit
+            | Endpoint::MyTokens => {
                 return None;
             }
         })
@@ -253,7 +273,8 @@ impl Endpoint {
             | Endpoint::SetTeam { login } => format!("rep:{login}"),
             Endpoint::ListTeams | Endpoint::CreateTeam => "teams".into(),
             Endpoint::ListAudit => "audit".into(),
-            Endpoint::RevokeToken { id } => format!("token:{id}"),
+            Endpoint::RevokeToken { id } | Endpoint::RevokeMyToken { id } => format!("token:{id}"),
+            Endpoint::MyTokens | Endpoint::CreateMyToken => "tokens".into(),
             Endpoint::DeleteRule { id } => format!("rule:{id}"),
             Endpoint::Reassign { code } => format!("client:{code}"),
             Endpoint::CreateRep | Endpoint::ListReps => "reps".into(),
@@ -307,6 +328,20 @@ impl Endpoint {
                 ok(StatusCode::CREATED, &team)
             }
             Endpoint::ListAudit => list_audit(ctx, request.query.as_deref()).await,
+            Endpoint::MyTokens => {
+                ok(StatusCode::OK, &credentials::list_tokens(ctx.store, Some(&ctx.admin.login)).await?)
+            }
+            Endpoint::CreateMyToken => {
+                create_token(ctx, &ctx.admin.login, &Body::parse_optional(request, &["kind", "label"])?).await
+            }
+            Endpoint::RevokeMyToken { id } => {
+                // Another rep's token is "not found", as in the DAV tree.
+                let mine = credentials::list_tokens(ctx.store, Some(&ctx.admin.login)).await?;
+                if !id.parse::<i64>().is_ok_and(|id| mine.iter().any(|t| t.id == id)) {
+                    return Err(ApiError::not_found(format!("you have no token with id {id}")));
+                }
+                revoke_token(ctx, id).await
+            }
             Endpoint::Reassign { code } => {
                 reassign_client(ctx, code, &Body::parse(request, &["to", "open_activities"])?).await
             }
@@ -314,7 +349,7 @@ impl Endpoint {
     }
 }
 
-/// The admin at work.
+/// The admin at work (or, under `/admin/api/me/`, any rep).
 struct Ctx<'a> {
     store: &'a Store,
     admin: &'a Rep,

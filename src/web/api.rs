@@ -1,4 +1,4 @@
-//! The console's admin writes go through the admin JSON API in-process: one implementation of
+//! The console's writes go through the JSON API in-process: one implementation of
 //! the rights, the validation and the audit log, and proof that the API covers what the console does.
 
 use bytes::Bytes;

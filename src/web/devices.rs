@@ -2,15 +2,14 @@
 //! Outlook, and the rep's own tokens with their last use and a revoke button. Each device gets an
 //! app token of its own, labelled with the device's name, so that one lost phone is revoked alone.
 
-use http::{HeaderValue, StatusCode, header};
+use http::{HeaderValue, Method, StatusCode, header};
 use maud::{Markup, html};
 use qrcode::QrCode;
 use qrcode::render::svg;
 use serde_json::json;
 
 use super::layout::{self, Notice, csrf_field};
-use super::{Ctx, profile};
-use crate::crm::audit::{self, AuditEntry};
+use super::{Ctx, api, profile};
 use crate::crm::credentials::{self, CredentialInfo, TokenKind};
 use crate::http::response::{self, Reply};
 
@@ -43,22 +42,16 @@ fn device_name(ctx: &Ctx<'_>, default: &str) -> Result<String, String> {
     Ok(name)
 }
 
-async fn create_token(ctx: &Ctx<'_>, kind: TokenKind, label: &str) -> anyhow::Result<(i64, String)> {
-    let rep = &ctx.session().rep;
-    let (id, token) = credentials::create_token(&ctx.state.store, &rep.login, kind, label).await?;
-    let entry = AuditEntry {
-        rep_id: Some(rep.id),
-        device: &format!("crmdav console; {}", ctx.user_agent()),
-        action: "token.create",
-        target: &format!("token:{id}"),
-        outcome: "ok",
-        before: None,
-        after: Some(json!({ "login": rep.login, "kind": kind.as_str(), "label": label }).to_string()),
-    };
-    if let Err(e) = audit::record(&ctx.state.store, entry).await {
-        tracing::error!(error = %format!("{e:#}"), "cannot write audit row");
+/// A new token of the session's rep, through the API (`/admin/api/me/tokens`: rights and audit).
+async fn create_token(ctx: &Ctx<'_>, kind: TokenKind, label: &str) -> Result<String, Reply> {
+    let kind = if kind == TokenKind::Feed { "feed" } else { "app" };
+    match api::call(ctx, Method::POST, "/admin/api/me/tokens", Some(json!({ "kind": kind, "label": label }))).await {
+        Ok(value) => match value.get("token").and_then(|t| t.as_str()) {
+            Some(token) => Ok(token.to_string()),
+            None => Err(super::internal("the token API answered without a token")),
+        },
+        Err(refused) => Err(super::page_error(refused.status, &refused.message)),
     }
-    Ok((id, token))
 }
 
 async fn apple_profile(ctx: &Ctx<'_>) -> Reply {
@@ -66,9 +59,9 @@ async fn apple_profile(ctx: &Ctx<'_>) -> Reply {
         Ok(device) => device,
         Err(message) => return page(ctx, Some(Notice::Refused(message)), None).await,
     };
-    let (_, token) = match create_token(ctx, TokenKind::App, &device).await {
-        Ok(created) => created,
-        Err(e) => return super::internal(e),
+    let token = match create_token(ctx, TokenKind::App, &device).await {
+        Ok(token) => token,
+        Err(reply) => return reply,
     };
     profile_download(&ctx.base, &ctx.session().rep.login, &token, &device)
 }
@@ -113,9 +106,9 @@ async fn new_device(ctx: &Ctx<'_>, kind: &str) -> Reply {
         Ok(device) => device,
         Err(message) => return page(ctx, Some(Notice::Refused(message)), None).await,
     };
-    let (_, token) = match create_token(ctx, token_kind, &device).await {
-        Ok(created) => created,
-        Err(e) => return super::internal(e),
+    let token = match create_token(ctx, token_kind, &device).await {
+        Ok(token) => token,
+        Err(reply) => return reply,
     };
     let fresh = match kind {
         "davx5" => {
@@ -133,36 +126,18 @@ async fn new_device(ctx: &Ctx<'_>, kind: &str) -> Reply {
 }
 
 async fn revoke(ctx: &Ctx<'_>, id: &str) -> Reply {
-    let rep = &ctx.session().rep;
-    let tokens = match credentials::list_tokens(&ctx.state.store, Some(&rep.login)).await {
-        Ok(tokens) => tokens,
-        Err(e) => return super::internal(e),
-    };
-    // Only one's own tokens: another rep's token id is "not found", as in the DAV tree.
-    let Some(token) = id.parse::<i64>().ok().and_then(|id| tokens.into_iter().find(|t| t.id == id)) else {
-        return super::page_error(StatusCode::NOT_FOUND, &format!("you have no token with id {id}"));
-    };
-    if token.revoked_at.is_some() {
-        let notice = Notice::Refused(format!("the token {:?} is already revoked", token.label));
-        return with_status(StatusCode::CONFLICT, page(ctx, Some(notice), None).await);
+    let path = format!("/admin/api/me/tokens/{}", api::segment(id));
+    match api::call(ctx, Method::DELETE, &path, None).await {
+        Ok(token) => {
+            let label = token.get("label").and_then(|l| l.as_str()).unwrap_or("");
+            let notice = Notice::Done(format!("The token {label:?} is revoked: that device can no longer connect."));
+            page(ctx, Some(notice), None).await
+        }
+        Err(refused) if refused.status == StatusCode::CONFLICT => {
+            with_status(StatusCode::CONFLICT, page(ctx, Some(Notice::Refused(refused.message)), None).await)
+        }
+        Err(refused) => super::page_error(refused.status, &refused.message),
     }
-    if let Err(e) = credentials::revoke_token(&ctx.state.store, token.id).await {
-        return super::internal(e);
-    }
-    let entry = AuditEntry {
-        rep_id: Some(rep.id),
-        device: &format!("crmdav console; {}", ctx.user_agent()),
-        action: "token.revoke",
-        target: &format!("token:{}", token.id),
-        outcome: "ok",
-        before: serde_json::to_string(&token).ok(),
-        after: None,
-    };
-    if let Err(e) = audit::record(&ctx.state.store, entry).await {
-        tracing::error!(error = %format!("{e:#}"), "cannot write audit row");
-    }
-    let notice = Notice::Done(format!("The token {:?} is revoked: that device can no longer connect.", token.label));
-    page(ctx, Some(notice), None).await
 }
 
 fn with_status(status: StatusCode, mut reply: Reply) -> Reply {

@@ -1,7 +1,8 @@
 //! The web console under `/ui/`: server-rendered pages (maud templates, checked at compile time),
 //! every asset embedded in the binary, its own login with a server-side session cookie and a CSRF
-//! token on every form. It grants what the JSON API grants: admin writes go through the admin API
-//! in-process ([`api`]), so rights, validation and the audit log are those of the API.
+//! token on every form. It grants what the JSON API grants: its writes go through the JSON API
+//! in-process ([`api`]: the admin API, and `/admin/api/me/tokens` for a rep's own tokens), so
+//! rights, validation and the audit log are those of the API.
 //!
 //! Pages: login; for everyone "Set up my devices" and "My figures"; for admins the reps, the
 //! visibility rules with a live preview, client reassignment and the audit log; for managers and
