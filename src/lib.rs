@@ -19,3 +19,4 @@ pub mod mapping;
 pub mod push;
 pub mod reports;
 pub mod store;
+pub mod web;

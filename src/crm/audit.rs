@@ -46,3 +46,49 @@ pub async fn record(store: &Store, entry: AuditEntry<'_>) -> Result<()> {
     });
     Ok(())
 }
+
+/// One row of the audit log as shown: who (login), from which device, what, and the outcome.
+#[derive(Clone, Debug, serde::Serialize, sqlx::FromRow)]
+pub struct AuditRow {
+    pub id: i64,
+    pub at: crate::store::Ts,
+    pub login: Option<String>,
+    pub device: String,
+    pub action: String,
+    pub target: String,
+    pub outcome: String,
+    pub before_data: Option<String>,
+    pub after_data: Option<String>,
+}
+
+/// Which rows to list; `None` does not filter. Dates are whole UTC days, both ends included.
+#[derive(Clone, Debug, Default)]
+pub struct AuditFilter {
+    pub rep: Option<String>,
+    pub outcome: Option<String>,
+    pub from: Option<chrono::NaiveDate>,
+    pub to: Option<chrono::NaiveDate>,
+    pub limit: i64,
+}
+
+/// The newest rows first.
+pub async fn list(store: &Store, filter: &AuditFilter) -> Result<Vec<AuditRow>> {
+    let day = |d: chrono::NaiveDate| crate::store::Ts(d.and_time(chrono::NaiveTime::MIN).and_utc());
+    let from = filter.from.map(day);
+    let to = filter.to.and_then(|d| d.succ_opt()).map(day);
+    Ok(on_db!(store, read, |pool| {
+        sqlx::query_as(
+            "SELECT a.id, a.at, r.login, a.device, a.action, a.target, a.outcome, a.before_data, a.after_data \
+             FROM audit_log a LEFT JOIN reps r ON r.id = a.rep_id \
+             WHERE ($1 IS NULL OR r.login = $1) AND ($2 IS NULL OR a.outcome = $2) \
+             AND ($3 IS NULL OR a.at >= $3) AND ($4 IS NULL OR a.at < $4) ORDER BY a.id DESC LIMIT $5",
+        )
+        .bind(&filter.rep)
+        .bind(&filter.outcome)
+        .bind(from)
+        .bind(to)
+        .bind(filter.limit.clamp(1, 1000))
+        .fetch_all(pool)
+        .await?
+    }))
+}

@@ -11,6 +11,7 @@ pub mod reassign;
 pub mod report_tasks;
 pub mod reps;
 pub mod rules;
+pub mod teams;
 pub mod visibility;
 
 use thiserror::Error;

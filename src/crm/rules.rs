@@ -460,6 +460,124 @@ pub async fn visible_clients(store: &Store, login: &str) -> Result<Vec<VisibleCl
     Ok(on_db!(store, read, |pool| sqlx::query_as(&sql).bind(rep_id).fetch_all(pool).await?))
 }
 
+/// A client a rule change adds to or removes from a rep's view.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientRef {
+    pub code: String,
+    pub name: String,
+}
+
+/// What a rule would change for one rep.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepPreview {
+    pub login: String,
+    /// Clients the rep sees now, and would see with the rule.
+    pub before: usize,
+    pub after: usize,
+    pub added: Vec<ClientRef>,
+    pub removed: Vec<ClientRef>,
+}
+
+/// The preview of a rule not created yet.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RulePreview {
+    /// Clients the rule's conditions match, for at least one active rep.
+    pub matched_clients: i64,
+    /// Every active rep, with what the rule changes for them.
+    pub reps: Vec<RepPreview>,
+    /// Set when the rule would match no client (a misspelt territory, say).
+    pub warning: Option<String>,
+}
+
+/// What `new` would change, computed by the very SQL that builds address books: the rule is
+/// inserted in a transaction that is rolled back, so nothing is ever stored.
+pub async fn preview(store: &Store, new: &NewRule) -> Result<RulePreview, CrmError> {
+    let valid = validate(new)?;
+    let view_sql = format!(
+        "SELECT p.login, c.code, c.name FROM reps p JOIN clients c ON {visible} WHERE p.active ORDER BY p.login, c.name",
+        visible = super::visibility::visible_condition_on("c", "p.id"),
+    );
+    let matched_sql = format!(
+        "SELECT COUNT(DISTINCT c.id) FROM visibility_rules r JOIN reps p ON p.active JOIN clients c ON {matches} \
+         WHERE r.id = $1",
+        matches = rule_matches("p.id"),
+    );
+    type View = Vec<(String, String, String)>;
+    let (logins, before, after, matched): (Vec<String>, View, View, i64) = on_db!(store, write, |pool| {
+        let mut tx = pool.begin().await?;
+        let rep_id: Option<i64> = match &valid.rep {
+            None => None,
+            Some(login) => Some(
+                sqlx::query_scalar("SELECT id FROM reps WHERE login = $1")
+                    .bind(login)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or_else(|| CrmError::Invalid(format!("rep: no rep with login {login:?}")))?,
+            ),
+        };
+        let client_id: Option<i64> = match &valid.client {
+            None => None,
+            Some(code) => Some(
+                sqlx::query_scalar("SELECT id FROM clients WHERE code = $1")
+                    .bind(code)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or_else(|| CrmError::Invalid(format!("client: no client with code {code:?}")))?,
+            ),
+        };
+        let logins: Vec<String> =
+            sqlx::query_scalar("SELECT login FROM reps WHERE active ORDER BY login").fetch_all(&mut *tx).await?;
+        let before: View = sqlx::query_as(&view_sql).fetch_all(&mut *tx).await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO visibility_rules (position, rep_id, effect, match_account_manager, territory, statuses, category, client_id) \
+             VALUES ((SELECT COALESCE(MAX(position), 0) + 1 FROM visibility_rules), $1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        )
+        .bind(rep_id)
+        .bind(valid.effect.as_str())
+        .bind(valid.match_account_manager)
+        .bind(&valid.territory)
+        .bind(&valid.statuses)
+        .bind(&valid.category)
+        .bind(client_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let after: View = sqlx::query_as(&view_sql).fetch_all(&mut *tx).await?;
+        let matched: i64 = sqlx::query_scalar(&matched_sql).bind(id).fetch_one(&mut *tx).await?;
+        tx.rollback().await?;
+        (logins, before, after, matched)
+    });
+    let group = |view: View| {
+        let mut by_rep: std::collections::BTreeMap<String, BTreeSet<(String, String)>> = Default::default();
+        for (login, code, name) in view {
+            by_rep.entry(login).or_default().insert((code, name));
+        }
+        by_rep
+    };
+    let (before, after) = (group(before), group(after));
+    let empty = BTreeSet::new();
+    let refs = |set: Vec<&(String, String)>| {
+        set.into_iter().map(|(code, name)| ClientRef { code: code.clone(), name: name.clone() }).collect::<Vec<_>>()
+    };
+    let reps = logins
+        .into_iter()
+        .map(|login| {
+            let was = before.get(&login).unwrap_or(&empty);
+            let will = after.get(&login).unwrap_or(&empty);
+            RepPreview {
+                before: was.len(),
+                after: will.len(),
+                added: refs(will.difference(was).collect()),
+                removed: refs(was.difference(will).collect()),
+                login,
+            }
+        })
+        .collect();
+    let warning = (matched == 0).then(|| {
+        "this rule matches no client: check the territory, category, statuses or client code for a typo".to_string()
+    });
+    Ok(RulePreview { matched_clients: matched, reps, warning })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -176,6 +176,7 @@ pub async fn clients_vcf(store: &Store, rep_id: i64) -> Result<String> {
 
 /// One VCALENDAR with the rep's activities (VEVENT) and follow-ups (VTODO) that may fall in the
 /// window, each exactly as the rep's CalDAV calendars serve it, and one VTIMEZONE per TZID used.
+/// A manager's feed adds the activities (events) of their teams' reps.
 pub async fn activities_calendar(store: &Store, config: &Config, rep: &Rep, now: DateTime<Utc>) -> Result<String> {
     let (start, end) = window(config, now);
     let session = Session { store, config, rep, device: "feed" };
@@ -185,6 +186,17 @@ pub async fn activities_calendar(store: &Store, config: &Config, rep: &Rep, now:
         // in the window (its instances are the subscribing app's to expand).
         for view in activities::list(store, rep.id, calendar, Some((Some(start), Some(end)))).await? {
             objects.push(caldav::render(&session, &view));
+        }
+    }
+    // A manager's feed also shows the activities of the reps of their teams, as those reps'
+    // calendars serve them; a feed is read-only by nature.
+    if rep.role == "manager" {
+        for member in crate::crm::teams::team_reps(store, rep.id).await? {
+            let session = Session { store, config, rep: &member, device: "feed" };
+            for view in activities::list(store, member.id, Calendar::Activities, Some((Some(start), Some(end)))).await?
+            {
+                objects.push(caldav::render(&session, &view));
+            }
         }
     }
     let name = format!("CRM activities – {}", rep.display_name);

@@ -16,6 +16,7 @@ use crate::crm::credentials::{self, CredentialInfo, TokenKind};
 use crate::crm::reassign::{self, OpenActivities};
 use crate::crm::reps::{self, Rep};
 use crate::crm::rules::{self, Actor, Effect, NewRule};
+use crate::crm::teams;
 use crate::store::Store;
 
 pub const PREFIX: &str = "/admin/api/";
@@ -25,10 +26,13 @@ const MAX_LABEL_CHARS: usize = 200;
 
 /// Answers every request under [`PREFIX`]; the caller has authenticated the sender.
 pub async fn handle(state: &AppState, request: &Request) -> Reply {
-    if !request.user.rep.is_admin() {
+    let endpoint = Endpoint::parse(&request.method, &request.path);
+    // Everyone may manage their own tokens (`/admin/api/me/`); the rest is for admins.
+    let own = matches!(endpoint, Ok(Endpoint::MyTokens | Endpoint::CreateMyToken | Endpoint::RevokeMyToken { .. }));
+    if !own && !request.user.rep.is_admin() {
         return error_reply(StatusCode::FORBIDDEN, "the admin API needs an admin account");
     }
-    let endpoint = match Endpoint::parse(&request.method, &request.path) {
+    let endpoint = match endpoint {
         Ok(endpoint) => endpoint,
         Err(e) => return e.into_reply(),
     };
@@ -123,7 +127,16 @@ enum Endpoint {
     DeleteRule { id: String },
     ReorderRules,
     Preview { login: String },
+    PreviewRule,
     Reassign { code: String },
+    SetRole { login: String },
+    SetTeam { login: String },
+    ListTeams,
+    CreateTeam,
+    ListAudit,
+    MyTokens,
+    CreateMyToken,
+    RevokeMyToken { id: String },
 }
 
 impl Endpoint {
@@ -181,6 +194,33 @@ impl Endpoint {
                 },
             ),
             ["rules", "order"] => ("PUT", (m == Method::PUT).then_some(Endpoint::ReorderRules)),
+            ["rules", "preview"] => ("POST", (m == Method::POST).then_some(Endpoint::PreviewRule)),
+            ["reps", login, "role"] => {
+                ("POST", (m == Method::POST).then(|| Endpoint::SetRole { login: login.to_string() }))
+            }
+            ["reps", login, "team"] => {
+                ("POST", (m == Method::POST).then(|| Endpoint::SetTeam { login: login.to_string() }))
+            }
+            ["teams"] => (
+                "GET, POST",
+                match m {
+                    Method::GET => Some(Endpoint::ListTeams),
+                    Method::POST => Some(Endpoint::CreateTeam),
+                    _ => None,
+                },
+            ),
+            ["audit"] => ("GET", (m == Method::GET).then_some(Endpoint::ListAudit)),
+            ["me", "tokens"] => (
+                "GET, POST",
+                match m {
+                    Method::GET => Some(Endpoint::MyTokens),
+                    Method::POST => Some(Endpoint::CreateMyToken),
+                    _ => None,
+                },
+            ),
+            ["me", "tokens", id] => {
+                ("DELETE", (m == Method::DELETE).then(|| Endpoint::RevokeMyToken { id: id.to_string() }))
+            }
             ["rules", id] => ("DELETE", (m == Method::DELETE).then(|| Endpoint::DeleteRule { id: id.to_string() })),
             _ => return Err(unknown()),
         };
@@ -203,7 +243,19 @@ impl Endpoint {
             Endpoint::DeleteRule { .. } => "rule.delete",
             Endpoint::ReorderRules => "rule.reorder",
             Endpoint::Reassign { .. } => "client.reassign",
-            Endpoint::ListReps | Endpoint::ListTokens { .. } | Endpoint::ListRules | Endpoint::Preview { .. } => {
+            Endpoint::SetRole { .. } => "rep.role",
+            Endpoint::SetTeam { .. } => "rep.team",
+            Endpoint::CreateTeam => "team.create",
+            Endpoint::CreateMyToken => "token.create",
+            Endpoint::RevokeMyToken { .. } => "token.revoke",
+            Endpoint::ListReps
+            | Endpoint::ListTokens { .. }
+            | Endpoint::ListRules
+            | Endpoint::Preview { .. }
+            | Endpoint::PreviewRule
+            | Endpoint::ListTeams
+            | Endpoint::ListAudit
+            | Endpoint::MyTokens => {
                 return None;
             }
         })
@@ -216,18 +268,25 @@ impl Endpoint {
             | Endpoint::SetPassword { login }
             | Endpoint::ListTokens { login }
             | Endpoint::CreateToken { login }
-            | Endpoint::Preview { login } => format!("rep:{login}"),
-            Endpoint::RevokeToken { id } => format!("token:{id}"),
+            | Endpoint::Preview { login }
+            | Endpoint::SetRole { login }
+            | Endpoint::SetTeam { login } => format!("rep:{login}"),
+            Endpoint::ListTeams | Endpoint::CreateTeam => "teams".into(),
+            Endpoint::ListAudit => "audit".into(),
+            Endpoint::RevokeToken { id } | Endpoint::RevokeMyToken { id } => format!("token:{id}"),
+            Endpoint::MyTokens | Endpoint::CreateMyToken => "tokens".into(),
             Endpoint::DeleteRule { id } => format!("rule:{id}"),
             Endpoint::Reassign { code } => format!("client:{code}"),
             Endpoint::CreateRep | Endpoint::ListReps => "reps".into(),
-            Endpoint::CreateRule | Endpoint::ReorderRules | Endpoint::ListRules => "rules".into(),
+            Endpoint::CreateRule | Endpoint::ReorderRules | Endpoint::ListRules | Endpoint::PreviewRule => {
+                "rules".into()
+            }
         }
     }
 
     async fn run(&self, ctx: &Ctx<'_>, request: &Request) -> Result<Reply, ApiError> {
         match self {
-            Endpoint::ListReps => ok(StatusCode::OK, &reps::list(ctx.store).await?),
+            Endpoint::ListReps => ok(StatusCode::OK, &teams::members(ctx.store).await?),
             Endpoint::CreateRep => create_rep(ctx, &Body::parse(request, CREATE_REP_FIELDS)?).await,
             Endpoint::SetActive { login, active } => set_active(ctx, login, *active).await,
             Endpoint::SetPassword { login } => set_password(ctx, login, &Body::parse(request, &["password"])?).await,
@@ -253,6 +312,36 @@ impl Endpoint {
                 ok(StatusCode::OK, &rules::reorder(ctx.store, ctx.actor(), &order).await?)
             }
             Endpoint::Preview { login } => ok(StatusCode::OK, &rules::visible_clients(ctx.store, login).await?),
+            Endpoint::PreviewRule => {
+                let new = new_rule(&Body::parse(request, RULE_FIELDS)?)?;
+                ok(StatusCode::OK, &rules::preview(ctx.store, &new).await?)
+            }
+            Endpoint::SetRole { login } => set_role(ctx, login, &Body::parse(request, &["role"])?).await,
+            Endpoint::SetTeam { login } => set_team(ctx, login, &Body::parse(request, &["team"])?).await,
+            Endpoint::ListTeams => ok(StatusCode::OK, &teams::list(ctx.store).await?),
+            Endpoint::CreateTeam => {
+                let body = Body::parse(request, &["name", "manager"])?;
+                let name: String = body.required("name")?;
+                let manager: Option<String> = body.optional("manager")?;
+                let team = teams::create(ctx.store, &name, manager.as_deref()).await?;
+                ctx.audit("team.create", &format!("team:{}", team.name), "ok", None, Some(json!(team))).await;
+                ok(StatusCode::CREATED, &team)
+            }
+            Endpoint::ListAudit => list_audit(ctx, request.query.as_deref()).await,
+            Endpoint::MyTokens => {
+                ok(StatusCode::OK, &credentials::list_tokens(ctx.store, Some(&ctx.admin.login)).await?)
+            }
+            Endpoint::CreateMyToken => {
+                create_token(ctx, &ctx.admin.login, &Body::parse_optional(request, &["kind", "label"])?).await
+            }
+            Endpoint::RevokeMyToken { id } => {
+                // Another rep's token is "not found", as in the DAV tree.
+                let mine = credentials::list_tokens(ctx.store, Some(&ctx.admin.login)).await?;
+                if !id.parse::<i64>().is_ok_and(|id| mine.iter().any(|t| t.id == id)) {
+                    return Err(ApiError::not_found(format!("you have no token with id {id}")));
+                }
+                revoke_token(ctx, id).await
+            }
             Endpoint::Reassign { code } => {
                 reassign_client(ctx, code, &Body::parse(request, &["to", "open_activities"])?).await
             }
@@ -260,7 +349,7 @@ impl Endpoint {
     }
 }
 
-/// The admin at work.
+/// The admin at work (or, under `/admin/api/me/`, any rep).
 struct Ctx<'a> {
     store: &'a Store,
     admin: &'a Rep,
@@ -484,6 +573,66 @@ fn new_rule(body: &Body) -> Result<NewRule, ApiError> {
         category: body.optional("category")?,
         client: body.optional("client")?,
     })
+}
+
+async fn set_role(ctx: &Ctx<'_>, login: &str, body: &Body) -> Result<Reply, ApiError> {
+    let role: String = body.required("role")?;
+    let before = existing_rep(ctx.store, login).await?;
+    // An admin demoting themselves could leave no admin to undo it.
+    if before.id == ctx.admin.id && role != "admin" {
+        return Err(ApiError::new(StatusCode::CONFLICT, "you cannot take the admin role from your own account"));
+    }
+    teams::set_role(ctx.store, login, &role).await?;
+    let after = existing_rep(ctx.store, login).await?;
+    let target = format!("rep:{login}");
+    ctx.audit("rep.role", &target, "ok", Some(json!({ "role": before.role })), Some(json!({ "role": after.role })))
+        .await;
+    ok(StatusCode::OK, &after)
+}
+
+async fn set_team(ctx: &Ctx<'_>, login: &str, body: &Body) -> Result<Reply, ApiError> {
+    let team: Option<String> = body.optional("team")?;
+    let team = team.map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
+    existing_rep(ctx.store, login).await?;
+    teams::set_team(ctx.store, login, team.as_deref()).await?;
+    let member = teams::members(ctx.store)
+        .await?
+        .into_iter()
+        .find(|m| m.rep.login == login)
+        .ok_or_else(|| ApiError::not_found(format!("no rep with login {login:?}")))?;
+    ctx.audit("rep.team", &format!("rep:{login}"), "ok", None, Some(json!({ "team": member.team }))).await;
+    ok(StatusCode::OK, &member)
+}
+
+/// `GET /admin/api/audit?rep=&outcome=&from=&to=&limit=`: the newest entries first.
+async fn list_audit(ctx: &Ctx<'_>, query: Option<&str>) -> Result<Reply, ApiError> {
+    let mut filter = audit::AuditFilter { limit: 200, ..Default::default() };
+    for (name, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        let value = value.trim().to_string();
+        if value.is_empty() {
+            continue;
+        }
+        let date = |v: &str| crate::reports::parse_date(v).map_err(|e| ApiError::invalid(format!("{name}: {e}")));
+        match name.as_ref() {
+            "rep" => filter.rep = Some(value),
+            "outcome" => filter.outcome = Some(value),
+            "from" => filter.from = Some(date(&value)?),
+            "to" => filter.to = Some(date(&value)?),
+            "limit" => {
+                filter.limit = value
+                    .parse()
+                    .ok()
+                    .filter(|l| (1..=1000).contains(l))
+                    .ok_or_else(|| ApiError::invalid("limit: a number from 1 to 1000"))?
+            }
+            other => {
+                return Err(ApiError::invalid(format!(
+                    "{other}: unknown parameter; expected rep, outcome, from, to, limit"
+                )));
+            }
+        }
+    }
+    ok(StatusCode::OK, &audit::list(ctx.store, &filter).await?)
 }
 
 #[cfg(test)]

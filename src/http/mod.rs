@@ -9,10 +9,11 @@ mod mkcol;
 mod password_checks;
 mod principals;
 pub mod response;
-mod routes;
+pub(crate) mod routes;
 mod server;
 mod throttle;
 
+pub use client_addr::client_ip;
 pub use response::{Reply, reply};
 pub use server::{RunningServer, start};
 

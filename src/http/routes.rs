@@ -22,6 +22,8 @@ pub struct Request {
     pub headers: http::HeaderMap,
     pub body: Bytes,
     pub user: Authenticated,
+    /// The raw query string, if any.
+    pub query: Option<String>,
 }
 
 impl Request {
@@ -54,6 +56,7 @@ pub async fn handle(
 
 async fn route(state: &Arc<AppState>, peer: SocketAddr, request: http::Request<Incoming>, login: &mut String) -> Reply {
     let path = request.uri().path().to_string();
+    let query = request.uri().query().map(str::to_string);
     let method = request.method().clone();
     match (method.clone(), path.as_str()) {
         (Method::GET | Method::HEAD, "/healthz") => return healthz(state).await,
@@ -66,6 +69,16 @@ async fn route(state: &Arc<AppState>, peer: SocketAddr, request: http::Request<I
             return crate::feeds::http::handle(state, &method, feed, request.headers(), login).await;
         }
         (Method::OPTIONS, _) => return options(&path, state.push.enabled()),
+        // The web console has its own login (a session cookie), not HTTP Basic.
+        (_, console) if crate::web::owns(console) => return crate::web::handle(state, peer, request, login).await,
+        // Browsers ask for an icon on their own: a 401 challenge there would pop up a login dialog.
+        (Method::GET | Method::HEAD, "/favicon.ico") if !request.headers().contains_key(header::AUTHORIZATION) => {
+            return response::text(StatusCode::NOT_FOUND, "no icon");
+        }
+        // A browser opening the server's address lands on the console; DAV clients go on to /.
+        (Method::GET | Method::HEAD, "/") if crate::web::wants_console(request.headers()) => {
+            return response::redirect(StatusCode::SEE_OTHER, crate::web::PREFIX);
+        }
         _ => {}
     }
     let authorization = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
@@ -102,7 +115,7 @@ async fn route(state: &Arc<AppState>, peer: SocketAddr, request: http::Request<I
         }
         Err(_) => return body_timed_out(body_timeout),
     };
-    let request = Request { method, path, headers: parts.headers, body, user };
+    let request = Request { method, path, headers: parts.headers, body, user, query };
     dispatch(state, request).await
 }
 
