@@ -8,6 +8,7 @@ use anyhow::Result;
 use serde::Serialize;
 
 use super::audit::{AuditEntry, insert_audit};
+use super::notes::{ClientNote, insert_note};
 use super::visibility::visible_condition;
 use crate::on_db;
 use crate::store::{Store, Ts};
@@ -413,7 +414,7 @@ pub async fn href_of_uid(store: &Store, uid: &str) -> Result<Option<String>> {
         .await?))
 }
 
-const FIELD_COLUMNS: [&str; 11] = [
+pub(crate) const FIELD_COLUMNS: [&str; 11] = [
     "first_name",
     "last_name",
     "title",
@@ -443,14 +444,17 @@ macro_rules! bind_fields {
             .bind(&$f.vcard_extra)
     };
 }
+pub(crate) use bind_fields;
 
 /// Updates a contact's editable fields, if `expected` still holds (optimistic check inside the
-/// transaction, so two concurrent edits cannot both win), and audits it; one transaction.
+/// transaction, so two concurrent edits cannot both win), adds the note the rep wrote on the card
+/// if any, and audits it; one transaction.
 pub async fn update_contact(
     store: &Store,
     contact_id: i64,
     expected: &ContactFields,
     fields: &ContactFields,
+    note: Option<&ClientNote<'_>>,
     audit: AuditEntry<'_>,
 ) -> Result<bool> {
     let set: Vec<String> = FIELD_COLUMNS.iter().enumerate().map(|(i, c)| format!("{c} = ${}", i + 2)).collect();
@@ -470,6 +474,9 @@ pub async fn update_contact(
             false
         } else {
             bind_fields!(sqlx::query(&sql).bind(contact_id), fields).bind(Ts::now()).execute(&mut *tx).await?;
+            if let Some(note) = note {
+                insert_note!(&mut *tx, *note)?;
+            }
             insert_audit!(&mut *tx, audit)?;
             tx.commit().await?;
             true
@@ -478,14 +485,15 @@ pub async fn update_contact(
     Ok(updated)
 }
 
-/// Creates a contact under a client, and audits it; one transaction. `false` (nothing written) when
-/// the UID or the href is already another contact's.
+/// Creates a contact under a client with the note written on its card if any, and audits it; one
+/// transaction. `false` (nothing written) when the UID or the href is already another contact's.
 pub async fn create_contact(
     store: &Store,
     client_id: i64,
     uid: &str,
     href: &str,
     fields: &ContactFields,
+    note: Option<&str>,
     audit: AuditEntry<'_>,
 ) -> Result<bool> {
     let placeholders: Vec<String> = (4..4 + FIELD_COLUMNS.len()).map(|i| format!("${i}")).collect();
@@ -500,6 +508,9 @@ pub async fn create_contact(
             .fetch_optional(&mut *tx)
             .await?;
         if inserted.is_some() {
+            if let (Some(body), Some(rep_id)) = (note, audit.rep_id) {
+                insert_note!(&mut *tx, ClientNote { client_id, rep_id, body })?;
+            }
             insert_audit!(&mut *tx, audit)?;
             tx.commit().await?;
         }

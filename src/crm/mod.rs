@@ -7,11 +7,14 @@ pub mod audit;
 pub mod closing_note;
 pub mod credentials;
 pub mod demo;
+pub mod notes;
+pub mod prospects;
 pub mod reassign;
 pub mod report_tasks;
 pub mod reps;
 pub mod rules;
 pub mod visibility;
+pub mod voice_notes;
 
 use thiserror::Error;
 
