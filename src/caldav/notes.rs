@@ -11,7 +11,7 @@ use crate::crm::Session;
 use crate::crm::activities::{self, ActivityInput};
 use crate::crm::audit::{self, AuditEntry};
 use crate::crm::notes::{self, JournalNote, NoteRow};
-use crate::crm::voice_notes::{self, VoiceNote};
+use crate::crm::voice_notes::{self, NewVoiceNote, VoiceNote};
 use crate::dav::collection::{Collection, Display, MemberShape, Tagged, Write, Written};
 use crate::dav::error::{DavError, Precondition, Refusal};
 use crate::dav::multistatus::PropValue;
@@ -22,6 +22,18 @@ use crate::mapping::vcard::etag as strong_etag;
 use crate::store::Ts;
 use crate::store::incremental::{LoggedChange, View};
 use crate::store::sync::{self, Entries, Member, Page, Stored};
+
+/// The text of a note that is a voice note alone.
+const VOICE_NOTE_BODY: &str = "Voice note";
+
+/// What the audit log records of a written entry: its text and its voice notes (not their bytes).
+fn audit_text(body: &str, audio: &[NewVoiceNote<'_>]) -> String {
+    let voices: Vec<String> = audio.iter().map(|a| format!("{} ({} bytes)", a.content_type, a.bytes.len())).collect();
+    match voices.is_empty() {
+        true => body.to_string(),
+        false => format!("{body}\n[voice notes: {}]", voices.join(", ")),
+    }
+}
 
 /// The collection's name under the rep's calendar home.
 pub const NOTES: &str = "notes";
@@ -266,6 +278,32 @@ impl<'a> NotesCollection<'a> {
         }
     }
 
+    /// The note's text and voice notes, checked: a voice note alone is a note ("Voice note"); each
+    /// voice note is at most `calendar.max_voice_note_bytes` (413 beyond).
+    fn content<'p>(&self, parsed: &'p ParsedJournal) -> Result<(String, Vec<NewVoiceNote<'p>>), DavError> {
+        let limit = self.s.config.calendar.max_voice_note_bytes;
+        if let Some(big) = parsed.audio.iter().find(|a| a.bytes.len() > limit) {
+            return Err(DavError::Status(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "the voice note is {} bytes long; a voice note may be at most {limit} bytes (calendar.max_voice_note_bytes): record a shorter one",
+                    big.bytes.len()
+                ),
+            ));
+        }
+        let audio: Vec<NewVoiceNote<'p>> = parsed
+            .audio
+            .iter()
+            .map(|a| NewVoiceNote { content_type: &a.content_type, filename: a.filename.as_deref(), bytes: &a.bytes })
+            .collect();
+        let body = match (parsed.body.is_empty(), audio.is_empty()) {
+            (true, false) => VOICE_NOTE_BODY.to_string(),
+            _ => parsed.body.clone(),
+        };
+        self.check_body(&body)?;
+        Ok((body, audio))
+    }
+
     fn check_body(&self, body: &str) -> Result<(), DavError> {
         if body.is_empty() {
             return Err(Refusal::new(Precondition::Refused, "the note is empty: write something in it").into());
@@ -402,13 +440,13 @@ impl Collection for NotesCollection<'_> {
                 let message = format!("the note at {target} has UID {}; a note cannot change its UID", note.uid());
                 return Err(Refusal::new(Precondition::CalendarNoUidConflict, message).with_href(target).into());
             }
-            self.check_body(&parsed.body)?;
+            let (body, audio) = self.content(&parsed)?;
             let client = self.client_of(&parsed).await?;
             let entry = AuditEntry {
                 before: Some(note.body.clone()),
-                ..self.audit_entry("note.put", name, "updated", Some(parsed.body.clone()))
+                ..self.audit_entry("note.put", name, "updated", Some(audit_text(&body, &audio)))
             };
-            if !notes::update(s.store, note.id, s.rep.id, client, &parsed.body, entry).await? {
+            if !notes::update(s.store, note.id, s.rep.id, client, &body, &audio, entry).await? {
                 return Err(DavError::Status(
                     StatusCode::PRECONDITION_FAILED,
                     "the note changed meanwhile; fetch it again".into(),
@@ -428,14 +466,20 @@ impl Collection for NotesCollection<'_> {
             let message = format!("UID {} is already used by {used_by}", parsed.uid);
             return Err(Refusal::new(Precondition::CalendarNoUidConflict, message).with_href(used_by).into());
         }
-        self.check_body(&parsed.body)?;
+        let (body, audio) = self.content(&parsed)?;
         let client = self.client_of(&parsed).await?;
-        let note =
-            JournalNote { client_id: client, rep_id: s.rep.id, uid: &parsed.uid, href: name, body: &parsed.body };
+        let note = JournalNote {
+            client_id: client,
+            rep_id: s.rep.id,
+            uid: &parsed.uid,
+            href: name,
+            body: &body,
+            audio: &audio,
+        };
         match notes::create_journal(
             s.store,
             &note,
-            self.audit_entry("note.put", name, "created", Some(parsed.body.clone())),
+            self.audit_entry("note.put", name, "created", Some(audit_text(&body, &audio))),
         )
         .await?
         {

@@ -5,6 +5,7 @@ use anyhow::Result;
 
 use super::audit::{AuditEntry, insert_audit};
 use super::visibility::visible_condition;
+use super::voice_notes::{NewVoiceNote, insert_voice_note};
 use crate::on_db;
 use crate::store::{Store, Ts};
 
@@ -193,6 +194,8 @@ pub struct JournalNote<'a> {
     pub uid: &'a str,
     pub href: &'a str,
     pub body: &'a str,
+    /// Its voice notes, stored with it.
+    pub audio: &'a [NewVoiceNote<'a>],
 }
 
 /// Stores a new note from a device's journal entry, audited; one transaction. Returns its id, or
@@ -212,7 +215,10 @@ pub async fn create_journal(store: &Store, note: &JournalNote<'_>, audit: AuditE
         .bind(Ts::now())
         .fetch_optional(&mut *tx)
         .await?;
-        if id.is_some() {
+        if let Some(id) = id {
+            for voice in note.audio {
+                insert_voice_note!(&mut *tx, voice, note.client_id, None::<i64>, id, note.rep_id)?;
+            }
             insert_audit!(&mut *tx, audit)?;
             tx.commit().await?;
         }
@@ -220,13 +226,15 @@ pub async fn create_journal(store: &Store, note: &JournalNote<'_>, audit: AuditE
     }))
 }
 
-/// Changes the text and client of an own note, audited; one transaction.
+/// Changes the text and client of an own note, adds the voice notes sent with it, audited; one
+/// transaction.
 pub async fn update(
     store: &Store,
     id: i64,
     rep_id: i64,
     client_id: i64,
     body: &str,
+    audio: &[NewVoiceNote<'_>],
     audit: AuditEntry<'_>,
 ) -> Result<bool> {
     Ok(on_db!(store, write, |pool| {
@@ -240,6 +248,9 @@ pub async fn update(
             .await?
             .rows_affected();
         if changed == 1 {
+            for voice in audio {
+                insert_voice_note!(&mut *tx, voice, client_id, None::<i64>, id, rep_id)?;
+            }
             insert_audit!(&mut *tx, audit)?;
             tx.commit().await?;
         }

@@ -13,6 +13,44 @@ use crate::store::{Store, Ts};
 /// Where voice notes are served: `/dav/voice-notes/ID`.
 pub const PATH_PREFIX: &str = "/dav/voice-notes/";
 
+/// A voice note a device sent, to store.
+pub struct NewVoiceNote<'a> {
+    pub content_type: &'a str,
+    pub filename: Option<&'a str>,
+    pub bytes: &'a [u8],
+}
+
+pub const INSERT: &str = "INSERT INTO voice_notes (client_id, activity_id, note_id, rep_id, content_type, size_bytes, sha256, filename, bytes, created_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+
+/// The hex SHA-256 of a voice note's bytes: its ETag.
+pub fn digest(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Inserts a [`NewVoiceNote`] of `(client_id, activity_id, note_id, rep_id)` through `$executor`
+/// (a pool or an open transaction), so that it commits with the write it came with.
+macro_rules! insert_voice_note {
+    ($executor:expr, $voice:expr, $client:expr, $activity:expr, $note:expr, $rep:expr) => {{
+        let voice: &$crate::crm::voice_notes::NewVoiceNote<'_> = $voice;
+        sqlx::query($crate::crm::voice_notes::INSERT)
+            .bind($client)
+            .bind($activity)
+            .bind($note)
+            .bind($rep)
+            .bind(voice.content_type)
+            .bind(voice.bytes.len() as i64)
+            .bind($crate::crm::voice_notes::digest(voice.bytes))
+            .bind(voice.filename)
+            .bind(voice.bytes)
+            .bind($crate::store::Ts::now())
+            .execute($executor)
+            .await
+    }};
+}
+pub(crate) use insert_voice_note;
+
 /// A stored voice note, without its bytes.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct VoiceNote {

@@ -136,6 +136,10 @@ pub async fn handle(state: &AppState, request: &Request) -> Reply {
     if let Some(id) = request.path.strip_prefix(push::REGISTRATIONS) {
         return push::http::registration(&state.store, &request.user.rep, &request.method, id).await;
     }
+    // A voice note's audio: only the reps who see its client can hear it.
+    if let Some(id) = request.path.strip_prefix(crate::crm::voice_notes::PATH_PREFIX) {
+        return super::voice_notes::serve(&state.store, &request.user.rep, &request.method, id, &request.headers).await;
+    }
     let path = match DavPath::parse(&request.path) {
         Ok(path) => path,
         Err(PathError::NotFound) => return reply::not_found(&request.path),

@@ -12,6 +12,7 @@ pub mod response;
 mod routes;
 mod server;
 mod throttle;
+mod voice_notes;
 
 pub use response::{Reply, reply};
 pub use server::{RunningServer, start};

@@ -12,6 +12,7 @@ use calcard::icalendar::{
 };
 use chrono::{DateTime, Utc};
 
+use super::attachments::{InlineAudio, take_inline_audio};
 use super::read::{check_reads_back, parse_one_calendar};
 use super::value::{self, other, value_text};
 use super::{X_CRM_CLIENT, X_CRM_NAME};
@@ -98,15 +99,18 @@ pub struct ParsedJournal {
     pub body: String,
     pub x_crm_client: Option<String>,
     pub categories: Vec<String>,
+    /// Inline audio attachments: voice notes to store.
+    pub audio: Vec<InlineAudio>,
 }
 
-/// Reads a device's object for the notes collection: one VCALENDAR holding one VJOURNAL (its
-/// audio attachments are taken out before, by `voice_notes`). Errors name what is wrong.
+/// Reads a device's object for the notes collection: one VCALENDAR holding one VJOURNAL, with its
+/// inline audio attachments taken out (voice notes). Errors name what is wrong.
 pub fn parse(text: &str) -> Result<ParsedJournal, String> {
     if let Some(found) = crate::mapping::forbidden_control(text) {
         return Err(crate::mapping::describe_control(found));
     }
-    let calendar = parse_one_calendar(text).map_err(|e| e.to_string())?;
+    let (text, audio) = take_inline_audio(text)?;
+    let calendar = parse_one_calendar(&text).map_err(|e| e.to_string())?;
     check_reads_back(&calendar).map_err(|e| e.to_string())?;
     let mut journals = calendar.components[0]
         .component_ids
@@ -147,7 +151,7 @@ pub fn parse(text: &str) -> Result<ParsedJournal, String> {
         .flat_map(|e| e.values.iter().filter_map(|v| v.as_text().map(|t| t.trim().to_string())))
         .filter(|c| !c.is_empty())
         .collect();
-    Ok(ParsedJournal { uid: uid.to_string(), body: body.trim().to_string(), x_crm_client, categories })
+    Ok(ParsedJournal { uid: uid.to_string(), body: body.trim().to_string(), x_crm_client, categories, audio })
 }
 
 #[cfg(test)]
