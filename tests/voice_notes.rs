@@ -122,6 +122,23 @@ async fn a_voice_note_on_a_journal_entry_is_stored_once_and_served_with_ranges(b
     let head = server.as_user("HEAD", &url, "alice").send().await.unwrap();
     assert_eq!((head.status().as_u16(), head.headers()["content-length"].to_str().unwrap()), (200, "5000"));
 
+    // The client's cards list it, dated, with its author and URL.
+    let card_href = server
+        .db
+        .text(&format!(
+            "SELECT k.href FROM contacts k JOIN clients c ON c.id = k.client_id WHERE c.name = '{}' ORDER BY k.id LIMIT 1",
+            client.replace('\'', "''")
+        ))
+        .await
+        .expect("the client has a contact");
+    let card = get(&server, "alice", &format!("/dav/addressbooks/alice/clients/{card_href}"), None)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let line = format!("Voice note {}, Alice Martin: {url}", chrono::Utc::now().format("%Y-%m-%d"));
+    assert!(card.replace("\r\n ", "").contains(&line.replace(',', "\\,")), "{line} in {card}");
+
     // Visibility applies: bob does not see alice's client, so for him the audio does not exist.
     assert_eq!(get(&server, "bob", &url, None).await.status(), 404);
     assert_eq!(get(&server, "alice", "/dav/voice-notes/999999", None).await.status(), 404);

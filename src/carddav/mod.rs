@@ -54,8 +54,8 @@ impl View for BookView<'_> {
         let mut clients = BTreeSet::new();
         for change in changes {
             match change.entity.as_str() {
-                // A card shows its client, its contact and the client's last notes.
-                "clients" | "contacts" | "notes" => clients.extend(change.client_id),
+                // A card shows its client, its contact and the client's last notes and voice notes.
+                "clients" | "contacts" | "notes" | "voice_notes" => clients.extend(change.client_id),
                 "activities" | "collection_render" => {}
                 // Visibility rules, reps (note authors), anything unknown: any card may change.
                 _ => return Ok(None),

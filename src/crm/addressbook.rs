@@ -10,6 +10,7 @@ use serde::Serialize;
 use super::audit::{AuditEntry, insert_audit};
 use super::notes::{ClientNote, insert_note};
 use super::visibility::visible_condition;
+use super::voice_notes::VoiceNote;
 use crate::on_db;
 use crate::store::{Store, Ts};
 
@@ -70,6 +71,8 @@ pub struct Card {
     pub contact: Option<Contact>,
     /// The client's newest notes, newest first (at most three).
     pub notes: Arc<Vec<Note>>,
+    /// The client's newest voice notes, newest first (at most three).
+    pub voice_notes: Arc<Vec<VoiceNote>>,
 }
 
 /// Organisation cards are named `client-CODE.vcf` with UID `crmdav-client-CODE`: names the server
@@ -216,6 +219,7 @@ async fn select_cards(store: &Store, rep_id: i64, selection: Selection<'_>) -> R
     };
     let notes =
         if whole_book { latest_notes_visible(store, rep_id).await? } else { latest_notes(store, &client_ids).await? };
+    let voice_notes = super::voice_notes::latest_of_clients(store, &client_ids).await?;
     let mut clients: HashMap<i64, Arc<Client>> = HashMap::new();
     let mut cards = Vec::with_capacity(rows.len());
     for row in rows {
@@ -239,7 +243,8 @@ async fn select_cards(store: &Store, rep_id: i64, selection: Selection<'_>) -> R
             },
         });
         let notes = notes.get(&client.id).cloned().unwrap_or_default();
-        cards.push(Card { client, contact, notes });
+        let voice_notes = voice_notes.get(&client.id).cloned().unwrap_or_default();
+        cards.push(Card { client, contact, notes, voice_notes });
     }
     drop_shadowing_contacts(store, rep_id, &mut cards).await?;
     Ok(cards)

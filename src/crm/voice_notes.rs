@@ -3,6 +3,7 @@
 //! client.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use anyhow::Result;
 
@@ -52,7 +53,7 @@ macro_rules! insert_voice_note {
 pub(crate) use insert_voice_note;
 
 /// A stored voice note, without its bytes.
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, Debug, serde::Serialize, sqlx::FromRow)]
 pub struct VoiceNote {
     pub id: i64,
     pub client_id: Option<i64>,
@@ -95,6 +96,38 @@ pub async fn of_notes(store: &Store, note_ids: &[i64]) -> Result<HashMap<i64, Ve
         }
     }
     Ok(found)
+}
+
+/// Voice notes a card lists per client: the newest.
+const PER_CARD: usize = 3;
+
+/// The newest voice notes of each of `client_ids` (at most three, newest first).
+pub async fn latest_of_clients(store: &Store, client_ids: &[i64]) -> Result<HashMap<i64, Arc<Vec<VoiceNote>>>> {
+    let mut found: HashMap<i64, Vec<VoiceNote>> = HashMap::new();
+    for chunk in client_ids.chunks(500) {
+        let list: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT * FROM (SELECT v.id, v.client_id, v.activity_id, v.note_id, v.content_type, v.size_bytes, v.sha256, \
+             v.duration_ms, r.display_name AS author, v.created_at, \
+             ROW_NUMBER() OVER (PARTITION BY v.client_id ORDER BY v.created_at DESC, v.id DESC) AS rn \
+             FROM voice_notes v LEFT JOIN reps r ON r.id = v.rep_id WHERE v.client_id IN ({})) ranked WHERE rn <= {PER_CARD} \
+             ORDER BY client_id, rn",
+            list.join(", ")
+        );
+        let rows: Vec<VoiceNote> = on_db!(store, read, |pool| {
+            let mut query = sqlx::query_as(&sql);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            query.fetch_all(pool).await?
+        });
+        for row in rows {
+            if let Some(client) = row.client_id {
+                found.entry(client).or_default().push(row);
+            }
+        }
+    }
+    Ok(found.into_iter().map(|(client, notes)| (client, Arc::new(notes))).collect())
 }
 
 /// A voice note's bytes, if `rep_id` may hear it: the rep sees its client, or recorded it.

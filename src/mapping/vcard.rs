@@ -84,14 +84,26 @@ fn excerpt(text: &str) -> String {
 
 /// How the line of key figures starts, in the NOTE of every card.
 const FIGURES_PREFIX: &str = "Sales YTD:";
+/// How the line of each voice note starts ("Voice note 2026-12-01, Alice Martin: /dav/voice-notes/7").
+const VOICE_NOTE_PREFIX: &str = "Voice note";
 
 /// The text of the NOTE property: the client's last three notes (each cut short), newest first,
-/// then key figures.
+/// its last three voice notes (date, author, duration when known, URL), then key figures.
 pub fn note_summary(card: &Card) -> String {
     let mut lines = Vec::new();
     for note in card.notes.iter() {
         let author = note.author.as_deref().map(|a| format!(" ({a})")).unwrap_or_default();
         lines.push(format!("{}{}: {}", note.created_at.0.format("%Y-%m-%d"), author, excerpt(note.body.trim())));
+    }
+    for voice in card.voice_notes.iter() {
+        let author = voice.author.as_deref().map(|a| format!(", {a}")).unwrap_or_default();
+        let duration =
+            voice.duration_ms.map(|ms| format!(", {}:{:02}", ms / 60_000, ms / 1000 % 60)).unwrap_or_default();
+        lines.push(format!(
+            "{VOICE_NOTE_PREFIX} {}{author}{duration}: {}",
+            voice.created_at.0.format("%Y-%m-%d"),
+            voice.path()
+        ));
     }
     let client = &card.client;
     lines.push(format!(
@@ -109,7 +121,10 @@ pub fn note_summary(card: &Card) -> String {
 /// is not taken for the rep's words either.
 fn is_summary_line(line: &str, summary_lines: &[&str]) -> bool {
     let line = line.trim();
-    if summary_lines.iter().any(|s| s.trim() == line) || line.starts_with(FIGURES_PREFIX) {
+    if summary_lines.iter().any(|s| s.trim() == line)
+        || line.starts_with(FIGURES_PREFIX)
+        || line.starts_with(&format!("{VOICE_NOTE_PREFIX} 20"))
+    {
         return true;
     }
     // "2026-12-01: ..." or "2026-12-01 (Alice): ...".
@@ -152,7 +167,7 @@ pub fn added_note(card: &Card, sent: Option<&str>) -> Option<String> {
 /// builds): each address book is then re-rendered on its next use, and devices fetch the cards
 /// whose text changed. A change the bump forgets is served from the stored texts until the CRM
 /// rows change.
-pub const RENDER_VERSION: i32 = 1;
+pub const RENDER_VERSION: i32 = 2;
 
 /// The vCard text of a CRM card. Changing its output: bump [`RENDER_VERSION`].
 pub fn render(card: &Card, version: Version) -> String {
@@ -480,7 +495,7 @@ mod tests {
                 author: Some("Alice Example".into()),
             })
             .collect();
-        Card { client: Arc::new(client()), contact: None, notes: Arc::new(notes) }
+        Card { client: Arc::new(client()), contact: None, notes: Arc::new(notes), voice_notes: Arc::default() }
     }
 
     /// Only the lines above the server's summary are the rep's: editing or removing the summary
@@ -528,7 +543,7 @@ mod tests {
             href: "x.vcf".into(),
             fields: parsed.fields.clone(),
         };
-        Card { client: Arc::new(client()), contact: Some(contact), notes: Arc::default() }
+        Card { client: Arc::new(client()), contact: Some(contact), notes: Arc::default(), voice_notes: Arc::default() }
     }
 
     /// Property lines of a card, unfolded, without the ones the server derives.
