@@ -125,8 +125,6 @@ pub struct CalendarConfig {
     pub notes_days_back: i64,
     /// Largest voice note (decoded audio bytes) a device may attach (413 above).
     pub max_voice_note_bytes: usize,
-    /// A voice note attached to a report task counts as its closing note.
-    pub voice_note_closes: bool,
 }
 
 /// What a device may do in the address book beyond editing contacts.
@@ -224,7 +222,6 @@ impl Default for CalendarConfig {
             max_note_bytes: 16 * 1024,
             notes_days_back: 365,
             max_voice_note_bytes: 2 * 1024 * 1024,
-            voice_note_closes: true,
         }
     }
 }
