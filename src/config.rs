@@ -27,6 +27,7 @@ pub struct Config {
     pub trusted_proxies: Vec<IpNet>,
     pub auth: AuthConfig,
     pub calendar: CalendarConfig,
+    pub carddav: CardDavConfig,
     pub feeds: FeedConfig,
     pub connections: ConnectionConfig,
     pub push: PushConfig,
@@ -120,6 +121,25 @@ pub struct CalendarConfig {
     /// Largest note (an object's DESCRIPTION, in UTF-8 bytes, trimmed) a device may write: notes are
     /// copied into the cards of their client in every address book.
     pub max_note_bytes: usize,
+    /// The notes collection holds the client notes of the last this many days.
+    pub notes_days_back: i64,
+    /// Largest voice note (decoded audio bytes) a device may attach (413 above).
+    pub max_voice_note_bytes: usize,
+}
+
+/// What a device may do in the address book beyond editing contacts.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CardDavConfig {
+    /// A new card whose ORG names no client the rep sees creates a prospect client managed by the
+    /// rep (off: such a card is refused with `crm:client-required`).
+    pub create_prospects: bool,
+}
+
+impl Default for CardDavConfig {
+    fn default() -> CardDavConfig {
+        CardDavConfig { create_prospects: true }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -141,6 +161,7 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             auth: AuthConfig::default(),
             calendar: CalendarConfig::default(),
+            carddav: CardDavConfig::default(),
             feeds: FeedConfig::default(),
             connections: ConnectionConfig::default(),
             push: PushConfig::default(),
@@ -199,6 +220,8 @@ impl Default for CalendarConfig {
             report_days_back: 30,
             max_instances: 3000,
             max_note_bytes: 16 * 1024,
+            notes_days_back: 365,
+            max_voice_note_bytes: 2 * 1024 * 1024,
         }
     }
 }
@@ -286,6 +309,15 @@ impl Config {
         }
         if let Some(v) = var("CRMDAV_MAX_NOTE_BYTES") {
             self.calendar.max_note_bytes = parse("CRMDAV_MAX_NOTE_BYTES", &v)?;
+        }
+        if let Some(v) = var("CRMDAV_NOTES_DAYS_BACK") {
+            self.calendar.notes_days_back = parse("CRMDAV_NOTES_DAYS_BACK", &v)?;
+        }
+        if let Some(v) = var("CRMDAV_MAX_VOICE_NOTE_BYTES") {
+            self.calendar.max_voice_note_bytes = parse("CRMDAV_MAX_VOICE_NOTE_BYTES", &v)?;
+        }
+        if let Some(v) = var("CRMDAV_CREATE_PROSPECTS") {
+            self.carddav.create_prospects = parse("CRMDAV_CREATE_PROSPECTS", &v)?;
         }
         if let Some(v) = var("CRMDAV_PUSH_ENABLED") {
             self.push.enabled = parse("CRMDAV_PUSH_ENABLED", &v)?;

@@ -20,16 +20,18 @@ use rand::{Rng, SeedableRng};
 enum Which {
     Book,
     Calendar(Calendar),
+    Notes,
 }
 
-const COLLECTIONS: [Which; 3] =
-    [Which::Book, Which::Calendar(Calendar::Activities), Which::Calendar(Calendar::FollowUps)];
+const COLLECTIONS: [Which; 4] =
+    [Which::Book, Which::Calendar(Calendar::Activities), Which::Calendar(Calendar::FollowUps), Which::Notes];
 const LOGINS: [&str; 2] = ["alice", "bob"];
 
 fn path(login: &str, which: Which) -> String {
     match which {
         Which::Book => format!("/dav/addressbooks/{login}/clients/"),
         Which::Calendar(calendar) => format!("/dav/calendars/{login}/{}/", calendar.name()),
+        Which::Notes => format!("/dav/calendars/{login}/notes/"),
     }
 }
 
@@ -73,6 +75,7 @@ async fn full_view(server: &TestServer, login: &str, which: Which) -> BTreeMap<S
     let members = match which {
         Which::Book => crmdav::carddav::view(&s).compute(None).await.unwrap(),
         Which::Calendar(calendar) => crmdav::caldav::calendar::view(&s, calendar).compute(None).await.unwrap(),
+        Which::Notes => crmdav::caldav::notes::view(&s).compute(None).await.unwrap(),
     };
     members.into_iter().map(|m| (m.href, (m.etag, m.body))).collect()
 }
@@ -83,6 +86,7 @@ async fn stored(server: &TestServer, login: &str, which: Which) -> BTreeMap<Stri
     let key = match which {
         Which::Book => crmdav::carddav::collection_key(rep.id),
         Which::Calendar(calendar) => crmdav::caldav::calendar::collection_key(rep.id, calendar),
+        Which::Notes => crmdav::caldav::notes::collection_key(rep.id),
     };
     let rows: Vec<(String, String, Option<String>)> = crmdav::on_db!(server.db.store, read, |pool| {
         sqlx::query_as("SELECT href, etag, body FROM collection_members WHERE collection = $1 AND NOT deleted")
@@ -110,11 +114,12 @@ async fn random_change(server: &TestServer, rng: &mut StdRng, n: usize) -> Optio
     let activities = ids(server, "SELECT id FROM activities ORDER BY id").await;
     let notes = ids(server, "SELECT id FROM notes ORDER BY id").await;
     let reps = ids(server, "SELECT id FROM reps ORDER BY id").await;
+    let voice_notes = ids(server, "SELECT id FROM voice_notes ORDER BY id").await;
     let client = pick(rng, &clients)?;
     let other_client = pick(rng, &clients)?;
     let rep = pick(rng, &reps)?;
     let status = ["prospect", "active", "inactive", "closed"][rng.gen_range(0..4)];
-    Some(match rng.gen_range(0..26) {
+    Some(match rng.gen_range(0..31) {
         0 => format!("UPDATE clients SET name = 'Renamed {n}' WHERE id = {client}"),
         1 | 2 => format!("UPDATE clients SET status = '{status}' WHERE id = {client}"),
         3 => format!("UPDATE clients SET account_manager_id = {rep} WHERE id = {client}"),
@@ -166,6 +171,23 @@ async fn random_change(server: &TestServer, rng: &mut StdRng, n: usize) -> Optio
                (SELECT MIN(id) FROM activities WHERE report_requested_at IS NOT NULL AND status = 'planned')"
             .to_string(),
         24 => format!("UPDATE activities SET report_requested_at = NULL WHERE id = {}", pick(rng, &activities)?),
+        // The notes collection (caldav::notes): a note edited, moved to another client or out of
+        // the window of days, written on a device under its own name; voice notes on notes.
+        25 => format!("UPDATE notes SET body = 'Edited {n}' WHERE id = {}", pick(rng, &notes)?),
+        26 => match rng.gen_range(0..3) {
+            0 => format!("UPDATE notes SET client_id = {client} WHERE id = {}", pick(rng, &notes)?),
+            1 => format!("UPDATE notes SET created_at = '2001-01-01T00:00:00Z' WHERE id = {}", pick(rng, &notes)?),
+            _ => format!("UPDATE notes SET rep_id = {rep} WHERE id = {}", pick(rng, &notes)?),
+        },
+        27 => format!(
+            "INSERT INTO notes (client_id, rep_id, body, source, uid, href) VALUES ({client}, {rep}, 'Journal {n}', 'dav', 'j-{n}', 'j-{n}.ics')"
+        ),
+        28 => format!(
+            "INSERT INTO voice_notes (client_id, note_id, rep_id, content_type, size_bytes, sha256, bytes) \
+             SELECT client_id, id, rep_id, 'audio/mp4', 3, 'x', CAST('abc' AS BYTEA) FROM notes WHERE id = {}",
+            pick(rng, &notes)?
+        ),
+        29 => format!("DELETE FROM voice_notes WHERE id = {}", pick(rng, &voice_notes)?),
         _ => match rng.gen_range(0..3) {
             0 => format!("DELETE FROM clients WHERE id = {client}"),
             // Rules and reps concern every member: the collections are recomputed in full.

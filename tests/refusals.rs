@@ -123,7 +123,7 @@ async fn collections_cannot_be_made_and_each_place_says_why(backend: Backend) {
     assert_eq!(status_of(mk("MKCALENDAR", "/dav/calendars/bob/new/")).await, 404);
     assert_eq!(status_of(mk("MKCOL", "/dav/calendars/bob/activities/")).await, 404);
 
-    // The calendar home still holds its two calendars.
+    // The calendar home still holds its two calendars and the notes collection.
     let listing = server
         .as_user("PROPFIND", "/dav/calendars/alice/", "alice")
         .header("Depth", "1")
@@ -134,7 +134,7 @@ async fn collections_cannot_be_made_and_each_place_says_why(backend: Backend) {
         .text()
         .await
         .unwrap();
-    assert_eq!(responses(&listing).len(), 3, "{listing}");
+    assert_eq!(responses(&listing).len(), 4, "{listing}");
     server.stop().await;
 }
 

@@ -152,9 +152,12 @@ async fn a_colliding_row_cannot_break_another_reps_address_book(backend: Backend
 }
 
 /// Item 3: a new card whose UID or name is a hidden contact's gets the same answer as one whose
-/// UID or name is unused.
+/// UID or name is unused. (With prospects from the phone off: such cards are refused; with them on,
+/// tests/phone_notes.rs.)
 async fn a_hidden_contact_is_not_told_from_a_missing_one(backend: Backend) {
-    let server = TestServer::demo(backend).await;
+    let mut config = crmdav::config::Config::default();
+    config.carddav.create_prospects = false;
+    let server = TestServer::with_config(backend, config, Some(crmdav::crm::demo::DemoSize::SMALL)).await;
     add_client(&server, "MINE1", "Alice Own Ltd", "alice").await;
     add_client(&server, "HIDX", "Bob Hidden Ltd", "bob").await;
     server

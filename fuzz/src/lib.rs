@@ -107,6 +107,7 @@ pub fn vcard(data: &[u8]) {
             fields: parsed.fields.clone(),
         }),
         notes: Default::default(),
+        voice_notes: Default::default(),
     };
     let _ = vcard::render(&card, Version::V4);
     let rendered = vcard::render(&card, Version::V3);

@@ -12,6 +12,7 @@
 pub mod calendar;
 pub mod expand;
 pub mod filter;
+pub mod notes;
 mod report_task;
 mod time_range;
 

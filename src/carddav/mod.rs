@@ -9,6 +9,8 @@ use http::{HeaderMap, StatusCode, header};
 use crate::crm::Session;
 use crate::crm::addressbook::{self, Card};
 use crate::crm::audit::{self, AuditEntry};
+use crate::crm::notes::{self, ClientNote};
+use crate::crm::prospects::{self, NewProspect};
 use crate::dav::collection::{Collection, Display, MemberShape, Tagged, Write, Written};
 use crate::dav::error::{DavError, Precondition, Refusal};
 use crate::dav::multistatus::{Multistatus, PropStat, PropValue};
@@ -52,8 +54,8 @@ impl View for BookView<'_> {
         let mut clients = BTreeSet::new();
         for change in changes {
             match change.entity.as_str() {
-                // A card shows its client, its contact and the client's last notes.
-                "clients" | "contacts" | "notes" => clients.extend(change.client_id),
+                // A card shows its client, its contact and the client's last notes and voice notes.
+                "clients" | "contacts" | "notes" | "voice_notes" => clients.extend(change.client_id),
                 "activities" | "collection_render" => {}
                 // Visibility rules, reps (note authors), anything unknown: any card may change.
                 _ => return Ok(None),
@@ -278,6 +280,30 @@ fn reserved_name(name: &str, uid: &str) -> Option<String> {
     None
 }
 
+/// What the audit log records of a card a device wrote.
+#[derive(serde::Serialize)]
+struct CardEdit<'a> {
+    #[serde(flatten)]
+    fields: &'a crate::crm::addressbook::ContactFields,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<&'a str>,
+}
+
+/// A note is copied into the cards of its client in every address book: its size is bounded.
+fn check_note_size(s: &Session<'_>, body: &str) -> Result<(), Refusal> {
+    let limit = s.config.calendar.max_note_bytes;
+    if body.len() <= limit {
+        return Ok(());
+    }
+    Err(Refusal::new(
+        Precondition::NoteTooLong,
+        format!(
+            "the note added to the card is {} bytes long; a note may be at most {limit} bytes (calendar.max_note_bytes): shorten it and save again",
+            body.len()
+        ),
+    ))
+}
+
 /// A rep's visible CRM clients as one DAV collection of cards.
 pub struct AddressBook<'a> {
     s: &'a Session<'a>,
@@ -388,7 +414,8 @@ impl Collection for AddressBook<'_> {
             .map_err(|message| Refusal::new(Precondition::ValidAddressData, format!("invalid vCard: {message}")))
     }
 
-    /// An edit of an existing contact, or a new contact under a visible client.
+    /// An edit of an existing contact (with the note the rep wrote above the card's summary), a
+    /// new contact under a visible client, or a new prospect.
     async fn save(
         &self,
         name: &str,
@@ -403,15 +430,33 @@ impl Collection for AddressBook<'_> {
                 let message = format!("the card at {target} has UID {}; a card cannot change its UID", card.uid());
                 return Err(Refusal::new(Precondition::AddressbookNoUidConflict, message).with_href(target).into());
             }
+            let added = vcard::added_note(&card, parsed.note.as_deref());
+            if let Some(body) = &added {
+                check_note_size(s, body)?;
+            }
+            let note = added.as_deref().map(|body| ClientNote { client_id: card.client.id, rep_id: s.rep.id, body });
             let Some(contact) = &card.contact else {
-                // An organisation card shows CRM client data only: nothing on it is editable.
-                let _ = audit::record(s.store, self.audit_entry("card.put", name, "ignored", Some(text.into()))).await;
-                return Ok(Written::Ignored);
+                // An organisation card shows CRM client data only: nothing on it is editable but
+                // its note.
+                return match &note {
+                    Some(note) => {
+                        let after = Some(note.body.to_string());
+                        notes::add(s.store, note, self.audit_entry("card.note", name, "created", after)).await?;
+                        Ok(Written::Updated)
+                    }
+                    None => {
+                        let entry = self.audit_entry("card.put", name, "ignored", Some(text.into()));
+                        let _ = audit::record(s.store, entry).await;
+                        Ok(Written::Ignored)
+                    }
+                };
             };
             let before = serde_json::to_string(&contact.fields).ok();
-            let after = serde_json::to_string(&parsed.fields).ok();
+            let after = serde_json::to_string(&CardEdit { fields: &parsed.fields, note: added.as_deref() }).ok();
             let entry = AuditEntry { before, ..self.audit_entry("card.put", name, "updated", after) };
-            if !addressbook::update_contact(s.store, contact.id, &contact.fields, &parsed.fields, entry).await? {
+            if !addressbook::update_contact(s.store, contact.id, &contact.fields, &parsed.fields, note.as_ref(), entry)
+                .await?
+            {
                 return Err(DavError::Status(
                     StatusCode::PRECONDITION_FAILED,
                     "the contact changed while this edit was applied; fetch it again".into(),
@@ -426,16 +471,22 @@ impl Collection for AddressBook<'_> {
         if let Some(message) = reserved_name(name, &uid) {
             return Err(Refusal::new(Precondition::ReservedName, message).into());
         }
+        // A new card's NOTE is all the rep's: the card's first note.
+        let note = parsed.note.as_deref().map(str::trim).filter(|n| !n.is_empty());
+        if let Some(body) = note {
+            check_note_size(s, body)?;
+        }
         // The client before any lookup of other contacts: a card for a client the rep does not
-        // see is refused alike whether its UID or name exists elsewhere or not.
+        // see is refused (or filed as a prospect) alike whether its UID or name exists elsewhere.
         let Some(org) = parsed.org.clone() else {
             let message = "a new contact needs ORG set to the name of one of your CRM clients";
             return Err(Refusal::new(Precondition::ClientRequired, message).into());
         };
-        let Some(client) = addressbook::visible_client_by_name(s.store, s.rep.id, &org).await? else {
+        let client = addressbook::visible_client_by_name(s.store, s.rep.id, &org).await?;
+        if client.is_none() && !s.config.carddav.create_prospects {
             let message = format!("no CRM client named {org:?} is visible to you: set ORG to a client's exact name");
             return Err(Refusal::new(Precondition::ClientRequired, message).into());
-        };
+        }
         // A UID the rep can see in use is named; one used where they cannot see is not.
         if let Some(href) = addressbook::href_of_uid(s.store, &uid).await?
             && find_card(s, &href).await.ok().flatten().is_some()
@@ -444,9 +495,19 @@ impl Collection for AddressBook<'_> {
             let message = format!("UID {uid} is already used by {used_by}");
             return Err(Refusal::new(Precondition::AddressbookNoUidConflict, message).with_href(used_by).into());
         }
-        let after = serde_json::to_string(&parsed.fields).ok();
+        let after = serde_json::to_string(&CardEdit { fields: &parsed.fields, note }).ok();
         let entry = self.audit_entry("card.put", name, "created", after);
-        if addressbook::create_contact(s.store, client.id, &uid, name, &parsed.fields, entry).await? {
+        let created = match client {
+            Some(client) => {
+                addressbook::create_contact(s.store, client.id, &uid, name, &parsed.fields, note, entry).await?
+            }
+            None => {
+                let prospect =
+                    NewProspect { name: &org, rep_id: s.rep.id, uid: &uid, href: name, fields: &parsed.fields, note };
+                prospects::create(s.store, &prospect, entry).await?.is_some()
+            }
+        };
+        if created {
             return Ok(Written::Created);
         }
         // The UID or the name is another contact's, one this rep cannot see (or one created

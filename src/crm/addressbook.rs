@@ -8,7 +8,9 @@ use anyhow::Result;
 use serde::Serialize;
 
 use super::audit::{AuditEntry, insert_audit};
+use super::notes::{ClientNote, insert_note};
 use super::visibility::visible_condition;
+use super::voice_notes::VoiceNote;
 use crate::on_db;
 use crate::store::{Store, Ts};
 
@@ -69,6 +71,8 @@ pub struct Card {
     pub contact: Option<Contact>,
     /// The client's newest notes, newest first (at most three).
     pub notes: Arc<Vec<Note>>,
+    /// The client's newest voice notes, newest first (at most three).
+    pub voice_notes: Arc<Vec<VoiceNote>>,
 }
 
 /// Organisation cards are named `client-CODE.vcf` with UID `crmdav-client-CODE`: names the server
@@ -215,6 +219,7 @@ async fn select_cards(store: &Store, rep_id: i64, selection: Selection<'_>) -> R
     };
     let notes =
         if whole_book { latest_notes_visible(store, rep_id).await? } else { latest_notes(store, &client_ids).await? };
+    let voice_notes = super::voice_notes::latest_of_clients(store, &client_ids).await?;
     let mut clients: HashMap<i64, Arc<Client>> = HashMap::new();
     let mut cards = Vec::with_capacity(rows.len());
     for row in rows {
@@ -238,7 +243,8 @@ async fn select_cards(store: &Store, rep_id: i64, selection: Selection<'_>) -> R
             },
         });
         let notes = notes.get(&client.id).cloned().unwrap_or_default();
-        cards.push(Card { client, contact, notes });
+        let voice_notes = voice_notes.get(&client.id).cloned().unwrap_or_default();
+        cards.push(Card { client, contact, notes, voice_notes });
     }
     drop_shadowing_contacts(store, rep_id, &mut cards).await?;
     Ok(cards)
@@ -413,7 +419,7 @@ pub async fn href_of_uid(store: &Store, uid: &str) -> Result<Option<String>> {
         .await?))
 }
 
-const FIELD_COLUMNS: [&str; 11] = [
+pub(crate) const FIELD_COLUMNS: [&str; 11] = [
     "first_name",
     "last_name",
     "title",
@@ -443,14 +449,17 @@ macro_rules! bind_fields {
             .bind(&$f.vcard_extra)
     };
 }
+pub(crate) use bind_fields;
 
 /// Updates a contact's editable fields, if `expected` still holds (optimistic check inside the
-/// transaction, so two concurrent edits cannot both win), and audits it; one transaction.
+/// transaction, so two concurrent edits cannot both win), adds the note the rep wrote on the card
+/// if any, and audits it; one transaction.
 pub async fn update_contact(
     store: &Store,
     contact_id: i64,
     expected: &ContactFields,
     fields: &ContactFields,
+    note: Option<&ClientNote<'_>>,
     audit: AuditEntry<'_>,
 ) -> Result<bool> {
     let set: Vec<String> = FIELD_COLUMNS.iter().enumerate().map(|(i, c)| format!("{c} = ${}", i + 2)).collect();
@@ -470,6 +479,9 @@ pub async fn update_contact(
             false
         } else {
             bind_fields!(sqlx::query(&sql).bind(contact_id), fields).bind(Ts::now()).execute(&mut *tx).await?;
+            if let Some(note) = note {
+                insert_note!(&mut *tx, *note)?;
+            }
             insert_audit!(&mut *tx, audit)?;
             tx.commit().await?;
             true
@@ -478,14 +490,15 @@ pub async fn update_contact(
     Ok(updated)
 }
 
-/// Creates a contact under a client, and audits it; one transaction. `false` (nothing written) when
-/// the UID or the href is already another contact's.
+/// Creates a contact under a client with the note written on its card if any, and audits it; one
+/// transaction. `false` (nothing written) when the UID or the href is already another contact's.
 pub async fn create_contact(
     store: &Store,
     client_id: i64,
     uid: &str,
     href: &str,
     fields: &ContactFields,
+    note: Option<&str>,
     audit: AuditEntry<'_>,
 ) -> Result<bool> {
     let placeholders: Vec<String> = (4..4 + FIELD_COLUMNS.len()).map(|i| format!("${i}")).collect();
@@ -500,6 +513,9 @@ pub async fn create_contact(
             .fetch_optional(&mut *tx)
             .await?;
         if inserted.is_some() {
+            if let (Some(body), Some(rep_id)) = (note, audit.rep_id) {
+                insert_note!(&mut *tx, ClientNote { client_id, rep_id, body })?;
+            }
             insert_audit!(&mut *tx, audit)?;
             tx.commit().await?;
         }

@@ -7,12 +7,15 @@ pub mod audit;
 pub mod closing_note;
 pub mod credentials;
 pub mod demo;
+pub mod notes;
+pub mod prospects;
 pub mod reassign;
 pub mod report_tasks;
 pub mod reps;
 pub mod rules;
 pub mod teams;
 pub mod visibility;
+pub mod voice_notes;
 
 use thiserror::Error;
 

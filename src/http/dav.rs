@@ -5,6 +5,7 @@ use http::{Method, StatusCode, header};
 use super::AppState;
 use super::routes::Request;
 use crate::caldav::calendar::{self as caldav, CalendarCollection};
+use crate::caldav::notes::{self, NotesCollection};
 use crate::carddav::{self, AddressBook};
 use crate::crm::Session;
 use crate::crm::activities::Calendar;
@@ -56,14 +57,16 @@ impl DavMethod {
 enum AnyCollection<'a> {
     Book(AddressBook<'a>),
     Calendar(CalendarCollection<'a>),
+    Notes(NotesCollection<'a>),
 }
 
 impl AnyCollection<'_> {
-    /// The collection as WebDAV-Push subscriptions name it.
-    fn watched(&self) -> Watched {
+    /// The collection as WebDAV-Push subscriptions name it (the notes collection offers no push).
+    fn watched(&self) -> Option<Watched> {
         match self {
-            AnyCollection::Book(_) => Watched::Book,
-            AnyCollection::Calendar(c) => Watched::Calendar(c.calendar()),
+            AnyCollection::Book(_) => Some(Watched::Book),
+            AnyCollection::Calendar(c) => Some(Watched::Calendar(c.calendar())),
+            AnyCollection::Notes(_) => None,
         }
     }
 }
@@ -74,6 +77,7 @@ macro_rules! on_collection {
         match $collection {
             AnyCollection::Book($c) => $body,
             AnyCollection::Calendar($c) => $body,
+            AnyCollection::Notes($c) => $body,
         }
     };
 }
@@ -83,13 +87,17 @@ macro_rules! on_collection {
 enum CollectionId {
     Book,
     Calendar(Calendar),
+    Notes,
 }
 
 /// The collection `path` is or is in: `Ok(None)` for the discovery resources (root, principals,
 /// homes), `Err(())` for a collection name that names none of the rep's collections.
 fn collection_id(path: &DavPath) -> Result<Option<CollectionId>, ()> {
     let book = |name: &str| if name == carddav::BOOK { Ok(Some(CollectionId::Book)) } else { Err(()) };
-    let calendar = |name: &str| Calendar::from_name(name).map(|c| Some(CollectionId::Calendar(c))).ok_or(());
+    let calendar = |name: &str| match name {
+        notes::NOTES => Ok(Some(CollectionId::Notes)),
+        _ => Calendar::from_name(name).map(|c| Some(CollectionId::Calendar(c))).ok_or(()),
+    };
     match path {
         DavPath::Addressbook { book: name, .. } | DavPath::Card { book: name, .. } => book(name),
         DavPath::Calendar { calendar: name, .. } | DavPath::CalendarObject { calendar: name, .. } => calendar(name),
@@ -107,6 +115,7 @@ fn resolve<'a>(s: &'a Session<'a>, path: &'a DavPath) -> Option<(AnyCollection<'
     let collection = match collection_id(path).ok()?? {
         CollectionId::Book => AnyCollection::Book(AddressBook::new(s)),
         CollectionId::Calendar(calendar) => AnyCollection::Calendar(CalendarCollection::new(s, calendar)),
+        CollectionId::Notes => AnyCollection::Notes(NotesCollection::new(s)),
     };
     let member = match path {
         DavPath::Card { name, .. } | DavPath::CalendarObject { name, .. } => Some(name.as_str()),
@@ -126,6 +135,10 @@ pub async fn handle(state: &AppState, request: &Request) -> Reply {
     // A WebDAV-Push registration: only its rep can see (and delete) it.
     if let Some(id) = request.path.strip_prefix(push::REGISTRATIONS) {
         return push::http::registration(&state.store, &request.user.rep, &request.method, id).await;
+    }
+    // A voice note's audio: only the reps who see its client can hear it.
+    if let Some(id) = request.path.strip_prefix(crate::crm::voice_notes::PATH_PREFIX) {
+        return super::voice_notes::serve(&state.store, &request.user.rep, &request.method, id, &request.headers).await;
     }
     let path = match DavPath::parse(&request.path) {
         Ok(path) => path,
@@ -157,10 +170,15 @@ pub async fn handle(state: &AppState, request: &Request) -> Reply {
             state.push.changed();
             answer
         }
+        (DavMethod::Post, Some((AnyCollection::Notes(_), None))) => Ok(method_not_allowed(
+            &path,
+            format!("the notes collection offers no WebDAV-Push: {} is not allowed", request.method),
+        )),
         (DavMethod::Post, Some((c, None))) => {
+            let Some(watched) = c.watched() else { unreachable!("every other collection is watched") };
             let registration = push::http::RegisterRequest {
                 rep: &request.user.rep,
-                watched: c.watched(),
+                watched,
                 body: &request.body,
                 host: request.header(header::HOST),
             };
@@ -304,7 +322,10 @@ async fn propfind(
         return match member {
             Some(name) => on_collection!(c, c => collection::propfind_member(&c, name, &props).await),
             None => {
-                let extra = push.properties(s.store, &c.watched().key(s.rep.id)).await?;
+                let extra = match c.watched() {
+                    Some(watched) => push.properties(s.store, &watched.key(s.rep.id)).await?,
+                    None => Vec::new(),
+                };
                 on_collection!(c, c => collection::propfind(&c, depth, &props, extra).await)
             }
         };
@@ -342,6 +363,8 @@ async fn propfind(
                     properties.extend(push.properties(s.store, &key).await?);
                     body.add_response(&calendar.href(), &reply::select_props(&props, properties, &[]));
                 }
+                let notes = NotesCollection::new(s);
+                body.add_response(&notes.href(), &reply::select_props(&props, notes.properties().await?, &[]));
             }
         }
         _ => return Err(DavError::NotFound(path.href())),
@@ -415,6 +438,9 @@ async fn report(
             Some((AnyCollection::Calendar(c), None)),
             ReportRequest::CalendarMultiget { props, calendar_data, hrefs },
         ) => collection::multiget(&c, props, hrefs, calendar_data).await.unwrap_or_else(reply::error),
+        (_, Some((AnyCollection::Notes(c), None)), ReportRequest::CalendarMultiget { props, calendar_data, hrefs }) => {
+            collection::multiget(&c, props, hrefs, calendar_data).await.unwrap_or_else(reply::error)
+        }
         (
             _,
             Some((AnyCollection::Book(c), None)),
@@ -422,6 +448,10 @@ async fn report(
         ) => collection::multiget(&c, props, hrefs, address_data).await.unwrap_or_else(reply::error),
         (_, Some((AnyCollection::Book(_), None)), report) => carddav::report(s, report).await,
         (_, Some((AnyCollection::Calendar(c), None)), report) => caldav::report(s, c.calendar(), report).await,
+        (_, Some((AnyCollection::Notes(_), None)), _) => reply::refusal(&Refusal::new(
+            Precondition::SupportedReport,
+            "the notes collection answers calendar-multiget and sync-collection",
+        )),
         _ if !exists(path) => reply::not_found(&path.href()),
         _ => reply::refusal(&Refusal::new(Precondition::SupportedReport, "no report is supported on this resource")),
     }

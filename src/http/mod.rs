@@ -12,6 +12,7 @@ pub mod response;
 pub(crate) mod routes;
 mod server;
 mod throttle;
+mod voice_notes;
 
 pub use client_addr::client_ip;
 pub use response::{Reply, reply};

@@ -82,17 +82,32 @@ fn excerpt(text: &str) -> String {
     }
 }
 
+/// How the line of key figures starts, in the NOTE of every card.
+const FIGURES_PREFIX: &str = "Sales YTD:";
+/// How the line of each voice note starts ("Voice note 2026-12-01, Alice Martin: /dav/voice-notes/7").
+const VOICE_NOTE_PREFIX: &str = "Voice note";
+
 /// The text of the NOTE property: the client's last three notes (each cut short), newest first,
-/// then key figures.
+/// its last three voice notes (date, author, duration when known, URL), then key figures.
 pub fn note_summary(card: &Card) -> String {
     let mut lines = Vec::new();
     for note in card.notes.iter() {
         let author = note.author.as_deref().map(|a| format!(" ({a})")).unwrap_or_default();
         lines.push(format!("{}{}: {}", note.created_at.0.format("%Y-%m-%d"), author, excerpt(note.body.trim())));
     }
+    for voice in card.voice_notes.iter() {
+        let author = voice.author.as_deref().map(|a| format!(", {a}")).unwrap_or_default();
+        let duration =
+            voice.duration_ms.map(|ms| format!(", {}:{:02}", ms / 60_000, ms / 1000 % 60)).unwrap_or_default();
+        lines.push(format!(
+            "{VOICE_NOTE_PREFIX} {}{author}{duration}: {}",
+            voice.created_at.0.format("%Y-%m-%d"),
+            voice.path()
+        ));
+    }
     let client = &card.client;
     lines.push(format!(
-        "Sales YTD: {} | Last year: {} | Status: {} | Client {}",
+        "{FIGURES_PREFIX} {} | Last year: {} | Status: {} | Client {}",
         money(client.sales_ytd_cents),
         money(client.sales_last_year_cents),
         client.status,
@@ -101,12 +116,58 @@ pub fn note_summary(card: &Card) -> String {
     lines.join("\n")
 }
 
+/// Whether a line of a device's NOTE is the server's: a line of the summary the card carries now,
+/// or one shaped like a summary line (a dated note, the figures), so that an old or edited summary
+/// is not taken for the rep's words either.
+fn is_summary_line(line: &str, summary_lines: &[&str]) -> bool {
+    let line = line.trim();
+    if summary_lines.iter().any(|s| s.trim() == line)
+        || line.starts_with(FIGURES_PREFIX)
+        || line.starts_with(&format!("{VOICE_NOTE_PREFIX} 20"))
+    {
+        return true;
+    }
+    // "2026-12-01: ..." or "2026-12-01 (Alice): ...".
+    line.len() >= 11
+        && line.as_bytes()[..10]
+            .iter()
+            .enumerate()
+            .all(|(i, b)| if i == 4 || i == 7 { *b == b'-' } else { b.is_ascii_digit() })
+        && (line[10..].starts_with(": ") || line[10..].starts_with(" ("))
+}
+
+/// What the rep wrote above the server's part of a card's NOTE: the lines before the first line
+/// of the summary (trimmed), if any; none when no line of the summary is left. Text the card
+/// already shows as one of its notes (a device sending the card again before fetching it back) is
+/// not new. An edit or a removal of the summary itself yields nothing: the summary is derived.
+pub fn added_note(card: &Card, sent: Option<&str>) -> Option<String> {
+    let summary = note_summary(card);
+    let summary_lines: Vec<&str> = summary.lines().collect();
+    let sent: Vec<&str> = sent?.lines().collect();
+    let added: Vec<&str> = sent.iter().copied().take_while(|line| !is_summary_line(line, &summary_lines)).collect();
+    // Text is added *above* the server's part: a NOTE rewritten whole (the summary gone) is an
+    // edit of the derived part, which changes nothing.
+    if added.len() == sent.len() {
+        return None;
+    }
+    let added = added.join("\n").trim().to_string();
+    // A note the card shows already (its first lines: the ones after stop at the summary).
+    let shown = |note: &crate::crm::addressbook::Note| {
+        let mut lines = note.body.trim().lines().map(str::trim);
+        added.lines().all(|line| lines.next() == Some(line.trim()))
+    };
+    if added.is_empty() || card.notes.iter().any(shown) {
+        return None;
+    }
+    Some(added)
+}
+
 /// The version of the text [`render`] writes for an address book (vCard 3.0), stored with the texts
 /// it wrote. Bump it with any change to that text (here, or in the `Card` that `crm::addressbook`
 /// builds): each address book is then re-rendered on its next use, and devices fetch the cards
 /// whose text changed. A change the bump forgets is served from the stored texts until the CRM
 /// rows change.
-pub const RENDER_VERSION: i32 = 1;
+pub const RENDER_VERSION: i32 = 2;
 
 /// The vCard text of a CRM card. Changing its output: bump [`RENDER_VERSION`].
 pub fn render(card: &Card, version: Version) -> String {
@@ -212,6 +273,9 @@ pub struct ParsedCard {
     pub uid: Option<String>,
     pub org: Option<String>,
     pub fields: ContactFields,
+    /// The NOTE as the device sent it: the server's summary, and above it what the rep added
+    /// (see [`added_note`]).
+    pub note: Option<String>,
 }
 
 fn has_type(entry: &VCardEntry, wanted: VCardType) -> bool {
@@ -268,7 +332,7 @@ pub fn parse(text: &str) -> Result<ParsedCard, String> {
         return Err("the card is cut short: it does not end with END:VCARD".into());
     }
     let mut fields = ContactFields::default();
-    let (mut uid, mut org) = (None, None);
+    let (mut uid, mut org, mut note) = (None, None, None::<String>);
     let mut kept = Vec::new();
     // Groups (iOS's `item1.ADR` + `item1.X-ABADR`) of the properties the CRM takes over: their
     // companion lines describe a property the server now writes itself, so they are not kept.
@@ -284,6 +348,10 @@ pub fn parse(text: &str) -> Result<ParsedCard, String> {
             }
             VCardProperty::Org => {
                 org = Some(component(&entry, 0)).filter(|o| !o.is_empty());
+                true
+            }
+            VCardProperty::Note if note.is_none() => {
+                note = Some(entry_text(&entry)).filter(|n| !n.trim().is_empty());
                 true
             }
             VCardProperty::N if !have_n => {
@@ -361,7 +429,11 @@ pub fn parse(text: &str) -> Result<ParsedCard, String> {
         VCard { entries: extra }.write_to(&mut out, VCardVersion::V4_0).expect("writing to a String cannot fail");
         fields.vcard_extra = Some(out);
     }
-    Ok(ParsedCard { uid, org, fields })
+    if let Some(text) = &mut note {
+        *text = text.replace("\r\n", "\n").replace('\r', "\n");
+        text.retain(|c| !c.is_control() || c == '\n' || c == '\t');
+    }
+    Ok(ParsedCard { uid, org, fields, note })
 }
 
 /// Whether a property the device sent reads back the same once written: one that does not (a
@@ -414,6 +486,48 @@ mod tests {
         }
     }
 
+    fn card_with_notes(notes: &[&str]) -> Card {
+        let notes = notes
+            .iter()
+            .map(|body| crate::crm::addressbook::Note {
+                body: body.to_string(),
+                created_at: crate::store::Ts(chrono::DateTime::from_timestamp(1_795_000_000, 0).unwrap()),
+                author: Some("Alice Example".into()),
+            })
+            .collect();
+        Card { client: Arc::new(client()), contact: None, notes: Arc::new(notes), voice_notes: Arc::default() }
+    }
+
+    /// Only the lines above the server's summary are the rep's: editing or removing the summary
+    /// (or sending it back as it was) adds nothing, and a note already on the card is not new.
+    #[test]
+    fn the_note_added_above_the_summary_is_the_reps() {
+        let card = card_with_notes(&["Signed the renewal.\nCall back in May."]);
+        let summary = note_summary(&card);
+        let added = |sent: &str| added_note(&card, Some(sent));
+        assert_eq!(
+            added(&format!("Wants a quote.\nBy Friday.\n{summary}")).as_deref(),
+            Some("Wants a quote.\nBy Friday.")
+        );
+        assert_eq!(added(&summary), None, "the summary sent back unchanged");
+        assert_eq!(added(&summary.replace("12,345", "99,999")), None, "the figures edited");
+        assert_eq!(added(&summary.replace("Signed", "Refused")), None, "a shown note edited");
+        assert_eq!(added("Sales YTD: 1 | anything"), None, "an old summary");
+        assert_eq!(added("2025-01-02 (Bob): an old note"), None, "an old dated note");
+        assert_eq!(added(""), None);
+        assert_eq!(added("  \n\n"), None);
+        assert_eq!(added_note(&card, None), None);
+        assert_eq!(added(&format!("Signed the renewal.\nCall back in May.\n{summary}")), None, "already a note");
+        assert_eq!(added("Only my words"), None, "the summary replaced by other words");
+    }
+
+    /// A device's NOTE is read with its line breaks (escaped `\n` in vCard 3.0).
+    #[test]
+    fn a_cards_note_is_parsed_with_its_lines() {
+        let text = "BEGIN:VCARD\r\nVERSION:3.0\r\nN:Rossi;Anna;;;\r\nNOTE:Wants a quote\\, soon.\\nSales YTD: 1\r\nEND:VCARD\r\n";
+        assert_eq!(parse(text).unwrap().note.as_deref(), Some("Wants a quote, soon.\nSales YTD: 1"));
+    }
+
     #[test]
     fn a_card_carries_each_note_cut_short() {
         assert_eq!(excerpt("short note"), "short note");
@@ -429,7 +543,7 @@ mod tests {
             href: "x.vcf".into(),
             fields: parsed.fields.clone(),
         };
-        Card { client: Arc::new(client()), contact: Some(contact), notes: Arc::default() }
+        Card { client: Arc::new(client()), contact: Some(contact), notes: Arc::default(), voice_notes: Arc::default() }
     }
 
     /// Property lines of a card, unfolded, without the ones the server derives.

@@ -139,6 +139,12 @@ pub trait Collection: Sync {
     /// The member's stored text and its ETag.
     fn tagged(&self, member: &Self::Member) -> Tagged;
 
+    /// Properties of one member besides those of its shape: e.g. its
+    /// `current-user-privilege-set` when it is not writable although the collection is.
+    fn member_props(&self, _member: &Self::Member) -> Vec<(PropName, PropValue)> {
+        Vec::new()
+    }
+
     /// The media type and text a GET answers (by default the stored text).
     fn representation(&self, member: &Self::Member, tagged: Tagged, headers: &HeaderMap) -> (&'static str, String);
 
@@ -212,11 +218,14 @@ pub async fn propfind<C: Collection>(
 
 /// PROPFIND on one member.
 pub async fn propfind_member<C: Collection>(c: &C, name: &str, request: &PropfindRequest) -> Result<Reply, DavError> {
-    let Tagged { etag, text } = c.tagged(&found(c, name).await?);
+    let member = found(c, name).await?;
+    let Tagged { etag, text } = c.tagged(&member);
     let shape = c.shape();
     let data = reply::wants(request, &shape.data).then_some(text);
+    let mut props = shape.props(&etag, data);
+    props.extend(c.member_props(&member));
     let mut body = Multistatus::new();
-    body.add_response(&c.member_href(name), &shape.propstats(request, &etag, data));
+    body.add_response(&c.member_href(name), &reply::select_props(request, props, std::slice::from_ref(&shape.data)));
     Ok(reply::multistatus(body))
 }
 

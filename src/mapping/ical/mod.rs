@@ -19,6 +19,8 @@
 //! midnight-UTC instants with an exclusive end, like DTEND of a DATE event; a DATE-valued DUE names
 //! the last day instead, so `DUE;VALUE=DATE:20240514` is the CRM end 2024-05-15T00:00:00Z.
 
+pub mod attachments;
+pub mod journal;
 mod read;
 pub(crate) mod recurrence;
 mod report_task;

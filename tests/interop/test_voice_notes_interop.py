@@ -1,0 +1,75 @@
+"""Voice notes, driven by python `caldav`: a jtx Board journal entry with an inline audio
+recording is uploaded to alice's notes collection, read back as an entry linking the recording,
+and the recording is fetched byte for byte, through the entry's link and through the URL the
+client's card lists, with a Range request."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from pathlib import Path
+
+import caldav
+
+from davutil import norm_path
+
+NOTES = "/dav/calendars/alice/notes/"
+FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "ical" / "jtx_board_journal_audio.ics"
+
+
+def _audio() -> bytes:
+    # An m4a header, then bytes that are not UTF-8 text.
+    head = b"\x00\x00\x00\x20ftypM4A \x00\x00\x02\x00"
+    return head + bytes((i * 7 % 251) | 0x80 for i in range(6000 - len(head)))
+
+
+def _journal(uid: str, client_name: str, audio: bytes) -> str:
+    encoded = base64.b64encode(audio).decode()
+    folded = "\r\n ".join(encoded[i : i + 74] for i in range(0, len(encoded), 74))
+    text = FIXTURE.read_text()
+    return text.replace("{{UID}}", uid).replace("{{CLIENT}}", client_name).replace("{{AUDIO}}", folded)
+
+
+def test_a_recording_on_a_journal_entry_is_read_back_byte_for_byte(root_url, base_url, alice, db):
+    rows = db.query(
+        "SELECT c.name, k.href FROM clients c JOIN contacts k ON k.client_id = c.id WHERE c.status = ? "
+        "AND c.account_manager_id = (SELECT id FROM reps WHERE login = ?) ORDER BY c.id, k.id LIMIT 1",
+        ("active", "alice"),
+    )
+    client_name, card_href = rows[0]["name"], rows[0]["href"]
+    audio = _audio()
+    uid = f"interop-voice-{uuid.uuid4()}"
+    with caldav.DAVClient(url=root_url, username="alice", password="demo", timeout=30) as client:
+        by = {norm_path(str(c.url)): c for c in client.principal().calendars()}
+        assert NOTES in by, sorted(by)
+        notes = by[NOTES]
+        url = f"{base_url}{NOTES}{uid}.ics"
+        caldav.Journal(client, url=url, data=_journal(uid, client_name, audio), parent=notes).save()
+
+        entry = caldav.Journal(client, url=url, parent=notes)
+        entry.load()
+        comp = entry.icalendar_component
+        assert str(comp["UID"]) == uid
+        attach = comp["ATTACH"]
+        link = str(attach)
+        assert link.startswith("/dav/voice-notes/"), link
+        assert attach.params["FMTTYPE"] == "audio/mp4"
+        assert "BASE64" not in entry.data
+
+        # Through python caldav's own HTTP session, and through requests.
+        fetched = client.request(base_url + link)
+        assert fetched.status == 200
+        assert fetched._raw == audio
+    whole = alice.get(base_url + link)
+    assert whole.status_code == 200
+    assert whole.headers["Content-Type"] == "audio/mp4"
+    assert whole.content == audio
+
+    # The client's card lists the recording; its URL streams with ranges.
+    card = alice.get(f"{base_url}/dav/addressbooks/alice/clients/{card_href}").text.replace("\r\n ", "")
+    assert f": {link}" in card, card
+    part = alice.get(base_url + link, headers={"Range": "bytes=1000-1999"})
+    assert part.status_code == 206
+    assert part.headers["Content-Range"] == f"bytes 1000-1999/{len(audio)}"
+    assert part.content == audio[1000:2000]
+    assert alice.get(base_url + link, headers={"Range": "bytes=99999-"}).status_code == 416
