@@ -7,6 +7,7 @@ pub mod audit;
 pub mod closing_note;
 pub mod credentials;
 pub mod demo;
+pub mod figures;
 pub mod reassign;
 pub mod report_tasks;
 pub mod reps;

@@ -9,7 +9,7 @@ mod mkcol;
 mod password_checks;
 mod principals;
 pub mod response;
-mod routes;
+pub(crate) mod routes;
 mod server;
 mod throttle;
 

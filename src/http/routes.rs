@@ -19,6 +19,8 @@ use crate::crm::credentials::Authenticated;
 pub struct Request {
     pub method: Method,
     pub path: String,
+    /// The raw query string, if any.
+    pub query: Option<String>,
     pub headers: http::HeaderMap,
     pub body: Bytes,
     pub user: Authenticated,
@@ -82,6 +84,7 @@ async fn route(state: &Arc<AppState>, peer: SocketAddr, request: http::Request<I
     if crate::reports::http::owns(&path) {
         return crate::reports::http::handle(state, &method, &path, request.uri().query(), &user.rep.role).await;
     }
+    let query = request.uri().query().map(str::to_owned);
     let (parts, body) = request.into_parts();
     if let Some(length) =
         parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok())
@@ -102,11 +105,14 @@ async fn route(state: &Arc<AppState>, peer: SocketAddr, request: http::Request<I
         }
         Err(_) => return body_timed_out(body_timeout),
     };
-    let request = Request { method, path, headers: parts.headers, body, user };
+    let request = Request { method, path, query, headers: parts.headers, body, user };
     dispatch(state, request).await
 }
 
 async fn dispatch(state: &Arc<AppState>, request: Request) -> Reply {
+    if crate::import::http::owns(&request.path) {
+        return crate::import::http::handle(state, &request).await;
+    }
     if request.path == "/admin/api" || request.path.starts_with(super::admin::PREFIX) {
         return super::admin::handle(state, &request).await;
     }

@@ -91,14 +91,29 @@ pub fn note_summary(card: &Card) -> String {
         lines.push(format!("{}{}: {}", note.created_at.0.format("%Y-%m-%d"), author, excerpt(note.body.trim())));
     }
     let client = &card.client;
+    let figures = &card.figures;
+    let last_order = match figures.last_order {
+        Some(day) => format!("Last order: {day}"),
+        None => "No order yet".into(),
+    };
     lines.push(format!(
-        "Sales YTD: {} | Last year: {} | Status: {} | Client {}",
-        money(client.sales_ytd_cents),
-        money(client.sales_last_year_cents),
+        "Sales YTD {}: {} | {}: {} | {last_order} | Status: {} | Client {}",
+        figures.year,
+        amounts(&figures.this_year),
+        figures.year - 1,
+        amounts(&figures.last_year),
         client.status,
         client.code
     ));
     lines.join("\n")
+}
+
+/// `EUR 1,234` or `EUR 1,234 + USD 56`; `0` for none.
+fn amounts(per_currency: &[(String, i64)]) -> String {
+    if per_currency.is_empty() {
+        return "0".into();
+    }
+    per_currency.iter().map(|(currency, cents)| format!("{currency} {}", money(*cents))).collect::<Vec<_>>().join(" + ")
 }
 
 /// The version of the text [`render`] writes for an address book (vCard 3.0), stored with the texts
@@ -106,7 +121,15 @@ pub fn note_summary(card: &Card) -> String {
 /// builds): each address book is then re-rendered on its next use, and devices fetch the cards
 /// whose text changed. A change the bump forgets is served from the stored texts until the CRM
 /// rows change.
-pub const RENDER_VERSION: i32 = 1;
+pub const RENDER_VERSION: i32 = 2;
+
+/// The render version an address book's texts are recorded under as of `today`: [`RENDER_VERSION`]
+/// and the year, since a card's figures are "this year to date" and "last year". On 1 January
+/// every address book is re-rendered on its next use (time passing logs no change), and devices
+/// fetch the cards whose figures moved.
+pub fn render_version(today: chrono::NaiveDate) -> i32 {
+    RENDER_VERSION * 10_000 + chrono::Datelike::year(&today)
+}
 
 /// The vCard text of a CRM card. Changing its output: bump [`RENDER_VERSION`].
 pub fn render(card: &Card, version: Version) -> String {
@@ -403,8 +426,6 @@ mod tests {
             category: "Retail".into(),
             status: "active".into(),
             territory: "North".into(),
-            sales_ytd_cents: 1_234_500,
-            sales_last_year_cents: 2_000_000,
             street: String::new(),
             postal_code: String::new(),
             city: String::new(),
@@ -429,7 +450,7 @@ mod tests {
             href: "x.vcf".into(),
             fields: parsed.fields.clone(),
         };
-        Card { client: Arc::new(client()), contact: Some(contact), notes: Arc::default() }
+        Card { client: Arc::new(client()), contact: Some(contact), notes: Arc::default(), figures: Arc::default() }
     }
 
     /// Property lines of a card, unfolded, without the ones the server derives.
