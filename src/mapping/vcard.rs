@@ -436,6 +436,27 @@ mod tests {
     }
 
     #[test]
+    fn the_figures_line_names_years_currencies_and_the_last_order() {
+        use crate::crm::figures::Figures;
+        let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let mut card =
+            Card { client: Arc::new(client()), contact: None, notes: Arc::default(), figures: Arc::default() };
+        card.figures = Arc::new(Figures {
+            year: 2026,
+            this_year: vec![("EUR".into(), 30_196_650), ("USD".into(), -5_000)],
+            last_year: vec![("EUR".into(), 33_551_800)],
+            last_order: Some(day("2026-11-20")),
+        });
+        assert_eq!(
+            note_summary(&card),
+            "Sales YTD 2026: EUR 301,966 + USD -50 | 2025: EUR 335,518 | Last order: 2026-11-20 | Status: active | Client C00001"
+        );
+        card.figures = Arc::new(Figures::none(day("2027-01-01")));
+        assert_eq!(note_summary(&card), "Sales YTD 2027: 0 | 2026: 0 | No order yet | Status: active | Client C00001");
+        assert_ne!(render_version(day("2026-12-31")), render_version(day("2027-01-01")), "figures roll over");
+    }
+
+    #[test]
     fn a_card_carries_each_note_cut_short() {
         assert_eq!(excerpt("short note"), "short note");
         let long = format!("{} tail", "é".repeat(NOTE_EXCERPT_CHARS));
