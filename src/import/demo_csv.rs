@@ -40,13 +40,20 @@ pub fn write(dir: &Path, size: DemoSize) -> Result<Vec<(Entity, usize)>> {
         let path = dir.join(format!("{}.csv", entity.name()));
         let mut out = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_path(&path)?;
         out.write_record(entity.columns().iter().map(|c| c.name))?;
+        // A note is known by its client, time and text: a repeat of the generator's is left out.
+        let mut notes_seen = std::collections::HashSet::new();
+        let mut count = 0;
         for row in rows {
+            if entity == Entity::Notes && !notes_seen.insert(format!("{:?}{:?}{:?}", row[1], row[6], row[4])) {
+                continue;
+            }
+            count += 1;
             out.write_record(
                 picks.iter().zip(entity.columns()).map(|(pick, column)| names.cell(*pick, row, column.kind)),
             )?;
         }
         out.flush()?;
-        written.push((entity, rows.len()));
+        written.push((entity, count));
     }
     Ok(written)
 }
