@@ -31,6 +31,17 @@ pub struct Config {
     pub feeds: FeedConfig,
     pub connections: ConnectionConfig,
     pub push: PushConfig,
+    /// The day cards' figures count from ("this year to date"); `None`: today (UTC). Not read from
+    /// the file or the environment: tests fix it so that their answers do not change with the year.
+    #[serde(skip)]
+    pub today: Option<chrono::NaiveDate>,
+}
+
+impl Config {
+    /// The day cards' figures count from: [`Config::today`], else today (UTC).
+    pub fn today(&self) -> chrono::NaiveDate {
+        self.today.unwrap_or_else(|| chrono::Utc::now().date_naive())
+    }
 }
 
 /// WebDAV-Push (src/push): what is advertised, who may subscribe, how pushes are sent.
@@ -165,6 +176,7 @@ impl Default for Config {
             feeds: FeedConfig::default(),
             connections: ConnectionConfig::default(),
             push: PushConfig::default(),
+            today: None,
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod crm;
 pub use dav;
 pub mod feeds;
 pub mod http;
+pub mod import;
 pub mod mapping;
 pub mod push;
 pub mod reports;

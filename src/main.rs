@@ -44,6 +44,10 @@ enum Command {
         clients: usize,
         #[arg(long, default_value_t = demo::DemoSize::FULL.seed)]
         seed: u64,
+        /// Write the demo CRM as import CSV files (clients.csv, contacts.csv, ...) into this folder
+        /// instead of loading it (its reps alice, bob and carol must exist where they are imported).
+        #[arg(long)]
+        csv: Option<PathBuf>,
     },
     /// Manage reps, managers and admins.
     User {
@@ -67,9 +71,10 @@ enum Command {
     },
     /// List exactly the clients a rep's address book holds, with the rule that let each in.
     Preview { login: String },
-    /// A management report on the activity data, as CSV, JSON or an SVG chart.
+    /// A management report on the activity and results data, as CSV, JSON or an SVG chart.
     Report {
-        /// clients-seen-weekly, clients-seen-monthly, activities-per-client, activity-results or untouched-clients.
+        /// clients-seen-weekly, clients-seen-monthly, activities-per-client, activity-results, untouched-clients,
+        /// activities-per-result, results-vs-objectives, new-business or prospect-conversion.
         kind: crmdav::reports::Kind,
         /// Only this rep (default: every rep).
         #[arg(long)]
@@ -89,6 +94,29 @@ enum Command {
         /// Start CSV with a UTF-8 byte order mark (Excel needs it to read accents right).
         #[arg(long)]
         bom: bool,
+        /// Write to this file instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Import a CSV file of clients, contacts, activities, notes, results or objectives (columns in
+    /// README.md, samples in fixtures/import/): new keys are inserted, changed rows updated, all in
+    /// one transaction; any rejected row (listed with its line and reason) means nothing is written.
+    Import {
+        /// clients, contacts, activities, notes, results or objectives.
+        entity: crmdav::import::Entity,
+        /// The CSV file (UTF-8, a header row first).
+        file: PathBuf,
+        /// Say what would change (inserted, updated, unchanged, rejected) and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Write the valid rows even when some are rejected.
+        #[arg(long)]
+        partial: bool,
+    },
+    /// Export clients, contacts, activities, notes, results or objectives as CSV, in the columns
+    /// import reads.
+    Export {
+        entity: crmdav::import::Entity,
         /// Write to this file instead of standard output.
         #[arg(long, short)]
         output: Option<PathBuf>,
@@ -252,8 +280,16 @@ async fn run(cli: Cli) -> Result<()> {
             serve(config, store.clone()).await?;
         }
         Command::Migrate => println!("database is up to date: {}", crmdav::store::redact(&config.database)),
-        Command::Demo { clients, seed } => {
-            load_demo_data(&store, demo::DemoSize { clients, activities: clients * 10, seed }).await?;
+        Command::Demo { clients, seed, csv } => {
+            let size = demo::DemoSize { clients, activities: clients * 10, seed };
+            match csv {
+                None => load_demo_data(&store, size).await?,
+                Some(dir) => {
+                    for (entity, rows) in crmdav::import::demo_csv::write(&dir, size)? {
+                        println!("{}: {rows} rows", dir.join(format!("{entity}.csv")).display());
+                    }
+                }
+            }
         }
         Command::User { action } => user(&store, action).await?,
         Command::Token { action } => token(&store, &config, action).await?,
@@ -274,6 +310,31 @@ async fn run(cli: Cli) -> Result<()> {
                 None => {
                     use std::io::Write;
                     std::io::stdout().lock().write_all(text.as_bytes())?;
+                }
+            }
+        }
+        Command::Import { entity, file, dry_run, partial } => {
+            let input = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let options = crmdav::import::Options { dry_run, partial };
+            let bar = ProgressBar::new(&file);
+            let outcome = crmdav::import::import(&store, entity, &input, options, &bar).await?;
+            bar.finish();
+            for rejected in &outcome.rejected {
+                eprintln!("{}:{}: {}", file.display(), rejected.line, rejected.reason);
+            }
+            println!("{}", outcome.summary());
+            if !outcome.rejected.is_empty() {
+                store.close().await;
+                anyhow::bail!("{} of {} rows rejected", outcome.rejected.len(), outcome.rows);
+            }
+        }
+        Command::Export { entity, output } => {
+            let csv = crmdav::import::export::export(&store, entity).await?;
+            match output {
+                Some(path) => std::fs::write(&path, csv).with_context(|| format!("cannot write {}", path.display()))?,
+                None => {
+                    use std::io::Write;
+                    std::io::stdout().lock().write_all(&csv)?;
                 }
             }
         }
@@ -328,12 +389,44 @@ async fn shutdown_signal() {
     let _ = ctrl_c.await;
 }
 
+/// An import's progress on a terminal (standard error); drawn nothing when it is not one.
+struct ProgressBar {
+    bar: indicatif::ProgressBar,
+    file: String,
+}
+
+impl ProgressBar {
+    fn new(file: &std::path::Path) -> ProgressBar {
+        let bar = indicatif::ProgressBar::with_draw_target(Some(0), indicatif::ProgressDrawTarget::stderr());
+        if let Ok(style) = indicatif::ProgressStyle::with_template("{msg:>24} [{bar:40}] {pos}/{len} ({eta})") {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        ProgressBar { bar, file: file.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned()) }
+    }
+
+    fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+impl crmdav::import::Progress for ProgressBar {
+    fn stage(&self, name: &str, total: u64) {
+        self.bar.set_message(format!("{} {name}", self.file));
+        self.bar.set_length(total);
+        self.bar.set_position(0);
+    }
+
+    fn advance(&self, steps: u64) {
+        self.bar.inc(steps);
+    }
+}
+
 async fn load_demo_data(store: &Store, size: demo::DemoSize) -> Result<()> {
     let summary = demo::load(store, size).await.context("cannot load demo data")?;
     if summary.loaded {
         println!(
-            "demo CRM loaded: {} clients, {} contacts, {} activities, {} notes",
-            summary.clients, summary.contacts, summary.activities, summary.notes
+            "demo CRM loaded: {} clients, {} contacts, {} activities, {} notes, {} results, {} objectives",
+            summary.clients, summary.contacts, summary.activities, summary.notes, summary.results, summary.objectives
         );
     } else {
         println!("database already holds CRM data: demo data not loaded again");

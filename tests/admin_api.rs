@@ -53,7 +53,7 @@ fn new_rule(effect: Effect, f: impl FnOnce(&mut NewRule)) -> NewRule {
 async fn preview(store: &Store, login: &str) -> Vec<(String, i64)> {
     let visible = rules::visible_clients(store, login).await.unwrap();
     let rep = reps::get(store, login).await.unwrap();
-    let book: BTreeSet<String> = addressbook::cards(store, rep.id, None)
+    let book: BTreeSet<String> = addressbook::cards(store, rep.id, None, chrono::Utc::now().date_naive())
         .await
         .unwrap()
         .into_iter()

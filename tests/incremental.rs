@@ -69,7 +69,8 @@ async fn sync(server: &TestServer, login: &str, which: Which, replica: &mut Repl
 
 /// The collection computed in full from the CRM now: text and ETag by member name.
 async fn full_view(server: &TestServer, login: &str, which: Which) -> BTreeMap<String, (String, String)> {
-    let config = Config::default();
+    // As the demo server: cards' figures as of the demo's reference day.
+    let config = Config { today: Some(crmdav::crm::demo::reference_day()), ..Config::default() };
     let rep = crmdav::crm::reps::get(&server.db.store, login).await.unwrap();
     let s = Session { store: &server.db.store, config: &config, rep: &rep, device: "test" };
     let members = match which {
@@ -119,7 +120,8 @@ async fn random_change(server: &TestServer, rng: &mut StdRng, n: usize) -> Optio
     let other_client = pick(rng, &clients)?;
     let rep = pick(rng, &reps)?;
     let status = ["prospect", "active", "inactive", "closed"][rng.gen_range(0..4)];
-    Some(match rng.gen_range(0..31) {
+    let results = ids(server, "SELECT id FROM results ORDER BY id").await;
+    Some(match rng.gen_range(0..34) {
         0 => format!("UPDATE clients SET name = 'Renamed {n}' WHERE id = {client}"),
         1 | 2 => format!("UPDATE clients SET status = '{status}' WHERE id = {client}"),
         3 => format!("UPDATE clients SET account_manager_id = {rep} WHERE id = {client}"),
@@ -188,6 +190,16 @@ async fn random_change(server: &TestServer, rng: &mut StdRng, n: usize) -> Optio
             pick(rng, &notes)?
         ),
         29 => format!("DELETE FROM voice_notes WHERE id = {}", pick(rng, &voice_notes)?),
+        // Results: the figures on their client's cards.
+        30 => format!(
+            "INSERT INTO results (reference, client_id, rep_id, ordered_on, amount_cents, currency) \
+             VALUES ('inc-{n}', {client}, {rep}, '2026-0{}-15', {}, '{}')",
+            rng.gen_range(1..10),
+            rng.gen_range(1..1_000_000),
+            ["EUR", "USD"][rng.gen_range(0..2)]
+        ),
+        31 => format!("UPDATE results SET client_id = {client} WHERE id = {}", pick(rng, &results)?),
+        32 => format!("DELETE FROM results WHERE id = {}", pick(rng, &results)?),
         _ => match rng.gen_range(0..3) {
             0 => format!("DELETE FROM clients WHERE id = {client}"),
             // Rules and reps concern every member: the collections are recomputed in full.
@@ -262,7 +274,8 @@ async fn changes_outside_a_view_leave_its_token_and_a_change_inside_touches_only
     let mut book = Replica::default();
     sync(&server, "alice", Which::Book, &mut book).await;
     let alice = crmdav::crm::reps::get(&server.db.store, "alice").await.unwrap();
-    let config = Config::default();
+    // As the demo server: cards' figures as of the demo's reference day.
+    let config = Config { today: Some(crmdav::crm::demo::reference_day()), ..Config::default() };
     let s = Session { store: &server.db.store, config: &config, rep: &alice, device: "test" };
     let shown: Vec<i64> = crmdav::carddav::view(&s).compute(None).await.unwrap().iter().map(|m| m.source).collect();
     let hidden = ids(&server, "SELECT id FROM clients ORDER BY id")

@@ -26,6 +26,18 @@ async fn fixture(backend: Backend) -> TestServer {
     server
 }
 
+/// The fixture with `fixtures/reports/results.sql` (results and objectives) on top.
+async fn fixture_with_results(backend: Backend) -> TestServer {
+    let server = fixture(backend).await;
+    let sql = include_str!("../fixtures/reports/results.sql");
+    let without_comments: String =
+        sql.lines().filter(|line| !line.trim_start().starts_with("--")).collect::<Vec<_>>().join("\n");
+    for statement in without_comments.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+        server.db.exec(statement).await;
+    }
+    server
+}
+
 async fn get(server: &TestServer, login: &str, path: &str) -> (u16, String, reqwest::header::HeaderMap) {
     let response = server.as_user("GET", path, login).send().await.unwrap();
     let (status, headers) = (response.status().as_u16(), response.headers().clone());
@@ -33,7 +45,12 @@ async fn get(server: &TestServer, login: &str, path: &str) -> (u16, String, reqw
 }
 
 async fn json(server: &TestServer, kind: &str, query: &str) -> Value {
-    let (status, body, headers) = get(server, "mia", &format!("/admin/api/reports/{kind}?{PERIOD}&{query}")).await;
+    json_of_period(server, kind, &format!("{PERIOD}&{query}")).await
+}
+
+/// The JSON report for a query that names its own period.
+async fn json_of_period(server: &TestServer, kind: &str, query: &str) -> Value {
+    let (status, body, headers) = get(server, "mia", &format!("/admin/api/reports/{kind}?{query}")).await;
     assert_eq!(status, 200, "{kind}?{query}: {body}");
     assert_eq!(headers["content-type"], "application/json");
     serde_json::from_str(&body).unwrap()
@@ -337,7 +354,7 @@ async fn managers_and_admins_only(backend: Backend) {
     let (status, list, _) = get(&server, "mia", "/admin/api/reports").await;
     assert_eq!(status, 200);
     let list: Value = serde_json::from_str(&list).unwrap();
-    assert_eq!(list["reports"].as_array().unwrap().len(), 5);
+    assert_eq!(list["reports"].as_array().unwrap().len(), 9);
     // Errors say what is wrong, as JSON.
     for (query, status, fragment) in [
         ("nope?", 404, "no report"),
@@ -392,7 +409,241 @@ async fn the_cli_writes_the_same_report(backend: Backend) {
     server.stop().await;
 }
 
+/// Completed in 2026 Q1 (by completion time): alice #1 meeting, #2 call, #3 visit, #5 meeting,
+/// #6 call (03-31 23:30), #16 meeting, #17 meeting (01-01 00:30): 1 visit, 2 calls, 4 meetings;
+/// bob #8, #9 meetings. Results dated in Q1: alice R1 R2 R3 R7 (4), bob R5 (1).
+async fn activities_per_result_per_rep_and_overall(backend: Backend) {
+    let server = fixture_with_results(backend).await;
+    let report = json(&server, "activities-per-result", "").await;
+    assert_eq!(report["period"], json!({"from": "2026-01-01", "to": "2026-03-31"}));
+    let columns = [
+        "rep",
+        "visits",
+        "calls",
+        "meetings",
+        "results",
+        "visits_per_result",
+        "calls_per_result",
+        "activities_per_result",
+        "partial",
+    ];
+    assert_eq!(
+        rows(&report, &columns),
+        vec![
+            vec![
+                json!("alice"),
+                json!(1),
+                json!(2),
+                json!(4),
+                json!(4),
+                json!(0.25),
+                json!(0.5),
+                json!(1.75),
+                json!(false)
+            ],
+            vec![
+                json!("bob"),
+                json!(0),
+                json!(0),
+                json!(2),
+                json!(1),
+                json!(0.0),
+                json!(0.0),
+                json!(2.0),
+                json!(false)
+            ],
+            vec![
+                json!("carol"),
+                json!(0),
+                json!(0),
+                json!(0),
+                json!(0),
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                json!(false)
+            ],
+            vec![
+                json!("(all reps)"),
+                json!(1),
+                json!(2),
+                json!(6),
+                json!(5),
+                json!(0.2),
+                json!(0.4),
+                json!(1.8),
+                json!(false)
+            ],
+        ]
+    );
+    let alice = json(&server, "activities-per-result", "rep=alice").await;
+    assert_eq!(rows(&alice, &["rep", "results"]), vec![vec![json!("alice"), json!(4)]], "no overall row for one rep");
+    // These reports carry their own comparison.
+    let (status, body, _) =
+        get(&server, "mia", &format!("/admin/api/reports/activities-per-result?{PERIOD}&compare=years")).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("does not compare"), "{body}");
+    server.stop().await;
+}
+
+/// Each objective meeting Q1, against the rep's results in its currency, visits completed and new
+/// clients in the objective's own period.
+async fn results_against_objectives(backend: Backend) {
+    let server = fixture_with_results(backend).await;
+    let report = json(&server, "results-vs-objectives", "").await;
+    let columns = [
+        "rep",
+        "period_start",
+        "period_end",
+        "objective_amount",
+        "amount",
+        "amount_share",
+        "objective_visits",
+        "visits",
+        "objective_new_clients",
+        "new_clients",
+        "partial",
+    ];
+    assert_eq!(
+        rows(&report, &columns),
+        vec![
+            // R1; visit #3.
+            vec![
+                json!("alice"),
+                json!("2026-01-01"),
+                json!("2026-01-31"),
+                json!(1000.0),
+                json!(1000.0),
+                json!(1.0),
+                json!(2),
+                json!(1),
+                json!(0),
+                json!(0),
+                json!(false)
+            ],
+            // R2 + R3 (new, C5).
+            vec![
+                json!("alice"),
+                json!("2026-02-01"),
+                json!("2026-02-28"),
+                json!(4000.0),
+                json!(2500.0),
+                json!(0.625),
+                json!(2),
+                json!(0),
+                json!(1),
+                json!(1),
+                json!(false)
+            ],
+            // R7 is in USD: not the objective's currency.
+            vec![
+                json!("alice"),
+                json!("2026-03-01"),
+                json!("2026-03-31"),
+                json!(1000.0),
+                json!(0.0),
+                json!(0.0),
+                json!(1),
+                json!(0),
+                json!(1),
+                json!(0),
+                json!(false)
+            ],
+            // R5 (new, C3); bob's only visit (#11) was cancelled.
+            vec![
+                json!("bob"),
+                json!("2026-01-01"),
+                json!("2026-03-31"),
+                json!(1500.0),
+                json!(750.0),
+                json!(0.5),
+                json!(3),
+                json!(0),
+                json!(2),
+                json!(1),
+                json!(false)
+            ],
+        ]
+    );
+    // An objective not over yet is partial: its figures so far (R6).
+    let later = json_of_period(&server, "results-vs-objectives", "from=2026-04-01&to=2026-06-30").await;
+    assert_eq!(
+        rows(&later, &["rep", "period_end", "amount", "amount_share", "partial"]),
+        vec![vec![json!("bob"), json!("2030-12-31"), json!(100.0), json!(0.001), json!(true)]]
+    );
+    let (status, svg, _) =
+        get(&server, "mia", "/admin/api/reports/results-vs-objectives?from=2026-04-01&to=2026-06-30&format=svg").await;
+    assert_eq!(status, 200);
+    assert!(svg.contains("(partial)") && svg.contains("not over"), "the chart says which bar is partial");
+    server.stop().await;
+}
+
+/// New and repeat business per rep, month and currency (EUR and USD both appear, so every rep
+/// and month has a row of each).
+async fn new_business_per_rep_and_month(backend: Backend) {
+    let server = fixture_with_results(backend).await;
+    let report = json(&server, "new-business", "").await;
+    let all =
+        rows(&report, &["rep", "month_start", "currency", "new_clients", "new_business", "repeat_business", "partial"]);
+    assert_eq!(all.len(), 3 * 3 * 2, "3 reps, 3 months, 2 currencies");
+    let moved: Vec<_> = all.into_iter().filter(|r| r[4] != json!(0.0) || r[5] != json!(0.0)).collect();
+    assert_eq!(
+        moved,
+        vec![
+            vec![json!("alice"), json!("2026-01-01"), json!("EUR"), json!(0), json!(0.0), json!(1000.0), json!(false)],
+            vec![
+                json!("alice"),
+                json!("2026-02-01"),
+                json!("EUR"),
+                json!(1),
+                json!(2000.0),
+                json!(500.0),
+                json!(false)
+            ],
+            vec![json!("alice"), json!("2026-03-01"), json!("USD"), json!(0), json!(0.0), json!(200.0), json!(false)],
+            vec![json!("bob"), json!("2026-03-01"), json!("EUR"), json!(1), json!(750.0), json!(0.0), json!(false)],
+        ]
+    );
+    // Months not over are partial, and the chart marks them.
+    let future = json_of_period(&server, "new-business", "from=2030-11-01&to=2030-12-31").await;
+    assert!(rows(&future, &["partial"]).iter().all(|r| r[0] == json!(true)));
+    let (status, svg, _) = get(&server, "mia", &format!("/admin/api/reports/new-business?{PERIOD}&format=svg")).await;
+    assert_eq!(status, 200);
+    assert!(svg.contains("New business (EUR)") && !svg.contains("(partial)"));
+    server.stop().await;
+}
+
+/// A prospect becomes a client with its first result: in Q1 alice's C5 (her only prospect-turned
+/// client, none left open) and bob's C3 (C7 is still a prospect without results).
+async fn prospects_converted_per_account_manager(backend: Backend) {
+    let server = fixture_with_results(backend).await;
+    let report = json(&server, "prospect-conversion", "").await;
+    assert_eq!(
+        rows(&report, &["rep", "converted", "open_prospects", "conversion_share", "partial"]),
+        vec![
+            vec![json!("alice"), json!(1), json!(0), json!(1.0), json!(false)],
+            vec![json!("bob"), json!(1), json!(1), json!(0.5), json!(false)],
+            vec![json!("carol"), json!(0), json!(0), Value::Null, json!(false)],
+        ]
+    );
+    // In 2025 Q1 C1 and C6 had their first results (alice); bob converted nobody.
+    let earlier = json_of_period(&server, "prospect-conversion", "from=2025-01-01&to=2025-03-31").await;
+    assert_eq!(
+        rows(&earlier, &["rep", "converted", "open_prospects"]),
+        vec![
+            vec![json!("alice"), json!(2), json!(0)],
+            vec![json!("bob"), json!(0), json!(1)],
+            vec![json!("carol"), json!(0), json!(0)],
+        ]
+    );
+    server.stop().await;
+}
+
 on_both_databases!(
+    activities_per_result_per_rep_and_overall,
+    results_against_objectives,
+    new_business_per_rep_and_month,
+    prospects_converted_per_account_manager,
     clients_seen_per_week_and_month,
     activities_per_client_per_year,
     activity_results_and_comparisons,

@@ -78,8 +78,6 @@ fn client() -> Client {
         category: "Retail".into(),
         status: "active".into(),
         territory: "North".into(),
-        sales_ytd_cents: 1_234_500,
-        sales_last_year_cents: 2_000_000,
         street: "Hauptstrasse 1".into(),
         postal_code: "20095".into(),
         city: "Hamburg".into(),
@@ -108,6 +106,7 @@ pub fn vcard(data: &[u8]) {
         }),
         notes: Default::default(),
         voice_notes: Default::default(),
+        figures: Default::default(),
     };
     let _ = vcard::render(&card, Version::V4);
     let rendered = vcard::render(&card, Version::V3);

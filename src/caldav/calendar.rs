@@ -160,8 +160,8 @@ impl View for CalendarView<'_> {
                 "contacts" => {
                     contacts.insert(change.entity_id);
                 }
-                // Visibility decides nothing in a rep's calendars.
-                "collection_render" | "visibility_rules" => {}
+                // Visibility decides nothing in a rep's calendars, nor do results and objectives.
+                "collection_render" | "visibility_rules" | "results" | "objectives" => {}
                 _ => return Ok(None),
             }
         }

@@ -35,7 +35,7 @@ pub fn book_href(login: &str) -> String {
 
 /// Brings the rep's address-book membership up to date; returns its sync sequence.
 async fn refresh(s: &Session<'_>) -> anyhow::Result<i64> {
-    sync::refresh(s.store, &collection_key(s.rep.id), vcard::RENDER_VERSION, &BookView { s }).await
+    sync::refresh(s.store, &collection_key(s.rep.id), vcard::render_version(s.config.today()), &BookView { s }).await
 }
 
 /// The rep's address book as a view of the CRM (what `refresh` maintains; tests compute it in full
@@ -54,9 +54,10 @@ impl View for BookView<'_> {
         let mut clients = BTreeSet::new();
         for change in changes {
             match change.entity.as_str() {
-                // A card shows its client, its contact and the client's last notes and voice notes.
-                "clients" | "contacts" | "notes" | "voice_notes" => clients.extend(change.client_id),
-                "activities" | "collection_render" => {}
+                // A card shows its client, its contact, the client's last notes and voice notes, and
+                // its figures (computed from its results).
+                "clients" | "contacts" | "notes" | "voice_notes" | "results" => clients.extend(change.client_id),
+                "activities" | "objectives" | "collection_render" => {}
                 // Visibility rules, reps (note authors), anything unknown: any card may change.
                 _ => return Ok(None),
             }
@@ -86,10 +87,10 @@ impl View for BookView<'_> {
     }
 
     async fn compute(&self, sources: Option<&[i64]>) -> anyhow::Result<Vec<Member>> {
-        let (store, rep) = (self.s.store, self.s.rep.id);
+        let (store, rep, today) = (self.s.store, self.s.rep.id, self.s.config.today());
         let cards = match sources {
-            None => addressbook::cards(store, rep, None).await?,
-            Some(clients) => addressbook::cards_of_clients(store, rep, clients).await?,
+            None => addressbook::cards(store, rep, None, today).await?,
+            Some(clients) => addressbook::cards_of_clients(store, rep, clients, today).await?,
         };
         // Each card is dropped once rendered: the rows and the texts are never all held at once.
         Ok(cards
@@ -181,7 +182,7 @@ pub async fn report(s: &Session<'_>, report: ReportRequest) -> Reply {
                 Ok(v) => v,
                 Err(refusal) => return reply::refusal(&refusal),
             };
-            let cards = match addressbook::cards(s.store, s.rep.id, None).await {
+            let cards = match addressbook::cards(s.store, s.rep.id, None, s.config.today()).await {
                 Ok(cards) => cards,
                 Err(e) => return internal(e),
             };
@@ -245,7 +246,7 @@ async fn multiget_entries(
         let synced = refresh(s).await?;
         return sync::members_at(s.store, &key, synced, names, with_data).await;
     }
-    let cards = addressbook::cards(s.store, s.rep.id, Some(names)).await?;
+    let cards = addressbook::cards(s.store, s.rep.id, Some(names), s.config.today()).await?;
     Ok(Entries::Owned(cards.iter().map(|card| (card.href(), card_entry(card, version, with_data))).collect()))
 }
 
@@ -260,7 +261,7 @@ fn accepted_version(headers: &HeaderMap) -> Version {
 }
 
 async fn find_card(s: &Session<'_>, name: &str) -> anyhow::Result<Option<Card>> {
-    Ok(addressbook::cards(s.store, s.rep.id, Some(&[name.to_string()])).await?.into_iter().next())
+    Ok(addressbook::cards(s.store, s.rep.id, Some(&[name.to_string()]), s.config.today()).await?.into_iter().next())
 }
 
 /// Why a new card may not take this name or UID: they are in the namespace of the cards the server

@@ -7,7 +7,10 @@ use std::sync::Arc;
 use anyhow::Result;
 use serde::Serialize;
 
+use chrono::NaiveDate;
+
 use super::audit::{AuditEntry, insert_audit};
+use super::figures::{self, Figures};
 use super::notes::{ClientNote, insert_note};
 use super::visibility::visible_condition;
 use super::voice_notes::VoiceNote;
@@ -22,8 +25,6 @@ pub struct Client {
     pub category: String,
     pub status: String,
     pub territory: String,
-    pub sales_ytd_cents: i64,
-    pub sales_last_year_cents: i64,
     pub street: String,
     pub postal_code: String,
     pub city: String,
@@ -73,6 +74,8 @@ pub struct Card {
     pub notes: Arc<Vec<Note>>,
     /// The client's newest voice notes, newest first (at most three).
     pub voice_notes: Arc<Vec<VoiceNote>>,
+    /// The client's figures, from its results.
+    pub figures: Arc<Figures>,
 }
 
 /// Organisation cards are named `client-CODE.vcf` with UID `crmdav-client-CODE`: names the server
@@ -154,24 +157,23 @@ struct NoteRow {
     author: Option<String>,
 }
 
-const CARD_SELECT: &str = "SELECT c.id, c.code, c.name, c.category, c.status, c.territory, c.sales_ytd_cents, \
-    c.sales_last_year_cents, c.street, c.postal_code, c.city, c.country, c.phone, c.website, \
+const CARD_SELECT: &str = "SELECT c.id, c.code, c.name, c.category, c.status, c.territory, c.street, c.postal_code, c.city, c.country, c.phone, c.website, \
     k.id AS contact_id, k.uid AS contact_uid, k.href AS contact_href, k.first_name, k.last_name, k.title, k.email, \
     k.phone AS contact_phone, k.mobile, k.street AS contact_street, k.postal_code AS contact_postal_code, \
     k.city AS contact_city, k.country AS contact_country, k.vcard_extra \
     FROM clients c LEFT JOIN contacts k ON k.client_id = c.id";
 
-/// Every card of the rep's address book, or only those named in `hrefs`.
-pub async fn cards(store: &Store, rep_id: i64, hrefs: Option<&[String]>) -> Result<Vec<Card>> {
+/// Every card of the rep's address book, or only those named in `hrefs`, with figures as of `today`.
+pub async fn cards(store: &Store, rep_id: i64, hrefs: Option<&[String]>, today: NaiveDate) -> Result<Vec<Card>> {
     match hrefs {
-        None => select_cards(store, rep_id, Selection::All).await,
-        Some(hrefs) => select_cards(store, rep_id, Selection::Hrefs(hrefs)).await,
+        None => select_cards(store, rep_id, Selection::All, today).await,
+        Some(hrefs) => select_cards(store, rep_id, Selection::Hrefs(hrefs), today).await,
     }
 }
 
 /// The cards of the rep's address book that are of `client_ids` (those the rep sees).
-pub async fn cards_of_clients(store: &Store, rep_id: i64, client_ids: &[i64]) -> Result<Vec<Card>> {
-    select_cards(store, rep_id, Selection::Clients(client_ids)).await
+pub async fn cards_of_clients(store: &Store, rep_id: i64, client_ids: &[i64], today: NaiveDate) -> Result<Vec<Card>> {
+    select_cards(store, rep_id, Selection::Clients(client_ids), today).await
 }
 
 enum Selection<'a> {
@@ -180,7 +182,7 @@ enum Selection<'a> {
     Clients(&'a [i64]),
 }
 
-async fn select_cards(store: &Store, rep_id: i64, selection: Selection<'_>) -> Result<Vec<Card>> {
+async fn select_cards(store: &Store, rep_id: i64, selection: Selection<'_>, today: NaiveDate) -> Result<Vec<Card>> {
     let mut rows: Vec<CardRow> = Vec::new();
     let visible = visible_condition("$1");
     match selection {
@@ -220,6 +222,12 @@ async fn select_cards(store: &Store, rep_id: i64, selection: Selection<'_>) -> R
     let notes =
         if whole_book { latest_notes_visible(store, rep_id).await? } else { latest_notes(store, &client_ids).await? };
     let voice_notes = super::voice_notes::latest_of_clients(store, &client_ids).await?;
+    let figures = if whole_book {
+        figures::of_visible(store, rep_id, today).await?
+    } else {
+        figures::of_clients(store, &client_ids, today).await?
+    };
+    let no_figures = Arc::new(Figures::none(today));
     let mut clients: HashMap<i64, Arc<Client>> = HashMap::new();
     let mut cards = Vec::with_capacity(rows.len());
     for row in rows {
@@ -244,7 +252,8 @@ async fn select_cards(store: &Store, rep_id: i64, selection: Selection<'_>) -> R
         });
         let notes = notes.get(&client.id).cloned().unwrap_or_default();
         let voice_notes = voice_notes.get(&client.id).cloned().unwrap_or_default();
-        cards.push(Card { client, contact, notes, voice_notes });
+        let figures = figures.get(&client.id).unwrap_or(&no_figures).clone();
+        cards.push(Card { client, contact, notes, voice_notes, figures });
     }
     drop_shadowing_contacts(store, rep_id, &mut cards).await?;
     Ok(cards)
@@ -403,7 +412,7 @@ async fn latest_notes(store: &Store, client_ids: &[i64]) -> Result<HashMap<i64, 
 /// A visible client whose name equals `name` (case-insensitive), for cards created on a device.
 pub async fn visible_client_by_name(store: &Store, rep_id: i64, name: &str) -> Result<Option<Client>> {
     let sql = format!(
-        "SELECT c.id, c.code, c.name, c.category, c.status, c.territory, c.sales_ytd_cents, c.sales_last_year_cents, \
+        "SELECT c.id, c.code, c.name, c.category, c.status, c.territory, \
          c.street, c.postal_code, c.city, c.country, c.phone, c.website FROM clients c \
          WHERE LOWER(c.name) = LOWER($2) AND {} ORDER BY c.id LIMIT 1",
         visible_condition("$1")

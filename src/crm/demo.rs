@@ -3,7 +3,7 @@
 //! dates are relative to a fixed reference day, not to today).
 
 use anyhow::Result;
-use chrono::{Duration, NaiveDate, TimeZone, Utc};
+use chrono::{Datelike, Duration, NaiveDate, TimeZone, Utc};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -168,6 +168,8 @@ pub struct DemoSummary {
     pub contacts: usize,
     pub activities: usize,
     pub notes: usize,
+    pub results: usize,
+    pub objectives: usize,
 }
 
 /// Loads the demo CRM unless the database already holds reps or clients (idempotent).
@@ -178,7 +180,15 @@ pub async fn load(store: &Store, size: DemoSize) -> Result<DemoSummary> {
             .await?
     });
     if existing > 0 {
-        return Ok(DemoSummary { loaded: false, clients: 0, contacts: 0, activities: 0, notes: 0 });
+        return Ok(DemoSummary {
+            loaded: false,
+            clients: 0,
+            contacts: 0,
+            activities: 0,
+            notes: 0,
+            results: 0,
+            objectives: 0,
+        });
     }
     let mut rep_ids = Vec::new();
     for (login, name, role) in DEMO_REPS {
@@ -192,10 +202,12 @@ pub async fn load(store: &Store, size: DemoSize) -> Result<DemoSummary> {
     insert_rows(store, "contacts", CONTACT_COLUMNS, &data.contacts).await?;
     insert_rows(store, "activities", ACTIVITY_COLUMNS, &data.activities).await?;
     insert_rows(store, "notes", NOTE_COLUMNS, &data.notes).await?;
+    insert_rows(store, "results", RESULT_COLUMNS, &data.results).await?;
+    insert_rows(store, "objectives", OBJECTIVE_COLUMNS, &data.objectives).await?;
     if store.dialect() == Dialect::Postgres {
         // Rows were inserted with explicit ids: move the identity sequences past them.
         on_db!(store, write, |pool| {
-            for table in ["clients", "contacts", "activities", "notes"] {
+            for table in ["clients", "contacts", "activities", "notes", "results", "objectives"] {
                 sqlx::query(&format!(
                     "SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT COALESCE(MAX(id), 1) FROM {table}))"
                 ))
@@ -219,6 +231,8 @@ pub async fn load(store: &Store, size: DemoSize) -> Result<DemoSummary> {
         contacts: data.contacts.len(),
         activities: data.activities.len(),
         notes: data.notes.len(),
+        results: data.results.len(),
+        objectives: data.objectives.len(),
     })
 }
 
@@ -276,6 +290,20 @@ pub const ACTIVITY_COLUMNS: &[&str] = &[
     "ical",
 ];
 pub const NOTE_COLUMNS: &[&str] = &["id", "client_id", "activity_id", "rep_id", "body", "source", "created_at"];
+pub const RESULT_COLUMNS: &[&str] = &[
+    "id",
+    "reference",
+    "client_id",
+    "rep_id",
+    "activity_id",
+    "ordered_on",
+    "amount_cents",
+    "currency",
+    "kind",
+    "source",
+];
+pub const OBJECTIVE_COLUMNS: &[&str] =
+    &["id", "rep_id", "period_start", "period_end", "amount_cents", "currency", "visits", "new_clients"];
 
 /// The generated rows, in the column order of the `*_COLUMNS` constants.
 pub struct DemoData {
@@ -283,6 +311,8 @@ pub struct DemoData {
     pub contacts: Vec<Vec<SqlValue>>,
     pub activities: Vec<Vec<SqlValue>>,
     pub notes: Vec<Vec<SqlValue>>,
+    pub results: Vec<Vec<SqlValue>>,
+    pub objectives: Vec<Vec<SqlValue>>,
 }
 
 fn pick<'a, T>(rng: &mut ChaCha8Rng, items: &'a [T]) -> &'a T {
@@ -302,7 +332,14 @@ fn demo_uuid(rng: &mut ChaCha8Rng) -> String {
 
 pub fn generate(size: DemoSize, rep_ids: &[i64]) -> DemoData {
     let mut rng = ChaCha8Rng::seed_from_u64(size.seed);
-    let mut data = DemoData { clients: Vec::new(), contacts: Vec::new(), activities: Vec::new(), notes: Vec::new() };
+    let mut data = DemoData {
+        clients: Vec::new(),
+        contacts: Vec::new(),
+        activities: Vec::new(),
+        notes: Vec::new(),
+        results: Vec::new(),
+        objectives: Vec::new(),
+    };
     // (client id, account manager, contact ids) for linking activities.
     let mut client_links: Vec<(i64, i64, Vec<i64>)> = Vec::new();
 
@@ -438,7 +475,117 @@ pub fn generate(size: DemoSize, rep_ids: &[i64]) -> DemoData {
         }
     }
     debug_assert!(data.activities.iter().all(|row| row.len() == ACTIVITY_COLUMNS.len()));
+    generate_results(size, rep_ids, &mut data);
     data
+}
+
+/// Column indexes of the generated rows that results are derived from.
+const CLIENT_STATUS: usize = 4;
+const CLIENT_MANAGER: usize = 6;
+const CLIENT_SALES_YTD: usize = 7;
+const CLIENT_SALES_LAST_YEAR: usize = 8;
+
+/// Results and objectives, from a generator of their own (the other rows stay what they were
+/// before results existed). Each client's stored figures (sales this year to the reference day,
+/// and last year) become one to six orders in their year, some linked to a completed activity of
+/// the client shortly before; one client in five with figures was won in the window (its first
+/// order is new business: in the previous year, or this year when it had no sales before). Each
+/// rep has a monthly objective for the two years.
+fn generate_results(size: DemoSize, rep_ids: &[i64], data: &mut DemoData) {
+    let mut rng = ChaCha8Rng::seed_from_u64(size.seed ^ 0x7e5u64.rotate_left(40));
+    let reference = reference_day();
+    let this_year = reference.year();
+    // Completed activities of each client: (id, rep, day), in generation order.
+    let mut completed: std::collections::HashMap<i64, Vec<(i64, i64, NaiveDate)>> = Default::default();
+    for row in &data.activities {
+        if let (SqlValue::Int(Some(id)), SqlValue::Int(Some(rep)), SqlValue::Int(Some(client))) =
+            (&row[0], &row[3], &row[4])
+            && row[15] == SqlValue::from("completed")
+            && let SqlValue::Time(Some(end)) = &row[10]
+        {
+            completed.entry(*client).or_default().push((*id, *rep, end.0.date_naive()));
+        }
+    }
+    let mut monthly_sales: std::collections::HashMap<(i64, i32), i64> = Default::default();
+    for row in data.clients.iter_mut() {
+        let (SqlValue::Int(Some(client_id)), SqlValue::Int(Some(manager))) = (&row[0], &row[CLIENT_MANAGER]) else {
+            continue;
+        };
+        let (client_id, manager) = (*client_id, *manager);
+        let SqlValue::Int(Some(mut ytd)) = row[CLIENT_SALES_YTD] else { continue };
+        let SqlValue::Int(Some(mut last_year)) = row[CLIENT_SALES_LAST_YEAR] else { continue };
+        if row[CLIENT_STATUS] == SqlValue::from("prospect") || ytd + last_year == 0 {
+            continue;
+        }
+        let won = rng.gen_ratio(1, 5);
+        if won && rng.gen_ratio(1, 2) {
+            // Won this year: all of its sales are this year's.
+            (ytd, last_year) = (ytd + last_year, 0);
+            row[CLIENT_SALES_YTD] = ytd.into();
+            row[CLIENT_SALES_LAST_YEAR] = last_year.into();
+        }
+        let mut first = true;
+        for (year, total, last_day) in [
+            (this_year - 1, last_year, NaiveDate::from_ymd_opt(this_year - 1, 12, 31).expect("valid date")),
+            (this_year, ytd, reference - Duration::days(1)),
+        ] {
+            if total == 0 {
+                continue;
+            }
+            let year_start = NaiveDate::from_ymd_opt(year, 1, 1).expect("valid date");
+            let span = (last_day - year_start).num_days();
+            let count = rng.gen_range(1..=6i64);
+            let mut days: Vec<NaiveDate> =
+                (0..count).map(|_| year_start + Duration::days(rng.gen_range(0..=span))).collect();
+            days.sort();
+            for (i, day) in days.into_iter().enumerate() {
+                let i = i as i64;
+                // The shares add up to the total exactly.
+                let amount = total * (i + 1) / count - total * i / count;
+                let activity = completed
+                    .get(&client_id)
+                    .and_then(|list| list.iter().rfind(|(_, _, d)| *d <= day && (day - *d).num_days() <= 60).copied());
+                let activity = activity.filter(|_| rng.gen_ratio(2, 3));
+                let rep = activity.map_or(manager, |(_, rep, _)| rep);
+                let id = data.results.len() as i64 + 1;
+                data.results.push(vec![
+                    id.into(),
+                    format!("ORD-{id:06}").into(),
+                    client_id.into(),
+                    rep.into(),
+                    activity.map(|(id, _, _)| id).into(),
+                    day.into(),
+                    amount.into(),
+                    "EUR".into(),
+                    (if won && first { "new" } else { "repeat" }).into(),
+                    "demo".into(),
+                ]);
+                *monthly_sales.entry((rep, year)).or_default() += amount;
+                first = false;
+            }
+        }
+    }
+    for &rep in rep_ids {
+        for year in [this_year - 1, this_year] {
+            let monthly = monthly_sales.get(&(rep, year)).copied().unwrap_or(0) / 12;
+            for month in 1..=12 {
+                let start = NaiveDate::from_ymd_opt(year, month, 1).expect("valid date");
+                let end = start.checked_add_months(chrono::Months::new(1)).expect("valid date") - Duration::days(1);
+                let id = data.objectives.len() as i64 + 1;
+                data.objectives.push(vec![
+                    id.into(),
+                    rep.into(),
+                    start.into(),
+                    end.into(),
+                    // Rounded to hundreds of units.
+                    (monthly * rng.gen_range(90..=115) / 100 / 10_000 * 10_000).into(),
+                    "EUR".into(),
+                    rng.gen_range(4..=12i64).into(),
+                    rng.gen_range(0..=2i64).into(),
+                ]);
+            }
+        }
+    }
 }
 
 fn recurring_ical(
@@ -465,7 +612,10 @@ mod tests {
     use super::*;
 
     fn fingerprint(data: &DemoData) -> String {
-        format!("{:?}{:?}{:?}{:?}", data.clients, data.contacts, data.activities, data.notes)
+        format!(
+            "{:?}{:?}{:?}{:?}{:?}{:?}",
+            data.clients, data.contacts, data.activities, data.notes, data.results, data.objectives
+        )
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod closing_note;
 pub mod credentials;
 pub mod demo;
+pub mod figures;
 pub mod notes;
 pub mod prospects;
 pub mod reassign;

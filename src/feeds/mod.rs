@@ -16,7 +16,7 @@ use std::str::FromStr;
 use anyhow::Result;
 use calcard::common::timezone::Tz;
 use calcard::icalendar::{ICalendar, ICalendarComponent, ICalendarComponentType, ICalendarProperty, ICalendarValue};
-use chrono::{DateTime, Duration, NaiveTime, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveTime, Utc};
 
 use crate::caldav::calendar as caldav;
 use crate::config::Config;
@@ -151,6 +151,9 @@ pub async fn last_modified(store: &Store, kind: FeedKind, now: DateTime<Utc>) ->
     let mut at = last_change.map(|t| t.0).unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
     if kind == FeedKind::Activities {
         at = at.max(now.date_naive().and_time(NaiveTime::MIN).and_utc());
+    } else if let Some(new_year) = now.date_naive().with_ordinal(1) {
+        // The cards' figures are of this year to date: they move on 1 January.
+        at = at.max(new_year.and_time(NaiveTime::MIN).and_utc());
     }
     let second = at.timestamp();
     Ok((second < now.timestamp()).then(|| DateTime::from_timestamp(second, 0)).flatten())
@@ -160,13 +163,13 @@ pub async fn last_modified(store: &Store, kind: FeedKind, now: DateTime<Utc>) ->
 pub async fn render(store: &Store, config: &Config, rep: &Rep, kind: FeedKind, now: DateTime<Utc>) -> Result<String> {
     match kind {
         FeedKind::Activities => activities_calendar(store, config, rep, now).await,
-        FeedKind::Clients => clients_vcf(store, rep.id).await,
+        FeedKind::Clients => clients_vcf(store, rep.id, config.today()).await,
     }
 }
 
 /// Every card of the rep's address book (vCard 3.0, which every importer reads), one after another.
-pub async fn clients_vcf(store: &Store, rep_id: i64) -> Result<String> {
-    let cards = addressbook::cards(store, rep_id, None).await?;
+pub async fn clients_vcf(store: &Store, rep_id: i64, today: chrono::NaiveDate) -> Result<String> {
+    let cards = addressbook::cards(store, rep_id, None, today).await?;
     let mut body = String::with_capacity(cards.len() * 700);
     for card in &cards {
         body.push_str(&vcard::render(card, Version::V3));

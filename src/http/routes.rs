@@ -19,11 +19,11 @@ use crate::crm::credentials::Authenticated;
 pub struct Request {
     pub method: Method,
     pub path: String,
+    /// The raw query string, if any.
+    pub query: Option<String>,
     pub headers: http::HeaderMap,
     pub body: Bytes,
     pub user: Authenticated,
-    /// The raw query string, if any.
-    pub query: Option<String>,
 }
 
 impl Request {
@@ -120,6 +120,9 @@ async fn route(state: &Arc<AppState>, peer: SocketAddr, request: http::Request<I
 }
 
 async fn dispatch(state: &Arc<AppState>, request: Request) -> Reply {
+    if crate::import::http::owns(&request.path) {
+        return crate::import::http::handle(state, &request).await;
+    }
     if request.path == "/admin/api" || request.path.starts_with(super::admin::PREFIX) {
         return super::admin::handle(state, &request).await;
     }

@@ -83,7 +83,7 @@ fn excerpt(text: &str) -> String {
 }
 
 /// How the line of key figures starts, in the NOTE of every card.
-const FIGURES_PREFIX: &str = "Sales YTD:";
+const FIGURES_PREFIX: &str = "Sales YTD";
 /// How the line of each voice note starts ("Voice note 2026-12-01, Alice Martin: /dav/voice-notes/7").
 const VOICE_NOTE_PREFIX: &str = "Voice note";
 
@@ -106,10 +106,17 @@ pub fn note_summary(card: &Card) -> String {
         ));
     }
     let client = &card.client;
+    let figures = &card.figures;
+    let last_order = match figures.last_order {
+        Some(day) => format!("Last order: {day}"),
+        None => "No order yet".into(),
+    };
     lines.push(format!(
-        "{FIGURES_PREFIX} {} | Last year: {} | Status: {} | Client {}",
-        money(client.sales_ytd_cents),
-        money(client.sales_last_year_cents),
+        "{FIGURES_PREFIX} {}: {} | {}: {} | {last_order} | Status: {} | Client {}",
+        figures.year,
+        amounts(&figures.this_year),
+        figures.year - 1,
+        amounts(&figures.last_year),
         client.status,
         client.code
     ));
@@ -162,12 +169,28 @@ pub fn added_note(card: &Card, sent: Option<&str>) -> Option<String> {
     Some(added)
 }
 
+/// `EUR 1,234` or `EUR 1,234 + USD 56`; `0` for none.
+fn amounts(per_currency: &[(String, i64)]) -> String {
+    if per_currency.is_empty() {
+        return "0".into();
+    }
+    per_currency.iter().map(|(currency, cents)| format!("{currency} {}", money(*cents))).collect::<Vec<_>>().join(" + ")
+}
+
 /// The version of the text [`render`] writes for an address book (vCard 3.0), stored with the texts
 /// it wrote. Bump it with any change to that text (here, or in the `Card` that `crm::addressbook`
 /// builds): each address book is then re-rendered on its next use, and devices fetch the cards
 /// whose text changed. A change the bump forgets is served from the stored texts until the CRM
 /// rows change.
-pub const RENDER_VERSION: i32 = 2;
+pub const RENDER_VERSION: i32 = 3;
+
+/// The render version an address book's texts are recorded under as of `today`: [`RENDER_VERSION`]
+/// and the year, since a card's figures are "this year to date" and "last year". On 1 January
+/// every address book is re-rendered on its next use (time passing logs no change), and devices
+/// fetch the cards whose figures moved.
+pub fn render_version(today: chrono::NaiveDate) -> i32 {
+    RENDER_VERSION * 10_000 + chrono::Datelike::year(&today)
+}
 
 /// The vCard text of a CRM card. Changing its output: bump [`RENDER_VERSION`].
 pub fn render(card: &Card, version: Version) -> String {
@@ -475,8 +498,6 @@ mod tests {
             category: "Retail".into(),
             status: "active".into(),
             territory: "North".into(),
-            sales_ytd_cents: 1_234_500,
-            sales_last_year_cents: 2_000_000,
             street: String::new(),
             postal_code: String::new(),
             city: String::new(),
@@ -529,6 +550,27 @@ mod tests {
     }
 
     #[test]
+    fn the_figures_line_names_years_currencies_and_the_last_order() {
+        use crate::crm::figures::Figures;
+        let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let mut card =
+            Card { client: Arc::new(client()), contact: None, notes: Arc::default(), figures: Arc::default() };
+        card.figures = Arc::new(Figures {
+            year: 2026,
+            this_year: vec![("EUR".into(), 30_196_650), ("USD".into(), -5_000)],
+            last_year: vec![("EUR".into(), 33_551_800)],
+            last_order: Some(day("2026-11-20")),
+        });
+        assert_eq!(
+            note_summary(&card),
+            "Sales YTD 2026: EUR 301,966 + USD -50 | 2025: EUR 335,518 | Last order: 2026-11-20 | Status: active | Client C00001"
+        );
+        card.figures = Arc::new(Figures::none(day("2027-01-01")));
+        assert_eq!(note_summary(&card), "Sales YTD 2027: 0 | 2026: 0 | No order yet | Status: active | Client C00001");
+        assert_ne!(render_version(day("2026-12-31")), render_version(day("2027-01-01")), "figures roll over");
+    }
+
+    #[test]
     fn a_card_carries_each_note_cut_short() {
         assert_eq!(excerpt("short note"), "short note");
         let long = format!("{} tail", "é".repeat(NOTE_EXCERPT_CHARS));
@@ -543,7 +585,13 @@ mod tests {
             href: "x.vcf".into(),
             fields: parsed.fields.clone(),
         };
-        Card { client: Arc::new(client()), contact: Some(contact), notes: Arc::default(), voice_notes: Arc::default() }
+        Card {
+            client: Arc::new(client()),
+            contact: Some(contact),
+            notes: Arc::default(),
+            voice_notes: Arc::default(),
+            figures: Arc::default(),
+        }
     }
 
     /// Property lines of a card, unfolded, without the ones the server derives.

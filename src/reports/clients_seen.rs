@@ -162,7 +162,7 @@ pub(super) async fn build(ctx: &Ctx<'_>, unit: Unit) -> Result<Table, CrmError> 
 }
 
 /// The Mondays (weeks) or first days (months) of the buckets that meet the period.
-fn bucket_starts(unit: Unit, period: &Period) -> Vec<NaiveDate> {
+pub(super) fn bucket_starts(unit: Unit, period: &Period) -> Vec<NaiveDate> {
     let mut day = match unit {
         Unit::Week => period.from - Days::new(period.from.weekday().num_days_from_monday() as u64),
         Unit::Month | Unit::Year => period.from.with_day(1).unwrap_or(period.from),

@@ -1,6 +1,10 @@
 //! Management reports on the activity data: clients seen per week or month, activities per client
 //! per year, what became of activities (completed / cancelled / still planned), and the clients
 //! nobody touched, each per rep, and compared rep against rep or this year against last year.
+//! And on results (orders, won deals): activities per result, results against objectives, new
+//! business, prospects converted. Each report states its period; a period or bucket not over yet
+//! (it ends today or later) is marked `partial`, in its rows and on its chart, so that figures so
+//! far do not read as a collapse.
 //!
 //! What is asked for is checked in `params` ([`Params`]). Each report kind has its own module,
 //! which holds its SQL and arranges the aggregated rows into a `table::Table`: the figures are
@@ -15,13 +19,17 @@
 //! (its start; an undated task by its creation).
 
 mod activities_per_client;
+mod activities_per_result;
 mod activity_results;
 pub mod chart;
 mod clients_seen;
 pub mod http;
+mod new_business;
 pub mod output;
 mod params;
+mod prospect_conversion;
 mod query;
+mod results_vs_objectives;
 mod table;
 mod untouched_clients;
 
@@ -99,6 +107,10 @@ pub async fn run(store: &Store, params: &Params) -> Result<Report, CrmError> {
         Kind::ActivitiesPerClient => activities_per_client::build(&ctx).await?,
         Kind::ActivityResults => activity_results::build(&ctx).await?,
         Kind::UntouchedClients => untouched_clients::build(&ctx).await?,
+        Kind::ActivitiesPerResult => activities_per_result::build(&ctx).await?,
+        Kind::ResultsVsObjectives => results_vs_objectives::build(&ctx).await?,
+        Kind::NewBusiness => new_business::build(&ctx).await?,
+        Kind::ProspectConversion => prospect_conversion::build(&ctx).await?,
     };
     report.columns = table.columns;
     report.rows = table.rows;
@@ -121,6 +133,19 @@ struct Ctx<'a> {
 impl Ctx<'_> {
     fn period(&self) -> &Period {
         &self.params.period
+    }
+
+    /// Whether figures up to `last_day` are not all in yet: it is today or later.
+    fn partial(&self, last_day: chrono::NaiveDate) -> bool {
+        last_day >= self.params.today
+    }
+
+    /// The chart's note for a report over the whole period, when that period is not over.
+    fn partial_note(&self) -> String {
+        match self.partial(self.period().to) {
+            true => format!("partial: the period is not over, figures up to {}", self.params.today),
+            false => String::new(),
+        }
     }
 
     fn previous(&self) -> Period {

@@ -39,6 +39,7 @@ fn csv_cell(value: &Value) -> String {
         Value::Int(v) => v.to_string(),
         Value::Float(v) => format_share(*v),
         Value::Date(d) => d.format("%Y-%m-%d").to_string(),
+        Value::Bool(b) => b.to_string(),
         Value::Text(t) => csv_text(t),
         Value::Null => String::new(),
     }

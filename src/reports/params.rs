@@ -20,16 +20,33 @@ pub enum Kind {
     ActivitiesPerClient,
     ActivityResults,
     UntouchedClients,
+    ActivitiesPerResult,
+    ResultsVsObjectives,
+    NewBusiness,
+    ProspectConversion,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 9] = [
         Kind::ClientsSeenWeekly,
         Kind::ClientsSeenMonthly,
         Kind::ActivitiesPerClient,
         Kind::ActivityResults,
         Kind::UntouchedClients,
+        Kind::ActivitiesPerResult,
+        Kind::ResultsVsObjectives,
+        Kind::NewBusiness,
+        Kind::ProspectConversion,
     ];
+
+    /// Whether `compare` applies (the reports on results have their comparison built in: against
+    /// objectives, against the team).
+    pub fn compares(self) -> bool {
+        !matches!(
+            self,
+            Kind::ActivitiesPerResult | Kind::ResultsVsObjectives | Kind::NewBusiness | Kind::ProspectConversion
+        )
+    }
 
     pub fn name(self) -> &'static str {
         match self {
@@ -38,6 +55,10 @@ impl Kind {
             Kind::ActivitiesPerClient => "activities-per-client",
             Kind::ActivityResults => "activity-results",
             Kind::UntouchedClients => "untouched-clients",
+            Kind::ActivitiesPerResult => "activities-per-result",
+            Kind::ResultsVsObjectives => "results-vs-objectives",
+            Kind::NewBusiness => "new-business",
+            Kind::ProspectConversion => "prospect-conversion",
         }
     }
 
@@ -48,6 +69,10 @@ impl Kind {
             Kind::ActivitiesPerClient => "Activities per client",
             Kind::ActivityResults => "Activity results",
             Kind::UntouchedClients => "Clients not touched",
+            Kind::ActivitiesPerResult => "Activities per result",
+            Kind::ResultsVsObjectives => "Results against objectives",
+            Kind::NewBusiness => "New business",
+            Kind::ProspectConversion => "Prospects converted to clients",
         }
     }
 
@@ -65,6 +90,18 @@ impl Kind {
             }
             Kind::UntouchedClients => {
                 "clients each rep sees (visibility rules) with no activity completed in the period, by anyone"
+            }
+            Kind::ActivitiesPerResult => {
+                "visits, calls and meetings completed in the period per result (order or won deal) dated in it, per rep and overall"
+            }
+            Kind::ResultsVsObjectives => {
+                "each objective meeting the period: results (in its currency), visits completed and new clients in the objective's period, against its targets"
+            }
+            Kind::NewBusiness => {
+                "results per rep, month and currency: new business (and the new clients it came from) and repeat business"
+            }
+            Kind::ProspectConversion => {
+                "clients of each account manager whose first result is dated in the period (prospects converted), against the prospects still without one"
             }
         }
     }
@@ -200,6 +237,8 @@ pub struct Params {
     pub rep: Option<String>,
     pub period: Period,
     pub compare: Option<Compare>,
+    /// The day the report is made: a period (or bucket) that ends on it or later is partial.
+    pub today: NaiveDate,
 }
 
 impl Params {
@@ -230,7 +269,13 @@ impl Params {
                 "a comparison of reps covers every rep: leave out the rep, or compare years".into(),
             ));
         }
-        Ok(Params { kind, rep, period: Period { from, to }, compare })
+        if compare.is_some() && !kind.compares() {
+            return Err(CrmError::Invalid(format!(
+                "the {} report does not compare reps or years: leave out compare",
+                kind.name()
+            )));
+        }
+        Ok(Params { kind, rep, period: Period { from, to }, compare, today })
     }
 }
 

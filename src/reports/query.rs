@@ -52,3 +52,21 @@ pub async fn rep_logins(store: &Store) -> Result<Vec<String>> {
             .await?
     }))
 }
+
+/// The first instant (UTC) of the day in the date column `column`, comparable with a timestamp
+/// column: SQLite compares the texts (`2026-01-31` sorts before `2026-01-31T...`), PostgreSQL
+/// takes the date at midnight UTC whatever the session time zone.
+pub fn day_start(dialect: Dialect, column: &str) -> String {
+    match dialect {
+        Dialect::Sqlite => column.to_string(),
+        Dialect::Postgres => format!("({column}::timestamp AT TIME ZONE 'UTC')"),
+    }
+}
+
+/// The first instant (UTC) after the day in the date column `column` (see [`day_start`]).
+pub fn day_after(dialect: Dialect, column: &str) -> String {
+    match dialect {
+        Dialect::Sqlite => format!("date({column}, '+1 day')"),
+        Dialect::Postgres => format!("(({column} + 1)::timestamp AT TIME ZONE 'UTC')"),
+    }
+}

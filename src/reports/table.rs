@@ -13,6 +13,8 @@ pub enum Value {
     Float(f64),
     Text(String),
     Date(NaiveDate),
+    /// A yes/no cell (`partial`).
+    Bool(bool),
     Null,
 }
 
@@ -23,6 +25,7 @@ impl Serialize for Value {
             Value::Float(v) => s.serialize_f64(*v),
             Value::Text(v) => s.serialize_str(v),
             Value::Date(v) => s.serialize_str(&v.format("%Y-%m-%d").to_string()),
+            Value::Bool(v) => s.serialize_bool(*v),
             Value::Null => s.serialize_none(),
         }
     }
@@ -35,6 +38,11 @@ pub(super) fn text(v: &str) -> Value {
 /// `part / whole` rounded to four decimals; `Null` when there is nothing to divide.
 pub(super) fn share(part: i64, whole: i64) -> Value {
     if whole == 0 { Value::Null } else { Value::Float(round4(part as f64 / whole as f64)) }
+}
+
+/// An amount in cents as currency units (two decimals), for reports.
+pub(super) fn units(cents: i64) -> Value {
+    Value::Float(cents as f64 / 100.0)
 }
 
 pub(super) fn round4(x: f64) -> f64 {

@@ -87,6 +87,24 @@ macro_rules! rows_where_in {
     };
 }
 
+/// [`rows_where_in!`] for a statement whose only parameter is the list (`$1`).
+#[macro_export]
+macro_rules! rows_where_in_only {
+    ($store:expr, $sql:expr, $list:expr) => {
+        match $store.db() {
+            $crate::store::Db::Sqlite { read, .. } => {
+                sqlx::query_as(&format!("{} IN (SELECT value FROM json_each($1))", $sql))
+                    .bind(serde_json::to_string($list)?)
+                    .fetch_all(read)
+                    .await?
+            }
+            $crate::store::Db::Postgres(pool) => {
+                sqlx::query_as(&format!("{} = ANY($1)", $sql)).bind($list).fetch_all(pool).await?
+            }
+        }
+    };
+}
+
 #[derive(Clone, Debug)]
 pub struct Store {
     db: Db,

@@ -13,6 +13,7 @@ pub enum SqlValue {
     Bool(Option<bool>),
     Text(Option<String>),
     Time(Option<Ts>),
+    Date(Option<chrono::NaiveDate>),
 }
 
 macro_rules! sql_value_from {
@@ -32,7 +33,14 @@ macro_rules! sql_value_from {
     (@conv $v:ident, $conv:expr) => { $conv($v) };
 }
 
-sql_value_from!(i64 => Int, bool => Bool, String => Text, Ts => Time, &str => Text via str::to_string);
+sql_value_from!(
+    i64 => Int,
+    bool => Bool,
+    String => Text,
+    Ts => Time,
+    chrono::NaiveDate => Date,
+    &str => Text via str::to_string,
+);
 
 macro_rules! bind_value {
     ($query:expr, $value:expr) => {
@@ -41,9 +49,12 @@ macro_rules! bind_value {
             SqlValue::Bool(v) => $query.bind(*v),
             SqlValue::Text(v) => $query.bind(v.as_deref()),
             SqlValue::Time(v) => $query.bind(*v),
+            SqlValue::Date(v) => $query.bind(*v),
         }
     };
 }
+
+pub(crate) use bind_value;
 
 /// Inserts `rows` into `table` in one transaction, several hundred rows per statement.
 pub async fn insert_rows(store: &Store, table: &str, columns: &[&str], rows: &[Vec<SqlValue>]) -> Result<()> {
@@ -52,7 +63,7 @@ pub async fn insert_rows(store: &Store, table: &str, columns: &[&str], rows: &[V
     }
     // Both SQLite (32766) and PostgreSQL (65535) bound the parameters of one statement; past a few
     // thousand parameters larger statements only cost more to prepare.
-    let per_statement = (4_000 / columns.len()).max(1);
+    let per_statement = rows_per_statement(columns.len());
     on_db!(store, write, |pool| {
         let mut tx = pool.begin().await?;
         for chunk in rows.chunks(per_statement) {
@@ -71,7 +82,13 @@ pub async fn insert_rows(store: &Store, table: &str, columns: &[&str], rows: &[V
     Ok(())
 }
 
-fn insert_sql(table: &str, columns: &[&str], row_count: usize) -> String {
+/// Rows per multi-row statement of `columns` columns.
+pub fn rows_per_statement(columns: usize) -> usize {
+    (4_000 / columns.max(1)).max(1)
+}
+
+/// `INSERT INTO table (columns) VALUES (...), (...)` for `row_count` rows, numbered `$1`, `$2`, ...
+pub fn insert_sql(table: &str, columns: &[&str], row_count: usize) -> String {
     let mut sql = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
     let mut n = 0;
     for row in 0..row_count {

@@ -32,6 +32,7 @@ fn cell(value: &Value) -> String {
         Value::Float(f) => format!("{f:.2}"),
         Value::Text(t) => t.clone(),
         Value::Date(d) => d.to_string(),
+        Value::Bool(b) => if *b { "yes" } else { "no" }.to_string(),
         Value::Null => String::new(),
     }
 }

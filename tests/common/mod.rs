@@ -130,9 +130,11 @@ impl TestServer {
         TestServer::with_config(backend, Config::default(), None).await
     }
 
-    /// A server over the small demo CRM (reps alice, bob, carol, admin; password "demo").
+    /// A server over the small demo CRM (reps alice, bob, carol, admin; password "demo"), as of the
+    /// demo's reference day: cards' figures ("this year to date") do not change with the clock.
     pub async fn demo(backend: Backend) -> TestServer {
-        TestServer::with_config(backend, Config::default(), Some(DemoSize::SMALL)).await
+        let config = Config { today: Some(demo::reference_day()), ..Config::default() };
+        TestServer::with_config(backend, config, Some(DemoSize::SMALL)).await
     }
 
     /// A server with `config`, except that it does not look for activities due a report by itself

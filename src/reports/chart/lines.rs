@@ -62,6 +62,21 @@ pub(super) fn draw(body: &DrawingArea<SVGBackend<'_>, Shift>, chart: &Chart) -> 
                 None => {}
             }
         }
+        // A partial last period: the segment into it dashed, its dot open.
+        let partial_point = match chart.partial_last && !series.faded && n > 0 {
+            true => runs.last_mut().filter(|run| run.last().is_some_and(|p| p.0 == (n - 1) as f64)).and_then(|run| {
+                let point = run.pop()?;
+                let into = run.last().copied().into_iter().chain(std::iter::once(point)).collect::<Vec<_>>();
+                Some((point, into))
+            }),
+            false => None,
+        };
+        if let Some((point, into)) = partial_point {
+            if into.len() == 2 {
+                plot.draw_series(DashedLineSeries::new(into, 6, 5, style)).map_err(err)?;
+            }
+            plot.draw_series(std::iter::once(Circle::new(point, 4, style))).map_err(err)?;
+        }
         for run in runs.into_iter().filter(|r| !r.is_empty()) {
             if series.faded {
                 plot.draw_series(DashedLineSeries::new(run.clone(), 6, 5, style)).map_err(err)?;

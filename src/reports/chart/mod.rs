@@ -46,6 +46,10 @@ pub struct Chart {
     pub percent: bool,
     /// A labelled reference value drawn across the bars (e.g. the team's figure).
     pub reference: Option<(String, f64)>,
+    /// The last category is a period not over yet (its figures so far): lines reach it dashed,
+    /// to an open dot, so that a low last value does not read as a collapse (its label says
+    /// "partial" too).
+    pub partial_last: bool,
 }
 
 /// Tableau 10: distinct hues that stay apart for the colour-blind and in greyscale print.
@@ -226,6 +230,7 @@ mod tests {
             value_title: "Clients".into(),
             percent: false,
             reference: Some(("team".into(), 4.0)),
+            partial_last: true,
         }
     }
 
