@@ -516,7 +516,13 @@ mod tests {
                 author: Some("Alice Example".into()),
             })
             .collect();
-        Card { client: Arc::new(client()), contact: None, notes: Arc::new(notes), voice_notes: Arc::default() }
+        Card {
+            client: Arc::new(client()),
+            contact: None,
+            notes: Arc::new(notes),
+            voice_notes: Arc::default(),
+            figures: Arc::default(),
+        }
     }
 
     /// Only the lines above the server's summary are the rep's: editing or removing the summary
@@ -553,8 +559,13 @@ mod tests {
     fn the_figures_line_names_years_currencies_and_the_last_order() {
         use crate::crm::figures::Figures;
         let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
-        let mut card =
-            Card { client: Arc::new(client()), contact: None, notes: Arc::default(), figures: Arc::default() };
+        let mut card = Card {
+            client: Arc::new(client()),
+            contact: None,
+            notes: Arc::default(),
+            voice_notes: Arc::default(),
+            figures: Arc::default(),
+        };
         card.figures = Arc::new(Figures {
             year: 2026,
             this_year: vec![("EUR".into(), 30_196_650), ("USD".into(), -5_000)],
