@@ -348,14 +348,6 @@ impl Collection for NotesCollection<'_> {
         Ok(sync::members_at(self.s.store, &collection_key(self.s.rep.id), synced, names, with_data).await?)
     }
 
-    fn reshapes(&self, _: Option<&CalendarDataRequest>) -> bool {
-        false
-    }
-
-    fn reshape(&self, text: String, _: Option<&CalendarDataRequest>) -> Result<String, DavError> {
-        Ok(text)
-    }
-
     fn href(&self) -> String {
         notes_href(&self.s.rep.login)
     }

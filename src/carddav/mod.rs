@@ -350,14 +350,6 @@ impl Collection for AddressBook<'_> {
         Ok(multiget_entries(self.s, names, version, with_data).await?)
     }
 
-    fn reshapes(&self, _: Option<&AddressDataRequest>) -> bool {
-        false
-    }
-
-    fn reshape(&self, text: String, _: Option<&AddressDataRequest>) -> Result<String, DavError> {
-        Ok(text)
-    }
-
     fn href(&self) -> String {
         book_href(&self.s.rep.login)
     }

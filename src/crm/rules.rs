@@ -263,17 +263,18 @@ fn to_json(value: &impl Serialize) -> Option<String> {
     serde_json::to_string(value).ok()
 }
 
-/// Validates and appends a rule (after every existing one), and audits it; one transaction.
-pub async fn create(store: &Store, actor: Actor<'_>, new: &NewRule) -> Result<Rule, CrmError> {
-    let valid = validate(new)?;
-    let rule = on_db!(store, write, |pool| {
-        let mut tx = pool.begin().await?;
+/// Appends the validated rule `$valid` (after every existing one) in the transaction `$tx`:
+/// `(id, position)`. A rep or client it names that does not exist is `CrmError::Invalid`. A macro,
+/// not a function: each database's transaction is its own type (see `on_db!`).
+macro_rules! insert_rule {
+    ($tx:expr, $valid:expr) => {{
+        let valid = $valid;
         let rep_id: Option<i64> = match &valid.rep {
             None => None,
             Some(login) => Some(
                 sqlx::query_scalar("SELECT id FROM reps WHERE login = $1")
                     .bind(login)
-                    .fetch_optional(&mut *tx)
+                    .fetch_optional(&mut *$tx)
                     .await?
                     .ok_or_else(|| CrmError::Invalid(format!("rep: no rep with login {login:?}")))?,
             ),
@@ -283,13 +284,13 @@ pub async fn create(store: &Store, actor: Actor<'_>, new: &NewRule) -> Result<Ru
             Some(code) => Some(
                 sqlx::query_scalar("SELECT id FROM clients WHERE code = $1")
                     .bind(code)
-                    .fetch_optional(&mut *tx)
+                    .fetch_optional(&mut *$tx)
                     .await?
                     .ok_or_else(|| CrmError::Invalid(format!("client: no client with code {code:?}")))?,
             ),
         };
         let position: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(position), 0) + 1 FROM visibility_rules")
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut *$tx)
             .await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO visibility_rules (position, rep_id, effect, match_account_manager, territory, statuses, category, client_id) \
@@ -303,8 +304,18 @@ pub async fn create(store: &Store, actor: Actor<'_>, new: &NewRule) -> Result<Ru
         .bind(&valid.statuses)
         .bind(&valid.category)
         .bind(client_id)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut *$tx)
         .await?;
+        (id, position)
+    }};
+}
+
+/// Validates and appends a rule (after every existing one), and audits it; one transaction.
+pub async fn create(store: &Store, actor: Actor<'_>, new: &NewRule) -> Result<Rule, CrmError> {
+    let valid = validate(new)?;
+    let rule = on_db!(store, write, |pool| {
+        let mut tx = pool.begin().await?;
+        let (id, position) = insert_rule!(tx, &valid);
         let rule = Rule {
             id,
             position,
@@ -505,42 +516,10 @@ pub async fn preview(store: &Store, new: &NewRule) -> Result<RulePreview, CrmErr
     type View = Vec<(String, String, String)>;
     let (logins, before, after, matched): (Vec<String>, View, View, i64) = on_db!(store, write, |pool| {
         let mut tx = pool.begin().await?;
-        let rep_id: Option<i64> = match &valid.rep {
-            None => None,
-            Some(login) => Some(
-                sqlx::query_scalar("SELECT id FROM reps WHERE login = $1")
-                    .bind(login)
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .ok_or_else(|| CrmError::Invalid(format!("rep: no rep with login {login:?}")))?,
-            ),
-        };
-        let client_id: Option<i64> = match &valid.client {
-            None => None,
-            Some(code) => Some(
-                sqlx::query_scalar("SELECT id FROM clients WHERE code = $1")
-                    .bind(code)
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .ok_or_else(|| CrmError::Invalid(format!("client: no client with code {code:?}")))?,
-            ),
-        };
         let logins: Vec<String> =
             sqlx::query_scalar("SELECT login FROM reps WHERE active ORDER BY login").fetch_all(&mut *tx).await?;
         let before: View = sqlx::query_as(&view_sql).fetch_all(&mut *tx).await?;
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO visibility_rules (position, rep_id, effect, match_account_manager, territory, statuses, category, client_id) \
-             VALUES ((SELECT COALESCE(MAX(position), 0) + 1 FROM visibility_rules), $1, $2, $3, $4, $5, $6, $7) RETURNING id",
-        )
-        .bind(rep_id)
-        .bind(valid.effect.as_str())
-        .bind(valid.match_account_manager)
-        .bind(&valid.territory)
-        .bind(&valid.statuses)
-        .bind(&valid.category)
-        .bind(client_id)
-        .fetch_one(&mut *tx)
-        .await?;
+        let (id, _) = insert_rule!(tx, &valid);
         let after: View = sqlx::query_as(&view_sql).fetch_all(&mut *tx).await?;
         let matched: i64 = sqlx::query_scalar(&matched_sql).bind(id).fetch_one(&mut *tx).await?;
         tx.rollback().await?;

@@ -121,10 +121,15 @@ pub trait Collection: Sync {
 
     /// Whether `request` asks for texts reshaped member by member (e.g. recurrences expanded):
     /// then the answer is written whole before it is sent, as reshaping can fail on a bound.
-    fn reshapes(&self, request: Option<&Self::DataRequest>) -> bool;
+    /// None by default: texts are sent as stored.
+    fn reshapes(&self, _request: Option<&Self::DataRequest>) -> bool {
+        false
+    }
 
     /// A member's text as `request` asks for it (see [`Collection::reshapes`]).
-    fn reshape(&self, text: String, request: Option<&Self::DataRequest>) -> Result<String, DavError>;
+    fn reshape(&self, text: String, _request: Option<&Self::DataRequest>) -> Result<String, DavError> {
+        Ok(text)
+    }
 
     /// The changes since `token` (at most `limit`); None when the token is unknown or expired.
     fn changes(
