@@ -136,6 +136,8 @@ pub struct CalendarConfig {
     pub notes_days_back: i64,
     /// Largest voice note (decoded audio bytes) a device may attach (413 above).
     pub max_voice_note_bytes: usize,
+    /// A voice note attached to a report task counts as its closing note (the activity is closed).
+    pub voice_note_closes: bool,
 }
 
 /// What a device may do in the address book beyond editing contacts.
@@ -234,6 +236,7 @@ impl Default for CalendarConfig {
             max_note_bytes: 16 * 1024,
             notes_days_back: 365,
             max_voice_note_bytes: 2 * 1024 * 1024,
+            voice_note_closes: true,
         }
     }
 }
@@ -327,6 +330,9 @@ impl Config {
         }
         if let Some(v) = var("CRMDAV_MAX_VOICE_NOTE_BYTES") {
             self.calendar.max_voice_note_bytes = parse("CRMDAV_MAX_VOICE_NOTE_BYTES", &v)?;
+        }
+        if let Some(v) = var("CRMDAV_VOICE_NOTE_CLOSES") {
+            self.calendar.voice_note_closes = parse("CRMDAV_VOICE_NOTE_CLOSES", &v)?;
         }
         if let Some(v) = var("CRMDAV_CREATE_PROSPECTS") {
             self.carddav.create_prospects = parse("CRMDAV_CREATE_PROSPECTS", &v)?;

@@ -76,7 +76,11 @@ async fn a_voice_note_on_a_journal_entry_is_stored_once_and_served_with_ranges(b
     let entry = get(&server, "alice", &path, None).await.text().await.unwrap();
     let unfolded = entry.replace("\r\n ", "");
     let attach = unfolded.lines().find(|l| l.starts_with("ATTACH")).unwrap_or_else(|| panic!("{entry}")).to_string();
-    assert!(attach.starts_with("ATTACH;FMTTYPE=audio/mp4:/dav/voice-notes/"), "{attach}");
+    assert!(attach.starts_with("ATTACH;MANAGED-ID="), "{attach}");
+    assert!(
+        attach.contains(";FMTTYPE=audio/mp4;SIZE=5000;FILENAME=jtx_audio_1764584100.m4a:/dav/voice-notes/"),
+        "{attach}"
+    );
     assert!(!entry.contains("BASE64"), "{entry}");
     let url = attach.rsplit_once(':').unwrap().1.to_string();
     let (_, listing) = {

@@ -8,6 +8,7 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use crate::crm::activities::{self, ActivityInput, ActivityView, Calendar, LinkColumn, Saved};
 use crate::crm::audit::{self, AuditEntry};
 use crate::crm::report_tasks;
+use crate::crm::voice_notes::{self, NewVoiceNote};
 use crate::crm::{CrmError, Session};
 use crate::dav::collection::{Collection, Display, MemberShape, Tagged, Write, Written};
 use crate::dav::error::{DavError, Precondition, Refusal};
@@ -112,6 +113,17 @@ async fn list_members(
         // Few per rep: the query's filter checks their DUE.
         views.extend(report_tasks::list(s.store, s.rep.id).await?);
     }
+    with_voice_notes(s, views).await
+}
+
+/// `views` with their voice notes, which their objects link. A report task shows none: a voice
+/// note on it closes its activity or is refused (`report_task::save`).
+async fn with_voice_notes(s: &Session<'_>, mut views: Vec<ActivityView>) -> anyhow::Result<Vec<ActivityView>> {
+    let ids: Vec<i64> = views.iter().filter(|v| !v.as_report_task).map(|v| v.activity.id).collect();
+    let mut audio = voice_notes::of_activities(s.store, &ids).await?;
+    for view in views.iter_mut().filter(|v| !v.as_report_task) {
+        view.voice_notes = audio.remove(&view.activity.id).unwrap_or_default();
+    }
     Ok(views)
 }
 
@@ -123,6 +135,7 @@ fn render_context(s: &Session<'_>, view: &ActivityView) -> RenderContext {
         note: view.note.clone().filter(|_| view.activity.status == "completed" || view.activity.ical.is_none()),
         stamp: None,
         done_category: s.config.calendar.done_category.clone(),
+        audio: view.voice_notes.iter().map(|voice| super::notes::attached(s, voice)).collect(),
     }
 }
 
@@ -152,8 +165,8 @@ impl View for CalendarView<'_> {
                 // Logged with its rep before and after a move: another rep's activity is not ours.
                 "activities" if change.rep_id == Some(rep) => activities.extend(change.activity_id),
                 "activities" => {}
-                // An object shows its activity's last note.
-                "notes" => activities.extend(change.activity_id),
+                // An object shows its activity's last note, and links its voice notes.
+                "notes" | "voice_notes" => activities.extend(change.activity_id),
                 // ... its client (an own activity stays in the calendar whatever the client's
                 // visibility, but still shows it: name, address, phone) and its contact person.
                 "clients" => clients.extend(change.client_id),
@@ -188,6 +201,7 @@ impl View for CalendarView<'_> {
                 Some(ids) => report_tasks::list_ids(store, rep, ids).await?,
             });
         }
+        let views = with_voice_notes(self.s, views).await?;
         // Each view is dropped once rendered: the rows and the texts are never all held at once.
         Ok(views
             .into_iter()
@@ -252,7 +266,10 @@ pub async fn collection_props(s: &Session<'_>, calendar: Calendar) -> anyhow::Re
             ]),
         ),
         (PropName::dav("owner"), PropValue::Href(format!("/dav/principals/{}/", s.rep.login))),
-    ])
+    ]
+    .into_iter()
+    .chain(super::attachments::properties(s))
+    .collect())
 }
 
 fn calendar_data_name() -> PropName {
@@ -502,7 +519,10 @@ impl Collection for CalendarCollection<'_> {
         {
             return Ok(Some(task));
         }
-        activities::find(self.s.store, self.s.rep.id, self.calendar, name).await
+        match activities::find(self.s.store, self.s.rep.id, self.calendar, name).await? {
+            Some(view) => Ok(with_voice_notes(self.s, vec![view]).await?.pop()),
+            None => Ok(None),
+        }
     }
 
     fn tagged(&self, view: &ActivityView) -> Tagged {
@@ -533,8 +553,11 @@ impl Collection for CalendarCollection<'_> {
     ) -> Result<Written, DavError> {
         let s = self.s;
         let target = self.member_href(name);
+        // Inline recordings become voice notes of the activity, linked from its object.
+        let (kept, audio) = super::attachments::inline_audio(s, text)?;
+        let audio: Vec<NewVoiceNote<'_>> = super::attachments::measured(&audio);
         if let Some(task) = existing.as_ref().filter(|view| view.as_report_task) {
-            return report_task::save(s, &target, task, &parsed).await;
+            return report_task::save(s, &target, task, &parsed, &audio).await;
         }
         let reserved_name = self.calendar == Calendar::FollowUps && name.starts_with(report_tasks::NAME_PREFIX);
         if existing.is_none() && (reserved_name || parsed.uid.starts_with(report_tasks::UID_PREFIX)) {
@@ -595,9 +618,9 @@ impl Collection for CalendarCollection<'_> {
             x_crm_client: parsed.x_crm_client.clone(),
             attendee_emails: parsed.attendees.clone(),
             categories: parsed.categories.clone(),
-            ical: text.to_string(),
+            ical: kept,
         };
-        match activities::save(s, self.calendar, name, existing.as_ref(), &input).await {
+        match activities::save(s, self.calendar, name, existing.as_ref(), &input, &audio).await {
             Ok(Some(Saved::Created)) => Ok(Written::Created),
             Ok(Some(Saved::Updated)) => Ok(Written::Updated),
             Ok(None) => Err(DavError::Status(
@@ -644,5 +667,22 @@ impl Collection for CalendarCollection<'_> {
             after: Some(format!("{}: {}", refusal.precondition.name().name, refusal.message)),
         };
         audit::record(self.s.store, entry).await
+    }
+}
+
+impl super::attachments::ManagedAttachments for CalendarCollection<'_> {
+    fn session(&self) -> &Session<'_> {
+        self.s
+    }
+
+    fn attachable(&self, view: &ActivityView) -> Result<super::attachments::Attachable, DavError> {
+        use super::attachments::Attachable;
+        Ok(match view.as_report_task {
+            true => Attachable::ReportTask(Box::new(view.clone())),
+            false => Attachable::Owner(voice_notes::Owner::Activity {
+                activity_id: view.activity.id,
+                client_id: view.activity.client_id,
+            }),
+        })
     }
 }

@@ -9,6 +9,7 @@
 //! bound the answer is [`CalendarQueryError::TooManyInstances`] (the server answers 403), never a
 //! silently shortened result.
 
+pub mod attachments;
 pub mod calendar;
 pub mod expand;
 pub mod filter;

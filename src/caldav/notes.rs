@@ -141,8 +141,18 @@ pub struct NoteEntry {
 /// The URL a voice note is served at: under `push.public_url` when it is set (devices need an
 /// absolute URL to fetch an attachment), else the path alone.
 pub fn voice_note_url(s: &Session<'_>, note: &VoiceNote) -> String {
-    let base = s.config.push.public_url.as_deref().unwrap_or("").trim_end_matches('/');
-    format!("{base}{}", note.path())
+    voice_notes::url(s.config.push.public_url.as_deref(), note.id)
+}
+
+/// How an object links a voice note (its RFC 8607 managed attachment).
+pub fn attached(s: &Session<'_>, voice: &VoiceNote) -> AttachedAudio {
+    AttachedAudio {
+        url: voice_note_url(s, voice),
+        content_type: voice.content_type.clone(),
+        managed_id: voice.id.to_string(),
+        size: voice.size_bytes.max(0) as u64,
+        filename: voice.filename.clone(),
+    }
 }
 
 /// The journal entry of a note.
@@ -155,11 +165,8 @@ fn render(s: &Session<'_>, entry: &NoteEntry) -> String {
         client_code: row.client_code.clone(),
         client_name: row.client_name.clone(),
         author: row.author.clone(),
-        audio: entry
-            .audio
-            .iter()
-            .map(|voice| AttachedAudio { url: voice_note_url(s, voice), content_type: voice.content_type.clone() })
-            .collect(),
+        audio: entry.audio.iter().map(|voice| attached(s, voice)).collect(),
+        voice_lines: entry.audio.iter().map(|voice| voice.line(&voice_note_url(s, voice))).collect(),
     })
 }
 
@@ -218,7 +225,10 @@ pub async fn collection_props(s: &Session<'_>) -> anyhow::Result<Vec<(PropName, 
         // A rep adds entries and changes their own; each entry of another rep says it is read-only.
         (PropName::dav("current-user-privilege-set"), privileges(true)),
         (PropName::dav("owner"), PropValue::Href(format!("/dav/principals/{}/", s.rep.login))),
-    ])
+    ]
+    .into_iter()
+    .chain(super::attachments::properties(s))
+    .collect())
 }
 
 fn shape() -> MemberShape {
@@ -283,19 +293,9 @@ impl<'a> NotesCollection<'a> {
     fn content<'p>(&self, parsed: &'p ParsedJournal) -> Result<(String, Vec<NewVoiceNote<'p>>), DavError> {
         let limit = self.s.config.calendar.max_voice_note_bytes;
         if let Some(big) = parsed.audio.iter().find(|a| a.bytes.len() > limit) {
-            return Err(DavError::Status(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!(
-                    "the voice note is {} bytes long; a voice note may be at most {limit} bytes (calendar.max_voice_note_bytes): record a shorter one",
-                    big.bytes.len()
-                ),
-            ));
+            return Err(super::attachments::too_big(self.s, big.bytes.len()));
         }
-        let audio: Vec<NewVoiceNote<'p>> = parsed
-            .audio
-            .iter()
-            .map(|a| NewVoiceNote { content_type: &a.content_type, filename: a.filename.as_deref(), bytes: &a.bytes })
-            .collect();
+        let audio = super::attachments::measured(&parsed.audio);
         let body = match (parsed.body.is_empty(), audio.is_empty()) {
             (true, false) => VOICE_NOTE_BODY.to_string(),
             _ => parsed.body.clone(),
@@ -512,5 +512,24 @@ impl Collection for NotesCollection<'_> {
         let action = if write == Write::Put { "note.put" } else { "note.delete" };
         let after = Some(format!("{}: {}", refusal.precondition.name().name, refusal.message));
         audit::record(self.s.store, self.audit_entry(action, name, "refused", after)).await
+    }
+}
+
+impl super::attachments::ManagedAttachments for NotesCollection<'_> {
+    fn session(&self) -> &Session<'_> {
+        self.s
+    }
+
+    /// A rep attaches recordings to their own entries only.
+    fn attachable(&self, entry: &NoteEntry) -> Result<super::attachments::Attachable, DavError> {
+        let note = &entry.row;
+        if !note.is_writable_by(self.s.rep.id) {
+            return Err(self.read_only(note));
+        }
+        Ok(super::attachments::Attachable::Owner(voice_notes::Owner::Note {
+            note_id: note.id,
+            client_id: note.client_id,
+            activity_id: note.activity_id,
+        }))
     }
 }

@@ -4,6 +4,10 @@
 //! - Ticked done (STATUS:COMPLETED, PERCENT-COMPLETE:100 or COMPLETED) with a report in its notes:
 //!   the activity is closed with that report as its client note, and the task leaves the list.
 //!   Without enough new words: 403 `crm:note-required`, nothing changed.
+//! - A voice note on it (inline audio, or an RFC 8607 `attachment-add`) is the report when
+//!   `calendar.voice_note_closes` is on: the activity is closed with the note
+//!   `Voice note (0:42): URL` (after any words written), linked to the voice note. When it is off,
+//!   the rule above applies as if there were no voice note, and a refusal stores nothing.
 //! - Any other edit is accepted; only the notes are kept (as a draft, there when the task is ticked
 //!   later: iOS Reminders saves the notes and the tick as two writes). A renamed or moved task comes
 //!   back as the server has it: the answer then carries no ETag, so the device fetches it, rather
@@ -11,11 +15,13 @@
 //! - DELETE is refused (403 `crm:refused`): the task goes when its activity is closed or cancelled.
 
 use calcard::icalendar::ICalendar;
+use chrono::{DateTime, Utc};
 use http::StatusCode;
 
 use crate::crm::activities::{ActivityView, Calendar};
 use crate::crm::closing_note::{self, REPORT_INSTRUCTIONS};
 use crate::crm::report_tasks;
+use crate::crm::voice_notes::NewVoiceNote;
 use crate::crm::{CrmError, Session};
 use crate::dav::collection::Written;
 use crate::dav::error::{DavError, Precondition, Refusal};
@@ -68,12 +74,14 @@ fn crm_error(error: CrmError) -> DavError {
     }
 }
 
-/// A device's write of the report task at `target` (see the module comment).
+/// A device's write of the report task at `target` (see the module comment), with the voice notes
+/// it carried inline (`audio`).
 pub async fn save(
     s: &Session<'_>,
     target: &str,
     view: &ActivityView,
     parsed: &ParsedObject,
+    audio: &[NewVoiceNote<'_>],
 ) -> Result<Written, DavError> {
     let uid = report_tasks::uid_for(&view.activity.uid);
     if parsed.uid != uid {
@@ -90,19 +98,12 @@ pub async fn save(
             )))
         })
     };
-    if parsed.completes {
+    if parsed.completes || !audio.is_empty() {
         let note = closing_note::new_text(REPORT_INSTRUCTIONS, &parsed.description, "");
-        if !closing_note::is_enough(&note, calendar.min_note_words, calendar.min_note_chars) {
-            let message = closing_note::refusal(&view.activity.subject, calendar.min_note_words, true);
-            return Err(crm_error(CrmError::NoteRequired(message)));
-        }
         if let Some(refusal) = too_long(&note) {
             return Err(refusal);
         }
-        return match report_tasks::close(s, view, &note, parsed.completed_at).await.map_err(crm_error)? {
-            true => Ok(Written::Updated),
-            false => Err(changed_meanwhile()),
-        };
+        return close(s, view, &note, parsed.completes, audio, parsed.completed_at).await;
     }
     let draft = Some(parsed.description.trim()).filter(|d| !d.is_empty() && *d != REPORT_INSTRUCTIONS);
     if draft == view.report_draft.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
@@ -112,6 +113,35 @@ pub async fn save(
         return Err(refusal);
     }
     match report_tasks::save_draft(s, view, draft).await.map_err(crm_error)? {
+        true => Ok(Written::Updated),
+        false => Err(changed_meanwhile()),
+    }
+}
+
+/// Closes the activity of a report task with `note` (what the rep wrote) and `audio`: a voice note
+/// is the report when `calendar.voice_note_closes` is on, whether the task was ticked done or not
+/// (recording it is the rep's report); otherwise the closing-note rule applies as without it, and
+/// nothing is written when it is not met (the voice note is not stored either).
+pub async fn close(
+    s: &Session<'_>,
+    view: &ActivityView,
+    note: &str,
+    ticked: bool,
+    audio: &[NewVoiceNote<'_>],
+    completed_at: Option<DateTime<Utc>>,
+) -> Result<Written, DavError> {
+    let calendar = &s.config.calendar;
+    let voice_closes = calendar.voice_note_closes && !audio.is_empty();
+    if !voice_closes && !(ticked && closing_note::is_enough(note, calendar.min_note_words, calendar.min_note_chars)) {
+        let mut message = closing_note::refusal(&view.activity.subject, calendar.min_note_words, true);
+        if !audio.is_empty() {
+            message.push_str(
+                " A voice note does not close an activity on this server (calendar.voice_note_closes is off):                  it is kept only with a written report.",
+            );
+        }
+        return Err(crm_error(CrmError::NoteRequired(message)));
+    }
+    match report_tasks::close(s, view, note, audio, completed_at).await.map_err(crm_error)? {
         true => Ok(Written::Updated),
         false => Err(changed_meanwhile()),
     }

@@ -38,6 +38,7 @@ use chrono::{DateTime, Utc};
 use super::audit::{AuditEntry, insert_audit};
 use super::closing_note;
 use super::visibility::visible_condition;
+use super::voice_notes::{NewVoiceNote, insert_voice_note};
 use super::{CrmError, Session};
 use crate::on_db;
 use crate::store::Store;
@@ -95,6 +96,9 @@ pub struct ActivityView {
     /// Shown as its report task in the follow-ups, not as itself.
     #[sqlx(skip)]
     pub as_report_task: bool,
+    /// Its voice notes (read by the calendars, which link them from the object).
+    #[sqlx(skip)]
+    pub voice_notes: Vec<super::voice_notes::VoiceNote>,
 }
 
 /// The client's and the contact's details an object shows.
@@ -416,15 +420,18 @@ pub enum Saved {
     Updated,
 }
 
-/// Creates or updates the activity at `href` from a device's object, with its note, in one
-/// transaction; audited. `existing` is what the device's If-Match was checked against: if the row
-/// changed since, nothing is written and `Ok(None)` is returned.
+/// Creates or updates the activity at `href` from a device's object, with its note and the voice
+/// notes sent inline (`audio`, stored as voice notes of the activity and its client unless the
+/// activity has the same audio already), in one transaction; audited. `existing` is what the
+/// device's If-Match was checked against: if the row changed since, nothing is written and
+/// `Ok(None)` is returned.
 pub async fn save(
     session: &Session<'_>,
     calendar: Calendar,
     href: &str,
     existing: Option<&ActivityView>,
     input: &ActivityInput,
+    audio: &[NewVoiceNote<'_>],
 ) -> Result<Option<Saved>, CrmError> {
     let note = closing_note(session, existing, input)?;
     check_note_size(session, existing, input)?;
@@ -458,6 +465,7 @@ pub async fn save(
     let after = serde_json::json!({
         "uid": input.uid, "kind": kind, "subject": input.subject, "start_at": input.start_at, "end_at": input.end_at,
         "status": status, "client_id": client_id, "note": note,
+        "voice_notes": audio.iter().map(|a| format!("{} ({} bytes)", a.content_type, a.bytes.len())).collect::<Vec<_>>(),
     })
     .to_string();
     let rep_id = session.rep.id;
@@ -605,6 +613,17 @@ pub async fn save(
                     .await?;
             }
             (None, _) => {}
+        }
+        // The voice notes follow their activity to another client.
+        if let Some(e) = existing.filter(|e| e.activity.client_id != client_id) {
+            sqlx::query("UPDATE voice_notes SET client_id = $2 WHERE activity_id = $1")
+                .bind(e.activity.id)
+                .bind(client_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for voice in audio {
+            insert_voice_note!(&mut *tx, voice, client_id, Some(activity_id), None, rep_id)?;
         }
         insert_audit!(&mut *tx, AuditEntry { outcome: if revived { "revived" } else { audit.outcome }, ..audit })?;
         tx.commit().await?;

@@ -3,6 +3,7 @@
 
 pub mod activities;
 pub mod addressbook;
+pub mod audio_duration;
 pub mod audit;
 pub mod closing_note;
 pub mod credentials;

@@ -217,7 +217,7 @@ pub async fn create_journal(store: &Store, note: &JournalNote<'_>, audit: AuditE
         .await?;
         if let Some(id) = id {
             for voice in note.audio {
-                insert_voice_note!(&mut *tx, voice, note.client_id, None::<i64>, id, note.rep_id)?;
+                insert_voice_note!(&mut *tx, voice, note.client_id, None, Some(id), note.rep_id)?;
             }
             insert_audit!(&mut *tx, audit)?;
             tx.commit().await?;
@@ -249,7 +249,7 @@ pub async fn update(
             .rows_affected();
         if changed == 1 {
             for voice in audio {
-                insert_voice_note!(&mut *tx, voice, client_id, None::<i64>, id, rep_id)?;
+                insert_voice_note!(&mut *tx, voice, client_id, None, Some(id), rep_id)?;
             }
             insert_audit!(&mut *tx, audit)?;
             tx.commit().await?;

@@ -25,6 +25,7 @@ use tokio::task::JoinHandle;
 
 use super::activities::{ACTIVITY_COLUMNS, Activity, ActivityView, Calendar, in_calendar};
 use super::audit::{AuditEntry, insert_audit};
+use super::voice_notes::{self, NewVoiceNote, closing_line, insert_voice_note};
 use super::{CrmError, Session};
 use crate::config::CalendarConfig;
 use crate::on_db;
@@ -184,18 +185,22 @@ macro_rules! lock_unchanged {
     }};
 }
 
-/// Closes the activity of a report task with `note` as its report: the activity completed at
-/// `completed_at` (or now) and one client note, in one transaction, audited. `Ok(false)` when the
-/// activity changed since the device's request was checked (nothing is written).
+/// Closes the activity of a report task with `note` as its report, and the voice notes in `audio`
+/// (stored as voice notes of the activity, its client and the report, each named by a line of the
+/// report: `Voice note (0:42): URL`): the activity completed at `completed_at` (or now) and one
+/// client note, in one transaction, audited. `Ok(false)` when the activity changed since the
+/// device's request was checked (nothing is written).
 pub async fn close(
     session: &Session<'_>,
     view: &ActivityView,
     note: &str,
+    audio: &[NewVoiceNote<'_>],
     completed_at: Option<DateTime<Utc>>,
 ) -> Result<bool, CrmError> {
     let activity = &view.activity;
     let now = Ts::now();
     let completed_at = Ts(completed_at.unwrap_or(now.0));
+    let voices: Vec<String> = audio.iter().map(|a| format!("{} ({} bytes)", a.content_type, a.bytes.len())).collect();
     let audit = AuditEntry {
         rep_id: Some(session.rep.id),
         device: session.device,
@@ -204,9 +209,11 @@ pub async fn close(
         outcome: "completed",
         before: serde_json::to_string(activity).ok(),
         after: Some(
-            serde_json::json!({ "status": "completed", "completed_at": completed_at, "note": note }).to_string(),
+            serde_json::json!({ "status": "completed", "completed_at": completed_at, "note": note, "voice_notes": voices })
+                .to_string(),
         ),
     };
+    let public_url = session.config.push.public_url.as_deref();
     Ok(on_db!(session.store, write, |pool| {
         let mut tx = pool.begin().await?;
         if !lock_unchanged!(tx, activity) {
@@ -220,14 +227,32 @@ pub async fn close(
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("INSERT INTO notes (client_id, activity_id, rep_id, body, source, created_at) VALUES ($1, $2, $3, $4, 'dav', $5)")
-            .bind(activity.client_id)
-            .bind(activity.id)
-            .bind(session.rep.id)
-            .bind(note)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+        let mut lines: Vec<String> =
+            Some(note.trim()).filter(|n| !n.is_empty()).map(str::to_owned).into_iter().collect();
+        let mut voice_ids = Vec::new();
+        for voice in audio {
+            let (id, _) =
+                insert_voice_note!(&mut *tx, voice, activity.client_id, Some(activity.id), None, session.rep.id)?;
+            lines.push(closing_line(voice, &voice_notes::url(public_url, id)));
+            voice_ids.push(id);
+        }
+        let note_id: i64 = sqlx::query_scalar(
+            "INSERT INTO notes (client_id, activity_id, rep_id, body, source, created_at) VALUES ($1, $2, $3, $4, 'dav', $5) RETURNING id",
+        )
+        .bind(activity.client_id)
+        .bind(activity.id)
+        .bind(session.rep.id)
+        .bind(lines.join("\n"))
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        for id in voice_ids {
+            sqlx::query("UPDATE voice_notes SET note_id = $2 WHERE id = $1")
+                .bind(id)
+                .bind(note_id)
+                .execute(&mut *tx)
+                .await?;
+        }
         insert_audit!(&mut *tx, audit)?;
         tx.commit().await?;
         true

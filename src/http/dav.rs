@@ -4,6 +4,7 @@ use http::{Method, StatusCode, header};
 
 use super::AppState;
 use super::routes::Request;
+use crate::caldav::attachments;
 use crate::caldav::calendar::{self as caldav, CalendarCollection};
 use crate::caldav::notes::{self, NotesCollection};
 use crate::carddav::{self, AddressBook};
@@ -170,6 +171,17 @@ pub async fn handle(state: &AppState, request: &Request) -> Reply {
             state.push.changed();
             answer
         }
+        // RFC 8607 managed attachments: voice notes added to, replaced on, removed from an object.
+        (DavMethod::Post, Some((AnyCollection::Calendar(c), Some(name)))) => {
+            let query = request.query.as_deref();
+            let answer = attachments::post(&c, name, query, &request.headers, &request.body).await;
+            state.push.changed();
+            answer
+        }
+        (DavMethod::Post, Some((AnyCollection::Notes(c), Some(name)))) => {
+            let query = request.query.as_deref();
+            attachments::post(&c, name, query, &request.headers, &request.body).await
+        }
         (DavMethod::Post, Some((AnyCollection::Notes(_), None))) => Ok(method_not_allowed(
             &path,
             format!("the notes collection offers no WebDAV-Push: {} is not allowed", request.method),
@@ -231,7 +243,9 @@ pub fn allowed_methods(path: &DavPath) -> &'static str {
         DavPath::AddressbookHome { .. } => "OPTIONS, GET, HEAD, PROPFIND, PROPPATCH",
         DavPath::CalendarHome { .. } => "OPTIONS, PROPFIND, PROPPATCH",
         DavPath::Calendar { .. } => "OPTIONS, POST, PROPFIND, PROPPATCH, REPORT",
-        DavPath::Card { .. } | DavPath::CalendarObject { .. } => "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH",
+        DavPath::Card { .. } => "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH",
+        // POST: RFC 8607 managed attachments (voice notes).
+        DavPath::CalendarObject { .. } => "OPTIONS, GET, HEAD, PUT, POST, DELETE, PROPFIND, PROPPATCH",
     }
 }
 
@@ -354,7 +368,9 @@ async fn propfind(
             }
         }
         DavPath::CalendarHome { .. } => {
-            body.add_response(&path.href(), &reply::select_props(&props, plain_collection_props(s, "Calendars"), &[]));
+            let mut home = plain_collection_props(s, "Calendars");
+            home.extend(attachments::properties(s));
+            body.add_response(&path.href(), &reply::select_props(&props, home, &[]));
             if depth == Depth::One {
                 for calendar in [Calendar::Activities, Calendar::FollowUps] {
                     let key = Watched::Calendar(calendar).key(s.rep.id);

@@ -156,12 +156,21 @@ fn options(path: &str, push: bool) -> Reply {
         parsed,
         Ok(crate::dav::path::DavPath::Addressbook { .. } | crate::dav::path::DavPath::Calendar { .. })
     );
-    let dav = if push && collection {
-        "1, 3, calendar-access, addressbook, webdav-push"
-    } else {
-        "1, 3, calendar-access, addressbook"
-    };
-    headers.insert("DAV", HeaderValue::from_static(dav));
+    // "calendar-managed-attachments": objects take RFC 8607 attachments (voice notes) by POST.
+    let calendars = matches!(
+        parsed,
+        Ok(crate::dav::path::DavPath::CalendarHome { .. }
+            | crate::dav::path::DavPath::Calendar { .. }
+            | crate::dav::path::DavPath::CalendarObject { .. })
+    );
+    let mut dav = String::from("1, 3, calendar-access, addressbook");
+    if push && collection {
+        dav.push_str(", webdav-push");
+    }
+    if calendars {
+        dav.push_str(", calendar-managed-attachments");
+    }
+    headers.insert("DAV", HeaderValue::from_str(&dav).expect("ascii"));
     let allow = match parsed {
         Ok(path) if super::dav::exists(&path) => super::dav::allowed_methods(&path),
         _ => "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, REPORT",

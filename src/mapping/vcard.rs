@@ -84,8 +84,6 @@ fn excerpt(text: &str) -> String {
 
 /// How the line of key figures starts, in the NOTE of every card.
 const FIGURES_PREFIX: &str = "Sales YTD";
-/// How the line of each voice note starts ("Voice note 2026-12-01, Alice Martin: /dav/voice-notes/7").
-const VOICE_NOTE_PREFIX: &str = "Voice note";
 
 /// The text of the NOTE property: the client's last three notes (each cut short), newest first,
 /// its last three voice notes (date, author, duration when known, URL), then key figures.
@@ -96,14 +94,7 @@ pub fn note_summary(card: &Card) -> String {
         lines.push(format!("{}{}: {}", note.created_at.0.format("%Y-%m-%d"), author, excerpt(note.body.trim())));
     }
     for voice in card.voice_notes.iter() {
-        let author = voice.author.as_deref().map(|a| format!(", {a}")).unwrap_or_default();
-        let duration =
-            voice.duration_ms.map(|ms| format!(", {}:{:02}", ms / 60_000, ms / 1000 % 60)).unwrap_or_default();
-        lines.push(format!(
-            "{VOICE_NOTE_PREFIX} {}{author}{duration}: {}",
-            voice.created_at.0.format("%Y-%m-%d"),
-            voice.path()
-        ));
+        lines.push(voice.line(&voice.path()));
     }
     let client = &card.client;
     let figures = &card.figures;
@@ -130,7 +121,7 @@ fn is_summary_line(line: &str, summary_lines: &[&str]) -> bool {
     let line = line.trim();
     if summary_lines.iter().any(|s| s.trim() == line)
         || line.starts_with(FIGURES_PREFIX)
-        || line.starts_with(&format!("{VOICE_NOTE_PREFIX} 20"))
+        || crate::crm::voice_notes::is_line(line)
     {
         return true;
     }

@@ -57,6 +57,12 @@ pub enum Precondition {
     CalendarNoUidConflict,
     /// `CALDAV:max-instances`: the object recurs more often than the server expands.
     MaxInstances,
+    /// `CALDAV:valid-managed-id` (RFC 8607 3.10): the managed-id names no attachment of the object.
+    ValidManagedId,
+    /// `CALDAV:valid-rid` (RFC 8607 3.10): attachments are not taken per recurrence instance here.
+    ValidRid,
+    /// `CALDAV:max-attachment-size` (RFC 8607 3.10): the attachment is larger than the server takes.
+    MaxAttachmentSize,
     /// `CARDDAV:addressbook-collection-location-ok`: no address book can be created at this URL.
     AddressbookCollectionLocationOk,
     /// `CARDDAV:supported-address-data`: the body is not of an address media type.
@@ -92,6 +98,9 @@ impl Precondition {
             Self::ValidCalendarData => PropName::caldav("valid-calendar-data"),
             Self::CalendarNoUidConflict => PropName::caldav("no-uid-conflict"),
             Self::MaxInstances => PropName::caldav("max-instances"),
+            Self::ValidManagedId => PropName::caldav("valid-managed-id"),
+            Self::ValidRid => PropName::caldav("valid-rid"),
+            Self::MaxAttachmentSize => PropName::caldav("max-attachment-size"),
             Self::AddressbookCollectionLocationOk => PropName::carddav("addressbook-collection-location-ok"),
             Self::SupportedAddressData => PropName::carddav("supported-address-data"),
             Self::ValidAddressData => PropName::carddav("valid-address-data"),
@@ -109,6 +118,7 @@ impl Precondition {
     pub fn status(self) -> http::StatusCode {
         match self {
             Self::CalendarNoUidConflict | Self::AddressbookNoUidConflict => http::StatusCode::CONFLICT,
+            Self::MaxAttachmentSize => http::StatusCode::PAYLOAD_TOO_LARGE,
             _ => http::StatusCode::FORBIDDEN,
         }
     }

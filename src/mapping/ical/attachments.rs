@@ -1,5 +1,6 @@
 //! Inline audio attachments (`ATTACH;FMTTYPE=audio/...;ENCODING=BASE64;VALUE=BINARY:...`) taken out
-//! of a device's object, to be stored once as voice notes.
+//! of a device's object, to be stored once as voice notes; and the link to a stored voice note
+//! that objects carry instead (an RFC 8607 managed attachment).
 //!
 //! Read from the text's lines rather than from calcard's parse: calcard decodes a BASE64 value and
 //! keeps it as text when the bytes happen to be valid UTF-8, so the audio could not be told from
@@ -7,6 +8,58 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use calcard::icalendar::{
+    ICalendarComponent, ICalendarEntry, ICalendarParameter, ICalendarParameterName, ICalendarProperty, ICalendarValue,
+};
+
+/// A stored voice note as an object links it:
+/// `ATTACH;MANAGED-ID=7;FMTTYPE=audio/mp4;SIZE=5000;FILENAME=memo.m4a:/dav/voice-notes/7`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachedAudio {
+    pub url: String,
+    pub content_type: String,
+    /// RFC 8607 MANAGED-ID: what `attachment-update` and `attachment-remove` name it by.
+    pub managed_id: String,
+    pub size: u64,
+    pub filename: Option<String>,
+}
+
+impl AttachedAudio {
+    pub fn entry(&self) -> ICalendarEntry {
+        let mut attach =
+            ICalendarEntry::new(ICalendarProperty::Attach).with_values(vec![ICalendarValue::Text(self.url.clone())]);
+        attach.add_param(ICalendarParameter::new(ICalendarParameterName::ManagedId, self.managed_id.clone()));
+        attach.add_param(ICalendarParameter::new(ICalendarParameterName::Fmttype, self.content_type.clone()));
+        attach.add_param(ICalendarParameter::new(ICalendarParameterName::Size, self.size));
+        if let Some(filename) = self.filename.as_ref().filter(|f| !f.trim().is_empty()) {
+            attach.add_param(ICalendarParameter::new(ICalendarParameterName::Filename, filename.clone()));
+        }
+        attach
+    }
+}
+
+/// Links `audio` from `component`, in place of any ATTACH the component has that points at one of
+/// them (a device sends back the links it was given; they are not kept twice).
+pub fn link_audio(component: &mut ICalendarComponent, audio: &[AttachedAudio]) {
+    if audio.is_empty() {
+        return;
+    }
+    component.entries.retain(|entry| {
+        !(entry.name == ICalendarProperty::Attach
+            && entry.values.iter().filter_map(|v| v.as_text()).any(|url| audio.iter().any(|a| same_link(url, &a.url))))
+    });
+    component.entries.extend(audio.iter().map(AttachedAudio::entry));
+}
+
+/// Whether a device's ATTACH URL is the link `ours` (a path, or an absolute URL): the same path,
+/// whatever the scheme and host it was resolved against.
+fn same_link(url: &str, ours: &str) -> bool {
+    let path = |u: &str| -> String {
+        let rest = u.split_once("://").map_or(u, |(_, rest)| rest.find('/').map_or("", |at| &rest[at..]));
+        rest.to_string()
+    };
+    path(url) == path(ours)
+}
 
 /// An audio attachment a device sent inline.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,10 +8,11 @@
 
 use calcard::icalendar::{
     ICalendar, ICalendarComponent, ICalendarComponentType, ICalendarEntry, ICalendarParameter, ICalendarParameterName,
-    ICalendarProperty, ICalendarValue,
+    ICalendarProperty,
 };
 use chrono::{DateTime, Utc};
 
+pub use super::attachments::AttachedAudio;
 use super::attachments::{InlineAudio, take_inline_audio};
 use super::read::{check_reads_back, parse_one_calendar};
 use super::value::{self, other, value_text};
@@ -24,14 +25,7 @@ const SUMMARY_CHARS: usize = 80;
 
 /// The version of the objects [`render`] writes for the notes collection, stored with its texts.
 /// Bump it with any change to them.
-pub const JOURNAL_RENDER_VERSION: i32 = 1;
-
-/// A voice note as a journal entry links it.
-#[derive(Debug, Clone)]
-pub struct AttachedAudio {
-    pub url: String,
-    pub content_type: String,
-}
+pub const JOURNAL_RENDER_VERSION: i32 = 2;
 
 /// What a journal entry shows of a note.
 #[derive(Debug, Clone)]
@@ -43,6 +37,9 @@ pub struct Journal {
     pub client_name: String,
     pub author: Option<String>,
     pub audio: Vec<AttachedAudio>,
+    /// A line per voice note, after the text (`VoiceNote::line`): the date, author and length
+    /// that the ATTACH does not say. A device sending them back is not writing them.
+    pub voice_lines: Vec<String>,
 }
 
 /// The first line of a note, cut to [`SUMMARY_CHARS`].
@@ -71,7 +68,9 @@ pub fn render(journal: &Journal) -> String {
     ));
     let text = |name: ICalendarProperty, text: &str| ICalendarEntry::new(name).with_value(text.to_owned());
     entry.entries.push(text(ICalendarProperty::Summary, &summary_of(&journal.body)));
-    entry.entries.push(text(ICalendarProperty::Description, journal.body.trim()));
+    let description: Vec<&str> =
+        std::iter::once(journal.body.trim()).chain(journal.voice_lines.iter().map(String::as_str)).collect();
+    entry.entries.push(text(ICalendarProperty::Description, &description.join("\n")));
     entry.entries.push(text(ICalendarProperty::Categories, &journal.client_name));
     let mut client = text(other(X_CRM_CLIENT), &journal.client_code);
     client.add_param(ICalendarParameter::new(
@@ -82,12 +81,7 @@ pub fn render(journal: &Journal) -> String {
     if let Some(author) = &journal.author {
         entry.entries.push(text(other(X_CRM_AUTHOR), author));
     }
-    for audio in &journal.audio {
-        let mut attach =
-            ICalendarEntry::new(ICalendarProperty::Attach).with_values(vec![ICalendarValue::Text(audio.url.clone())]);
-        attach.add_param(ICalendarParameter::new(ICalendarParameterName::Fmttype, audio.content_type.clone()));
-        entry.entries.push(attach);
-    }
+    entry.entries.extend(journal.audio.iter().map(AttachedAudio::entry));
     ICalendar { components: vec![root, entry] }.to_string()
 }
 
@@ -135,7 +129,14 @@ pub fn parse(text: &str) -> Result<ParsedJournal, String> {
     let first =
         |property: ICalendarProperty| texts(&property).into_iter().next().unwrap_or_default().trim().to_string();
     let summary = first(ICalendarProperty::Summary);
-    let description = first(ICalendarProperty::Description);
+    // The server's voice-note lines are no part of the note's text.
+    let description = first(ICalendarProperty::Description)
+        .lines()
+        .filter(|line| !crate::crm::voice_notes::is_line(line))
+        .collect::<Vec<_>>()
+        .join("\n")
+        .trim()
+        .to_string();
     let body = if summary.is_empty() || description.starts_with(summary.trim_end_matches('…')) {
         description
     } else if description.is_empty() {
@@ -170,7 +171,13 @@ mod tests {
             audio: vec![AttachedAudio {
                 url: "https://crm.example/dav/voice-notes/3".into(),
                 content_type: "audio/mp4".into(),
+                managed_id: "3".into(),
+                size: 5000,
+                filename: Some("memo.m4a".into()),
             }],
+            voice_lines: vec![
+                "Voice note 2026-12-01, Alice Martin, 0:42: https://crm.example/dav/voice-notes/3".into(),
+            ],
         }
     }
 
@@ -185,7 +192,7 @@ mod tests {
             "SUMMARY:Signed the renewal\\, two years.",
             "CATEGORIES:Horizon Energy AG",
             "X-CRM-CLIENT;X-CRM-NAME=\"Horizon Energy AG\":C00009",
-            "ATTACH;FMTTYPE=audio/mp4:https://crm.example/dav/voice-notes/3",
+            "ATTACH;MANAGED-ID=3;FMTTYPE=audio/mp4;SIZE=5000;FILENAME=memo.m4a:https://crm.example/dav/voice-notes/3",
         ] {
             assert!(text.replace("\r\n ", "").contains(&format!("{line}\r\n")), "{line} in {text}");
         }

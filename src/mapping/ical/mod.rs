@@ -116,11 +116,19 @@ pub struct RenderContext {
     /// The category that marks an event done (the same setting as [`ParseOptions::done_category`]);
     /// it is taken out of CATEGORIES when the CRM says the activity is not completed.
     pub done_category: String,
+    /// The activity's voice notes, linked from its main component (`attachments::link_audio`).
+    pub audio: Vec<attachments::AttachedAudio>,
 }
 
 impl Default for RenderContext {
     fn default() -> Self {
-        Self { client: None, note: None, stamp: None, done_category: ParseOptions::default().done_category }
+        Self {
+            client: None,
+            note: None,
+            stamp: None,
+            done_category: ParseOptions::default().done_category,
+            audio: Vec::new(),
+        }
     }
 }
 
@@ -354,6 +362,9 @@ pub fn render_calendar(activity: &Activity, ctx: &RenderContext) -> ICalendar {
         }
     };
     Merge { calendar: &mut calendar, master, kind, activity, ctx, generated, written_tzid: None }.apply();
+    if let Some(component) = calendar.components.get_mut(master) {
+        attachments::link_audio(component, &ctx.audio);
+    }
     calendar
 }
 
