@@ -286,7 +286,195 @@ async fn without_voice_note_closes_a_recording_needs_a_written_report(backend: B
     server.stop().await;
 }
 
+/// The RFC 8607 request of fixtures/requests (as Apple's CalendarAgent sends it) for `object`,
+/// with `bytes` as its body.
+fn attachment_add(server: &TestServer, object: &str, etag: &str, bytes: &[u8]) -> reqwest::RequestBuilder {
+    let text = fixture("requests/rfc8607-attachment-add.http")
+        .replace("{{OBJECT}}", object)
+        .replace("{{ETAG}}", etag)
+        .replace("{{LENGTH}}", &bytes.len().to_string());
+    let mut lines = text.lines();
+    let (method, target) = lines.next().unwrap().split_once(' ').unwrap();
+    let target = target.trim_end_matches(" HTTP/1.1");
+    let mut request = server.as_user(method, target, "alice");
+    for line in lines.take_while(|l| !l.is_empty()) {
+        let (name, value) = line.split_once(": ").unwrap();
+        // The connection's own headers are reqwest's to write.
+        if !["host", "content-length"].contains(&name.to_ascii_lowercase().as_str()) {
+            request = request.header(name, value);
+        }
+    }
+    request.body(bytes.to_vec())
+}
+
+fn header(response: &reqwest::Response, name: &str) -> String {
+    response.headers().get(name).map(|v| v.to_str().unwrap().to_string()).unwrap_or_default()
+}
+
+async fn post(server: &TestServer, target: &str, content_type: &str, bytes: &[u8]) -> reqwest::Response {
+    server
+        .as_user("POST", target, "alice")
+        .header("Content-Type", content_type)
+        .body(bytes.to_vec())
+        .send()
+        .await
+        .unwrap()
+}
+
+/// RFC 8607 managed attachments on an event, a journal entry and a report task: attachment-add,
+/// -update and -remove, with the answers the RFC gives, and every refusal with its reason.
+async fn rfc_8607_managed_attachments_add_update_and_remove_voice_notes(backend: Backend) {
+    let mut config = Config::default();
+    config.calendar.max_voice_note_bytes = 9000;
+    let server = TestServer::with_config(backend, config, Some(DemoSize::SMALL)).await;
+    let (code, name) = alice_client(&server).await;
+
+    // Advertised: the DAV header of the calendars and the section 6 properties.
+    let options = server.request("OPTIONS", EVENTS).send().await.unwrap();
+    assert!(header(&options, "dav").contains("calendar-managed-attachments"), "{options:?}");
+    assert!(header(&options, "allow").contains("POST"));
+    let options = server.request("OPTIONS", &format!("{EVENTS}x.ics")).send().await.unwrap();
+    assert!(header(&options, "allow").contains("POST"), "{options:?}");
+    let propfind = server
+        .as_user("PROPFIND", "/dav/calendars/alice/", "alice")
+        .header("Depth", "1")
+        .body(r#"<d:propfind xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:prop><c:max-attachment-size/><c:managed-attachments-server-URL/></d:prop></d:propfind>"#)
+        .send()
+        .await
+        .unwrap();
+    let listing = propfind.text().await.unwrap();
+    assert_eq!(listing.matches("max-attachment-size>9000<").count(), 4, "home, two calendars, notes: {listing}");
+    assert!(listing.contains("managed-attachments-server-URL><d:href/>"), "{listing}");
+
+    let path = format!("{EVENTS}rfc8607.ics");
+    assert_eq!(put(&server, &path, event("rfc8607", &code, "")).await.status(), 201);
+    let etag =
+        server.as_user("GET", &path, "alice").send().await.unwrap().headers()["etag"].to_str().unwrap().to_string();
+    let memo = audio("memo.m4a");
+
+    // A stale If-Match: 412, nothing stored.
+    let stale = attachment_add(&server, &path, "\"stale\"", &memo).send().await.unwrap();
+    assert_eq!(stale.status(), 412);
+    assert_eq!(count(&server, "SELECT COUNT(*) FROM voice_notes").await, 0);
+
+    // attachment-add: 201, the managed id and the attachment's URL, the object with its new ETag.
+    let added = attachment_add(&server, &path, &etag, &memo).send().await.unwrap();
+    assert_eq!(added.status(), 201);
+    let id = header(&added, "cal-managed-id");
+    assert_eq!(header(&added, "location"), format!("/dav/voice-notes/{id}"));
+    assert_eq!(header(&added, "content-location"), path);
+    let new_etag = header(&added, "etag");
+    assert!(!new_etag.is_empty() && new_etag != etag);
+    let object = added.text().await.unwrap();
+    let link = format!(
+        "ATTACH;MANAGED-ID={id};FMTTYPE=audio/mp4;SIZE={};FILENAME=visit-memo.m4a:/dav/voice-notes/{id}",
+        memo.len()
+    );
+    assert_eq!(attaches(&object), [link.clone()]);
+    let fetched = server.as_user("GET", &path, "alice").send().await.unwrap();
+    assert_eq!(header(&fetched, "etag"), new_etag, "the ETag answered is the object's");
+    assert_eq!(get_bytes(&server, &format!("/dav/voice-notes/{id}")).await, (200, memo.clone()));
+    assert_eq!(
+        count(&server, &format!("SELECT COUNT(*) FROM voice_notes WHERE id = {id} AND activity_id = (SELECT id FROM activities WHERE uid = 'rfc8607') AND client_id = (SELECT id FROM clients WHERE code = '{code}') AND duration_ms > 1400")).await,
+        1
+    );
+    let card = card_of(&server, &name).await;
+    assert!(card.contains(&format!("0:02: /dav/voice-notes/{id}")), "{card}");
+
+    // attachment-update: a new managed id; the old URL is gone.
+    let ogg = audio("memo.ogg");
+    let updated = post(&server, &format!("{path}?action=attachment-update&managed-id={id}"), "audio/ogg", &ogg).await;
+    assert_eq!(updated.status(), 200);
+    let new_id = header(&updated, "cal-managed-id");
+    assert!(!new_id.is_empty() && new_id != id);
+    assert_eq!(get_bytes(&server, &format!("/dav/voice-notes/{id}")).await.0, 404);
+    assert_eq!(get_bytes(&server, &format!("/dav/voice-notes/{new_id}")).await, (200, ogg));
+    let object = updated.text().await.unwrap();
+    assert_eq!(attaches(&object).len(), 1);
+    assert!(
+        attaches(&object)[0].starts_with(&format!("ATTACH;MANAGED-ID={new_id};FMTTYPE=audio/ogg;SIZE=")),
+        "{object}"
+    );
+
+    // Refusals, each with its reason, and nothing written.
+    let unknown = post(&server, &format!("{path}?action=attachment-copy"), "audio/ogg", b"x").await;
+    assert_eq!(unknown.status(), 400);
+    assert!(unknown.text().await.unwrap().contains("unknown action \"attachment-copy\""));
+    let picture = post(&server, &format!("{path}?action=attachment-add"), "image/png", b"\x89PNG").await;
+    assert_eq!(picture.status(), 415);
+    assert!(picture.text().await.unwrap().contains("voice notes only"));
+    let big = [memo.clone(), memo.clone(), memo.clone()].concat();
+    let too_big = post(&server, &format!("{path}?action=attachment-add"), "audio/mp4", &big).await;
+    assert_eq!(too_big.status(), 413);
+    let error = parse_dav_error(&too_big.text().await.unwrap());
+    assert!(error.preconditions.iter().any(|p| p.local == "max-attachment-size"), "{:?}", error.preconditions);
+    assert!(error.message.contains("calendar.max_voice_note_bytes"), "{}", error.message);
+    let wrong_id = post(&server, &format!("{path}?action=attachment-remove&managed-id=999999"), "audio/ogg", b"").await;
+    assert_eq!(wrong_id.status(), 403);
+    let error = parse_dav_error(&wrong_id.text().await.unwrap());
+    assert!(error.preconditions.iter().any(|p| p.local == "valid-managed-id"), "{:?}", error.preconditions);
+    let per_instance =
+        post(&server, &format!("{path}?action=attachment-add&rid=20261120T090000Z"), "audio/ogg", &memo).await;
+    assert_eq!(per_instance.status(), 403);
+    assert_eq!(count(&server, "SELECT COUNT(*) FROM voice_notes").await, 1);
+    let missing = post(&server, &format!("{EVENTS}none.ics?action=attachment-add"), "audio/mp4", &memo).await;
+    assert_eq!(missing.status(), 404);
+
+    // attachment-remove: 204, the object links nothing.
+    let removed =
+        post(&server, &format!("{path}?action=attachment-remove&managed-id={new_id}"), "audio/ogg", b"").await;
+    assert_eq!(removed.status(), 204);
+    assert!(!header(&removed, "etag").is_empty());
+    assert!(attaches(&get(&server, "alice", &path).await.1).is_empty());
+    assert_eq!(count(&server, "SELECT COUNT(*) FROM voice_notes").await, 0);
+
+    // A journal entry of alice's takes one too; bob cannot hear it.
+    let journal = fixture("ical/jtx_board_journal.ics").replace("{{UID}}", "fair-8607").replace("{{CLIENT}}", &name);
+    let entry = format!("{NOTES}fair-8607.ics");
+    assert_eq!(put(&server, &entry, journal).await.status(), 201);
+    let added = post(&server, &format!("{entry}?action=attachment-add"), "audio/wav", &audio("memo.wav")).await;
+    assert_eq!(added.status(), 201);
+    let id = header(&added, "cal-managed-id");
+    let object = added.text().await.unwrap().replace("\r\n ", "");
+    assert!(
+        object.contains(&format!("Voice note {}\\, Alice Martin\\, 0:01: /dav/voice-notes/{id}", today())),
+        "{object}"
+    );
+    assert_eq!(
+        count(&server, &format!("SELECT COUNT(*) FROM voice_notes v JOIN notes n ON n.id = v.note_id WHERE v.id = {id} AND n.uid = 'fair-8607' AND v.duration_ms = 1000")).await,
+        1
+    );
+    assert_eq!(get(&server, "bob", &format!("/dav/voice-notes/{id}")).await.0, 404);
+    // Cards take no attachments.
+    let card_href = server
+        .db
+        .text(&format!("SELECT k.href FROM contacts k JOIN clients c ON c.id = k.client_id WHERE c.code = '{code}' ORDER BY k.id LIMIT 1"))
+        .await
+        .unwrap();
+    let on_card = post(
+        &server,
+        &format!("/dav/addressbooks/alice/clients/{card_href}?action=attachment-add"),
+        "audio/wav",
+        &audio("memo.wav"),
+    )
+    .await;
+    assert_eq!(on_card.status(), 405);
+
+    // A report task: the recording added is its report (calendar.voice_note_closes is on).
+    let (task_path, _) = ended_call(&server, "rfc8607-report").await;
+    let added = post(&server, &format!("{task_path}?action=attachment-add"), "audio/mpeg", &audio("memo.mp3")).await;
+    assert_eq!(added.status(), 201);
+    let id = header(&added, "cal-managed-id");
+    assert_eq!(header(&added, "location"), format!("/dav/voice-notes/{id}"));
+    assert!(header(&added, "etag").is_empty(), "the task is gone: no object to tag");
+    assert_eq!(activity_status(&server, "rfc8607-report").await, "completed");
+    assert_eq!(notes_of(&server, "rfc8607-report").await, [format!("Voice note (0:02): /dav/voice-notes/{id}")]);
+    assert_eq!(get(&server, "alice", &task_path).await.0, 404);
+    server.stop().await;
+}
+
 on_both_databases!(
+    rfc_8607_managed_attachments_add_update_and_remove_voice_notes,
     a_voice_note_on_an_event_is_stored_once_and_linked,
     a_voice_note_on_a_report_task_closes_the_activity,
     without_voice_note_closes_a_recording_needs_a_written_report
