@@ -184,11 +184,24 @@ async fn random_change(server: &TestServer, rng: &mut StdRng, n: usize) -> Optio
         27 => format!(
             "INSERT INTO notes (client_id, rep_id, body, source, uid, href) VALUES ({client}, {rep}, 'Journal {n}', 'dav', 'j-{n}', 'j-{n}.ics')"
         ),
-        28 => format!(
-            "INSERT INTO voice_notes (client_id, note_id, rep_id, content_type, size_bytes, sha256, bytes) \
-             SELECT client_id, id, rep_id, 'audio/mp4', 3, 'x', CAST('abc' AS BYTEA) FROM notes WHERE id = {}",
-            pick(rng, &notes)?
-        ),
+        // Voice notes on notes, and on activities (their events link them): added, moved.
+        28 => match rng.gen_range(0..3) {
+            0 => format!(
+                "INSERT INTO voice_notes (client_id, note_id, rep_id, content_type, size_bytes, sha256, bytes) \
+                 SELECT client_id, id, rep_id, 'audio/mp4', 3, 'x', CAST('abc' AS BYTEA) FROM notes WHERE id = {}",
+                pick(rng, &notes)?
+            ),
+            1 => format!(
+                "INSERT INTO voice_notes (client_id, activity_id, rep_id, content_type, size_bytes, sha256, bytes, filename) \
+                 SELECT client_id, id, rep_id, 'audio/ogg', 3, 'y{n}', CAST('abc' AS BYTEA), 'memo-{n}.ogg' FROM activities WHERE id = {}",
+                pick(rng, &activities)?
+            ),
+            _ => format!(
+                "UPDATE voice_notes SET activity_id = {} WHERE id = {}",
+                pick(rng, &activities)?,
+                pick(rng, &voice_notes)?
+            ),
+        },
         29 => format!("DELETE FROM voice_notes WHERE id = {}", pick(rng, &voice_notes)?),
         // Results: the figures on their client's cards.
         30 => format!(
@@ -304,6 +317,41 @@ async fn changes_outside_a_view_leave_its_token_and_a_change_inside_touches_only
     let text = response.text().await.unwrap();
     assert_eq!(responses(&text).len(), cards_of_client, "exactly the cards of the client with the new note: {text}");
     assert_ne!(sync_token(&text), token);
+
+    // A voice note on one of alice's events touches that event alone, and nothing of bob's.
+    let events = Which::Calendar(Calendar::Activities);
+    let (mut alices, mut bobs) = (Replica::default(), Replica::default());
+    sync(&server, "alice", events, &mut alices).await;
+    sync(&server, "bob", events, &mut bobs).await;
+    let bobs_token = bobs.token.clone();
+    let activity = ids(
+        &server,
+        &format!(
+            "SELECT id FROM activities WHERE rep_id = {} AND kind <> 'task' AND status <> 'cancelled' ORDER BY id",
+            alice.id
+        ),
+    )
+    .await[0];
+    server
+        .db
+        .exec(&format!(
+            "INSERT INTO voice_notes (client_id, activity_id, rep_id, content_type, size_bytes, sha256, bytes) \
+             SELECT client_id, id, rep_id, 'audio/ogg', 3, 'z', CAST('abc' AS BYTEA) FROM activities WHERE id = {activity}"
+        ))
+        .await;
+    let response = server
+        .as_user("REPORT", &path("alice", events), "alice")
+        .header("Depth", "1")
+        .body(sync_body(&alices.token))
+        .send()
+        .await
+        .unwrap();
+    let text = response.text().await.unwrap();
+    let href = server.db.text(&format!("SELECT href FROM activities WHERE id = {activity}")).await.unwrap();
+    let touched: Vec<String> = responses(&text).into_iter().map(|r| r.href).collect();
+    assert_eq!(touched, [format!("{}{href}", path("alice", events))], "{text}");
+    sync(&server, "bob", events, &mut bobs).await;
+    assert_eq!(bobs.token, bobs_token, "bob's events did not change");
     server.stop().await;
 }
 
