@@ -445,6 +445,20 @@ async fn rfc_8607_managed_attachments_add_update_and_remove_voice_notes(backend:
         1
     );
     assert_eq!(get(&server, "bob", &format!("/dav/voice-notes/{id}")).await.0, 404);
+    // Another rep's note on alice's client is hers to read, not to attach to.
+    server
+        .db
+        .exec(&format!(
+            "INSERT INTO notes (client_id, rep_id, body) SELECT id, (SELECT id FROM reps WHERE login = 'bob'), 'Bob was here' FROM clients WHERE code = '{code}'"
+        ))
+        .await;
+    let bobs = count(&server, "SELECT MAX(id) FROM notes").await;
+    let refused =
+        post(&server, &format!("{NOTES}note-{bobs}.ics?action=attachment-add"), "audio/wav", &audio("memo.wav")).await;
+    assert_eq!(refused.status(), 403);
+    let error = parse_dav_error(&refused.text().await.unwrap());
+    assert!(error.preconditions.iter().any(|p| p.local == "need-privileges"), "{:?}", error.preconditions);
+    assert_eq!(count(&server, &format!("SELECT COUNT(*) FROM voice_notes WHERE note_id = {bobs}")).await, 0);
     // Cards take no attachments.
     let card_href = server
         .db
