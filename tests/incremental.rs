@@ -184,8 +184,9 @@ async fn random_change(server: &TestServer, rng: &mut StdRng, n: usize) -> Optio
         27 => format!(
             "INSERT INTO notes (client_id, rep_id, body, source, uid, href) VALUES ({client}, {rep}, 'Journal {n}', 'dav', 'j-{n}', 'j-{n}.ics')"
         ),
-        // Voice notes on notes, and on activities (their events link them): added, moved.
-        28 => match rng.gen_range(0..3) {
+        // Voice notes on notes, and on activities (their events link them): added, moved to
+        // another activity or note.
+        28 => match rng.gen_range(0..4) {
             0 => format!(
                 "INSERT INTO voice_notes (client_id, note_id, rep_id, content_type, size_bytes, sha256, bytes) \
                  SELECT client_id, id, rep_id, 'audio/mp4', 3, 'x', CAST('abc' AS BYTEA) FROM notes WHERE id = {}",
@@ -196,9 +197,14 @@ async fn random_change(server: &TestServer, rng: &mut StdRng, n: usize) -> Optio
                  SELECT client_id, id, rep_id, 'audio/ogg', 3, 'y{n}', CAST('abc' AS BYTEA), 'memo-{n}.ogg' FROM activities WHERE id = {}",
                 pick(rng, &activities)?
             ),
-            _ => format!(
+            2 => format!(
                 "UPDATE voice_notes SET activity_id = {} WHERE id = {}",
                 pick(rng, &activities)?,
+                pick(rng, &voice_notes)?
+            ),
+            _ => format!(
+                "UPDATE voice_notes SET note_id = {} WHERE id = {}",
+                pick(rng, &notes)?,
                 pick(rng, &voice_notes)?
             ),
         },
@@ -352,6 +358,41 @@ async fn changes_outside_a_view_leave_its_token_and_a_change_inside_touches_only
     assert_eq!(touched, [format!("{}{href}", path("alice", events))], "{text}");
     sync(&server, "bob", events, &mut bobs).await;
     assert_eq!(bobs.token, bobs_token, "bob's events did not change");
+
+    // A voice note on a journal entry touches that entry alone (logged as a change of its note),
+    // and one on an event none of alice's journal entries.
+    let mut journal = Replica::default();
+    sync(&server, "alice", Which::Notes, &mut journal).await;
+    let note =
+        server.db.text(&format!("SELECT CAST(MAX(id) AS TEXT) FROM notes WHERE client_id = {client}")).await.unwrap();
+    server
+        .db
+        .exec(&format!(
+            "INSERT INTO voice_notes (client_id, note_id, rep_id, content_type, size_bytes, sha256, bytes) \
+             SELECT client_id, id, rep_id, 'audio/ogg', 3, 'n', CAST('abc' AS BYTEA) FROM notes WHERE id = {note}"
+        ))
+        .await;
+    let response = server
+        .as_user("REPORT", &path("alice", Which::Notes), "alice")
+        .header("Depth", "1")
+        .body(sync_body(&journal.token))
+        .send()
+        .await
+        .unwrap();
+    let text = response.text().await.unwrap();
+    let touched: Vec<String> = responses(&text).into_iter().map(|r| r.href).collect();
+    assert_eq!(touched, [format!("{}note-{note}.ics", path("alice", Which::Notes))], "{text}");
+    sync(&server, "alice", Which::Notes, &mut journal).await;
+    let token = journal.token.clone();
+    server
+        .db
+        .exec(&format!(
+            "INSERT INTO voice_notes (client_id, activity_id, rep_id, content_type, size_bytes, sha256, bytes) \
+             SELECT client_id, id, rep_id, 'audio/ogg', 3, 'e', CAST('abc' AS BYTEA) FROM activities WHERE id = {activity}"
+        ))
+        .await;
+    sync(&server, "alice", Which::Notes, &mut journal).await;
+    assert_eq!(journal.token, token, "a voice note on an event is on no journal entry");
     server.stop().await;
 }
 

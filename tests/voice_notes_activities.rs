@@ -370,7 +370,7 @@ async fn rfc_8607_managed_attachments_add_update_and_remove_voice_notes(backend:
         "ATTACH;MANAGED-ID={id};FMTTYPE=audio/mp4;SIZE={};FILENAME=visit-memo.m4a:/dav/voice-notes/{id}",
         memo.len()
     );
-    assert_eq!(attaches(&object), [link.clone()]);
+    assert_eq!(attaches(&object), [link]);
     let fetched = server.as_user("GET", &path, "alice").send().await.unwrap();
     assert_eq!(header(&fetched, "etag"), new_etag, "the ETag answered is the object's");
     assert_eq!(get_bytes(&server, &format!("/dav/voice-notes/{id}")).await, (200, memo.clone()));

@@ -1,7 +1,9 @@
 -- A voice note's id is its RFC 8607 MANAGED-ID and its URL (/dav/voice-notes/ID): it must never be
 -- given again once a voice note is removed or replaced, or a device holding the old URL would play
 -- another recording. SQLite reuses the largest rowid after a delete unless the key is
--- AUTOINCREMENT, so the table is rebuilt with one (ids and rows kept; the triggers of 0010 again).
+-- AUTOINCREMENT, so the table is rebuilt with one (ids and rows kept; the triggers of 0010 again,
+-- which now also log the journal entry (note) a voice note is on as a change of that note: the
+-- notes collection then recomputes that entry alone instead of every entry).
 CREATE TABLE voice_notes_rebuilt (
     id            INTEGER PRIMARY KEY AUTOINCREMENT,
     client_id     INTEGER REFERENCES clients(id) ON DELETE CASCADE,
@@ -32,6 +34,8 @@ CREATE TRIGGER voice_notes_insert_log AFTER INSERT ON voice_notes
 BEGIN
     INSERT INTO change_log (entity, entity_id, op, client_id, activity_id)
         VALUES ('voice_notes', NEW.id, 'insert', NEW.client_id, NEW.activity_id);
+    INSERT INTO change_log (entity, entity_id, op, client_id, activity_id)
+        SELECT 'notes', NEW.note_id, 'update', NEW.client_id, NEW.activity_id WHERE NEW.note_id IS NOT NULL;
 END;
 
 CREATE TRIGGER voice_notes_update_log AFTER UPDATE ON voice_notes
@@ -41,10 +45,17 @@ BEGIN
     INSERT INTO change_log (entity, entity_id, op, client_id, activity_id)
         SELECT 'voice_notes', OLD.id, 'update', OLD.client_id, OLD.activity_id
         WHERE OLD.client_id IS NOT NEW.client_id OR OLD.activity_id IS NOT NEW.activity_id;
+    INSERT INTO change_log (entity, entity_id, op, client_id, activity_id)
+        SELECT 'notes', NEW.note_id, 'update', NEW.client_id, NEW.activity_id WHERE NEW.note_id IS NOT NULL;
+    INSERT INTO change_log (entity, entity_id, op, client_id, activity_id)
+        SELECT 'notes', OLD.note_id, 'update', OLD.client_id, OLD.activity_id
+        WHERE OLD.note_id IS NOT NULL AND OLD.note_id IS NOT NEW.note_id;
 END;
 
 CREATE TRIGGER voice_notes_delete_log AFTER DELETE ON voice_notes
 BEGIN
     INSERT INTO change_log (entity, entity_id, op, client_id, activity_id)
         VALUES ('voice_notes', OLD.id, 'delete', OLD.client_id, OLD.activity_id);
+    INSERT INTO change_log (entity, entity_id, op, client_id, activity_id)
+        SELECT 'notes', OLD.note_id, 'update', OLD.client_id, OLD.activity_id WHERE OLD.note_id IS NOT NULL;
 END;

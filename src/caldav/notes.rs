@@ -94,10 +94,9 @@ impl View for NotesView<'_> {
                 }
                 // A client's name, code and visibility (status, manager) are on its notes.
                 "clients" => clients.extend(change.client_id),
-                // A voice note is on its journal entry, which a deleted one no longer names (and
-                // its client may not be the note's any more): rare enough to recompute in full.
-                "voice_notes" => return Ok(None),
-                "contacts" | "activities" | "collection_render" => {}
+                // A voice note's change is logged as a change of its note too (schema 0013): the
+                // "notes" entry above; one on an event alone is no entry's.
+                "voice_notes" | "contacts" | "activities" | "collection_render" => {}
                 // Visibility rules, reps (authors' names), anything unknown: any entry may change.
                 _ => return Ok(None),
             }

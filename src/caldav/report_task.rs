@@ -132,7 +132,8 @@ pub async fn close(
 ) -> Result<Written, DavError> {
     let calendar = &s.config.calendar;
     let voice_closes = calendar.voice_note_closes && !audio.is_empty();
-    if !voice_closes && !(ticked && closing_note::is_enough(note, calendar.min_note_words, calendar.min_note_chars)) {
+    let written = ticked && closing_note::is_enough(note, calendar.min_note_words, calendar.min_note_chars);
+    if !(voice_closes || written) {
         let mut message = closing_note::refusal(&view.activity.subject, calendar.min_note_words, true);
         if !audio.is_empty() {
             message.push_str(
