@@ -35,7 +35,14 @@ pub fn book_href(login: &str) -> String {
 
 /// Brings the rep's address-book membership up to date; returns its sync sequence.
 async fn refresh(s: &Session<'_>) -> anyhow::Result<i64> {
-    sync::refresh(s.store, &collection_key(s.rep.id), vcard::render_version(s.config.today()), &BookView { s }).await
+    sync::refresh(
+        s.store,
+        &collection_key(s.rep.id),
+        vcard::render_version(s.config.today()),
+        &BookView { s },
+        s.change_seq,
+    )
+    .await
 }
 
 /// The rep's address book as a view of the CRM (what `refresh` maintains; tests compute it in full
