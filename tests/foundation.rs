@@ -65,12 +65,16 @@ async fn recorded_member_text_is_served_only_while_current(backend: Backend) {
         (0..150).map(|i| member(&format!("{i}.vcf"), &format!("card {i}{edited}"))).collect()
     };
     let (initial, edited) = (Fixed(cards("")), Fixed(cards(", edited")));
-    let first = sync::refresh(&db.store, "test:1", 1, &initial).await.unwrap();
+    let first = sync::refresh(&db.store, "test:1", 1, &initial, None).await.unwrap();
     let other_process = crmdav::store::Store::open(&db.url).await.unwrap();
     let few = vec!["7.vcf".to_string(), "missing.vcf".to_string()];
     let many: Vec<String> = (0..160).map(|i| format!("{i}.vcf")).collect();
     for store in [&db.store, &other_process] {
-        assert_eq!(sync::refresh(store, "test:1", 1, &initial).await.unwrap(), first, "up to date: not recomputed");
+        assert_eq!(
+            sync::refresh(store, "test:1", 1, &initial, None).await.unwrap(),
+            first,
+            "up to date: not recomputed"
+        );
         let found = sync::members_at(store, "test:1", first, &few, true).await.unwrap();
         assert_eq!(found.get("7.vcf"), Some(("\"card 7\"", Some("card 7"))));
         assert_eq!(found.get("missing.vcf"), None);
@@ -84,10 +88,10 @@ async fn recorded_member_text_is_served_only_while_current(backend: Backend) {
     // Changed by another program, brought up to date by the other process: both serve the new
     // text, the first one not from what it holds in memory.
     db.exec("INSERT INTO clients (code, name, status) VALUES ('FRESH1', 'Changed by another program', 'active')").await;
-    let second = sync::refresh(&other_process, "test:1", 1, &edited).await.unwrap();
+    let second = sync::refresh(&other_process, "test:1", 1, &edited, None).await.unwrap();
     assert!(second > first);
     for store in [&db.store, &other_process] {
-        assert_eq!(sync::refresh(store, "test:1", 1, &edited).await.unwrap(), second);
+        assert_eq!(sync::refresh(store, "test:1", 1, &edited, None).await.unwrap(), second);
         let found = sync::members_at(store, "test:1", second, &few, true).await.unwrap();
         assert_eq!(found.get("7.vcf").and_then(|(_, body)| body), Some("card 7, edited"));
         let all = sync::members_at(store, "test:1", second, &many, true).await.unwrap();

@@ -72,7 +72,7 @@ async fn full_view(server: &TestServer, login: &str, which: Which) -> BTreeMap<S
     // As the demo server: cards' figures as of the demo's reference day.
     let config = Config { today: Some(crmdav::crm::demo::reference_day()), ..Config::default() };
     let rep = crmdav::crm::reps::get(&server.db.store, login).await.unwrap();
-    let s = Session { store: &server.db.store, config: &config, rep: &rep, device: "test" };
+    let s = Session { store: &server.db.store, config: &config, rep: &rep, device: "test", change_seq: None };
     let members = match which {
         Which::Book => crmdav::carddav::view(&s).compute(None).await.unwrap(),
         Which::Calendar(calendar) => crmdav::caldav::calendar::view(&s, calendar).compute(None).await.unwrap(),
@@ -295,7 +295,7 @@ async fn changes_outside_a_view_leave_its_token_and_a_change_inside_touches_only
     let alice = crmdav::crm::reps::get(&server.db.store, "alice").await.unwrap();
     // As the demo server: cards' figures as of the demo's reference day.
     let config = Config { today: Some(crmdav::crm::demo::reference_day()), ..Config::default() };
-    let s = Session { store: &server.db.store, config: &config, rep: &alice, device: "test" };
+    let s = Session { store: &server.db.store, config: &config, rep: &alice, device: "test", change_seq: None };
     let shown: Vec<i64> = crmdav::carddav::view(&s).compute(None).await.unwrap().iter().map(|m| m.source).collect();
     let hidden = ids(&server, "SELECT id FROM clients ORDER BY id")
         .await

@@ -141,7 +141,7 @@ fn render_context(s: &Session<'_>, view: &ActivityView) -> RenderContext {
 
 async fn refresh(s: &Session<'_>, calendar: Calendar) -> anyhow::Result<i64> {
     let view = CalendarView { s, calendar };
-    sync::refresh(s.store, &collection_key(s.rep.id, calendar), render_version(calendar), &view).await
+    sync::refresh(s.store, &collection_key(s.rep.id, calendar), render_version(calendar), &view, s.change_seq).await
 }
 
 /// One of the rep's calendars as a view of the CRM (what `refresh` maintains; tests compute it in

@@ -69,7 +69,7 @@ fn render_version(day: i64) -> i32 {
 async fn refresh(s: &Session<'_>) -> anyhow::Result<i64> {
     let day = today();
     let view = NotesView { s, since: window_start(s, day) };
-    sync::refresh(s.store, &collection_key(s.rep.id), render_version(day), &view).await
+    sync::refresh(s.store, &collection_key(s.rep.id), render_version(day), &view, s.change_seq).await
 }
 
 /// The rep's notes collection as a view of the CRM (what `refresh` maintains; tests compute it in

@@ -35,7 +35,14 @@ pub fn book_href(login: &str) -> String {
 
 /// Brings the rep's address-book membership up to date; returns its sync sequence.
 async fn refresh(s: &Session<'_>) -> anyhow::Result<i64> {
-    sync::refresh(s.store, &collection_key(s.rep.id), vcard::render_version(s.config.today()), &BookView { s }).await
+    sync::refresh(
+        s.store,
+        &collection_key(s.rep.id),
+        vcard::render_version(s.config.today()),
+        &BookView { s },
+        s.change_seq,
+    )
+    .await
 }
 
 /// The rep's address book as a view of the CRM (what `refresh` maintains; tests compute it in full
@@ -67,11 +74,12 @@ impl View for BookView<'_> {
         }
         let clients: Vec<i64> = clients.into_iter().collect();
         // Only clients the rep sees now or whose cards the book holds can change it: a change to
-        // any other costs these two lookups and nothing more.
+        // any other costs this one lookup and nothing more.
         let store = self.s.store;
-        let stored = incremental::members_of_sources(store, &collection_key(self.s.rep.id), &clients).await?;
+        let (stored, visible) =
+            addressbook::held_or_visible(store, &collection_key(self.s.rep.id), self.s.rep.id, &clients).await?;
         let mut relevant: BTreeSet<i64> = stored.iter().map(|(_, source)| *source).collect();
-        relevant.extend(addressbook::visible_among(store, self.s.rep.id, &clients).await?);
+        relevant.extend(visible);
         if relevant.is_empty() {
             return Ok(Some(Vec::new()));
         }

@@ -311,11 +311,40 @@ pub async fn clients_shadowed_by(store: &Store, codes: &[String]) -> Result<Vec<
     Ok(found)
 }
 
-/// Which of `client_ids` the rep sees.
-pub async fn visible_among(store: &Store, rep_id: i64, client_ids: &[i64]) -> Result<Vec<i64>> {
-    let sql = format!("SELECT c.id FROM clients c WHERE {} AND c.id", visible_condition("$1"));
-    let rows: Vec<(i64,)> = crate::rows_where_in!(store, sql, rep_id, client_ids);
-    Ok(rows.into_iter().map(|(id,)| id).collect())
+/// Of `client_ids`, the cards the rep's address book `collection` holds (href, client) and the
+/// clients the rep sees now: what a change to those clients can alter in the book. One statement:
+/// under churn it runs on every poll, and most changed clients are neither (another rep's).
+pub async fn held_or_visible(
+    store: &Store,
+    collection: &str,
+    rep_id: i64,
+    client_ids: &[i64],
+) -> Result<(Vec<(String, i64)>, Vec<i64>)> {
+    let sql = |list: &str| {
+        format!(
+            "SELECT href, source_id FROM collection_members WHERE collection = $1 AND NOT deleted AND source_id {list} \
+             UNION ALL SELECT NULL, c.id FROM clients c WHERE {} AND c.id {list}",
+            visible_condition("$2")
+        )
+    };
+    let rows: Vec<(Option<String>, i64)> = match store.db() {
+        crate::store::Db::Sqlite { read, .. } => {
+            sqlx::query_as(&sql("IN (SELECT value FROM json_each($3))"))
+                .bind(collection)
+                .bind(rep_id)
+                .bind(serde_json::to_string(client_ids)?)
+                .fetch_all(read)
+                .await?
+        }
+        crate::store::Db::Postgres(pool) => {
+            sqlx::query_as(&sql("= ANY($3)")).bind(collection).bind(rep_id).bind(client_ids).fetch_all(pool).await?
+        }
+    };
+    let (held, visible): (Vec<_>, Vec<_>) = rows.into_iter().partition(|(href, _)| href.is_some());
+    Ok((
+        held.into_iter().filter_map(|(href, client)| Some((href?, client))).collect(),
+        visible.into_iter().map(|(_, client)| client).collect(),
+    ))
 }
 
 /// The codes of `client_ids` as they are now.

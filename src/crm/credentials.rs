@@ -55,6 +55,11 @@ pub struct Authenticated {
     #[sqlx(flatten)]
     pub rep: Rep,
     pub credential_id: i64,
+    /// The change_log's newest sequence, read in the same statement that re-checked the credential
+    /// (None when the check did not read it): a read request whose collections were brought up to
+    /// date at or after it has nothing more to check (see `sync::refresh`).
+    #[sqlx(default)]
+    pub change_seq: Option<i64>,
 }
 
 pub fn check_password_strength(password: &str) -> Result<()> {
@@ -96,7 +101,8 @@ fn new_token() -> String {
 pub async fn verify_token(store: &Store, login: &str, token: &str) -> Result<Option<Authenticated>> {
     Ok(on_db!(store, read, |pool| {
         sqlx::query_as(
-            "SELECT c.id AS credential_id, r.id, r.login, r.display_name, r.email, r.role, r.active FROM credentials c \
+            "SELECT c.id AS credential_id, r.id, r.login, r.display_name, r.email, r.role, r.active, \
+             (SELECT MAX(seq) FROM change_log) AS change_seq FROM credentials c \
              JOIN reps r ON r.id = c.rep_id WHERE c.kind = 'app-token' AND c.secret_hash = $1 \
              AND c.revoked_at IS NULL AND r.active AND r.login = $2",
         )
@@ -145,11 +151,14 @@ pub fn check_password(password: &str, record: Option<&PasswordRecord>) -> bool {
 }
 
 /// Re-checks a credential proven earlier (cached): still unrevoked and its rep still active.
-/// This is what makes a revoked token or a disabled rep fail on the very next request.
-pub async fn still_valid(store: &Store, credential_id: i64) -> Result<Option<Rep>> {
+/// This is what makes a revoked token or a disabled rep fail on the very next request. The same
+/// statement reads the change_log's newest sequence: most requests of a synced device need nothing
+/// else from the database.
+pub async fn still_valid(store: &Store, credential_id: i64) -> Result<Option<Authenticated>> {
     Ok(on_db!(store, read, |pool| {
         sqlx::query_as(
-            "SELECT r.id, r.login, r.display_name, r.email, r.role, r.active FROM credentials c JOIN reps r ON r.id = c.rep_id \
+            "SELECT c.id AS credential_id, r.id, r.login, r.display_name, r.email, r.role, r.active, \
+             (SELECT MAX(seq) FROM change_log) AS change_seq FROM credentials c JOIN reps r ON r.id = c.rep_id \
              WHERE c.id = $1 AND c.revoked_at IS NULL AND r.active",
         )
         .bind(credential_id)

@@ -32,6 +32,10 @@ pub struct Session<'a> {
     pub rep: &'a reps::Rep,
     /// The device's User-Agent, recorded in the audit log.
     pub device: &'a str,
+    /// For a read request, the change_log's newest sequence when it arrived (read with its
+    /// credential): collections known to be up to date at it are served without another check.
+    /// None for writes, which must see what they wrote, and wherever it was not read.
+    pub change_seq: Option<i64>,
 }
 
 /// A domain error that callers turn into a protocol answer (status, DAV precondition, message).

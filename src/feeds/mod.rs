@@ -182,7 +182,7 @@ pub async fn clients_vcf(store: &Store, rep_id: i64, today: chrono::NaiveDate) -
 /// A manager's feed adds the activities (events) of their teams' reps.
 pub async fn activities_calendar(store: &Store, config: &Config, rep: &Rep, now: DateTime<Utc>) -> Result<String> {
     let (start, end) = window(config, now);
-    let session = Session { store, config, rep, device: "feed" };
+    let session = Session { store, config, rep, device: "feed", change_seq: None };
     let mut objects = Vec::new();
     for calendar in [Calendar::Activities, Calendar::FollowUps] {
         // The window is applied in SQL; a recurring series is included when any part of it may fall
@@ -195,7 +195,7 @@ pub async fn activities_calendar(store: &Store, config: &Config, rep: &Rep, now:
     // calendars serve them; a feed is read-only by nature.
     if rep.role == "manager" {
         for member in crate::crm::teams::team_reps(store, rep.id).await? {
-            let session = Session { store, config, rep: &member, device: "feed" };
+            let session = Session { store, config, rep: &member, device: "feed", change_seq: None };
             for view in activities::list(store, member.id, Calendar::Activities, Some((Some(start), Some(end)))).await?
             {
                 objects.push(caldav::render(&session, &view));

@@ -25,7 +25,6 @@ use super::password_checks::PasswordChecks;
 use super::throttle::Throttle;
 use crate::config::AuthConfig;
 use crate::crm::credentials::{self, Authenticated, TOKEN_PREFIX};
-use crate::crm::reps::Rep;
 use crate::store::Store;
 
 /// How long a proven password is trusted without a new argon2 check. Revocation and disabling are
@@ -145,10 +144,9 @@ impl Authenticator {
         gated_since: Option<Instant>,
     ) -> anyhow::Result<AuthOutcome> {
         let authenticated = match self.cached(&cache_key) {
-            Some(credential_id) => credentials::still_valid(store, credential_id)
-                .await?
-                .filter(|rep: &Rep| rep.login == login)
-                .map(|rep| Authenticated { rep, credential_id }),
+            Some(credential_id) => {
+                credentials::still_valid(store, credential_id).await?.filter(|auth| auth.rep.login == login)
+            }
             None if secret.starts_with(TOKEN_PREFIX) => credentials::verify_token(store, &login, &secret).await?,
             None if gated_since.is_some_and(|arrived| self.failed_since(&cache_key, arrived)) => None,
             None => match self.check_password(store, &login, secret, client).await? {
@@ -243,7 +241,11 @@ impl Authenticator {
                 // The login's own keys start afresh; the address keeps its other failures.
                 let (reset, uncount) = keys.split_at(1);
                 self.throttle.succeeded(reset, uncount, Instant::now());
-                Ok(PasswordCheck::Done(Some(Authenticated { rep: record.rep, credential_id: record.credential_id })))
+                Ok(PasswordCheck::Done(Some(Authenticated {
+                    rep: record.rep,
+                    credential_id: record.credential_id,
+                    change_seq: None,
+                })))
             }
             None => {
                 self.throttle.failed(&keys, Instant::now());

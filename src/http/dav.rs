@@ -126,10 +126,16 @@ fn resolve<'a>(s: &'a Session<'a>, path: &'a DavPath) -> Option<(AnyCollection<'
 }
 
 pub async fn handle(state: &AppState, request: &Request) -> Reply {
-    let session =
-        Session { store: &state.store, config: &state.config, rep: &request.user.rep, device: request.user_agent() };
-    let s = &session;
     let method = DavMethod::of(&request.method);
+    let reads = matches!(method, DavMethod::Get | DavMethod::Head | DavMethod::Propfind | DavMethod::Report);
+    let session = Session {
+        store: &state.store,
+        config: &state.config,
+        rep: &request.user.rep,
+        device: request.user_agent(),
+        change_seq: request.user.change_seq.filter(|_| reads),
+    };
+    let s = &session;
     if matches!(method, DavMethod::MkCol | DavMethod::MkCalendar) {
         return super::mkcol::refuse(s, request, method == DavMethod::MkCalendar).await;
     }

@@ -268,7 +268,7 @@ pub async fn refresh(store: &Store, config: &Config, rep_id: i64, watched: Watch
     let Some(rep) = rep.filter(|rep| rep.active) else {
         return Ok(None);
     };
-    let session = Session { store, config, rep: &rep, device: "push" };
+    let session = Session { store, config, rep: &rep, device: "push", change_seq: None };
     let properties = match watched {
         Watched::Book => AddressBook::new(&session).properties().await?,
         Watched::Calendar(calendar) => CalendarCollection::new(&session, calendar).properties().await?,

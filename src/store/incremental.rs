@@ -160,6 +160,7 @@ impl LogTail {
 pub async fn apply(
     store: &Store,
     collection: &str,
+    render_version: i32,
     synced: i64,
     current: i64,
     range_len: usize,
@@ -185,11 +186,14 @@ pub async fn apply(
         } else if range_len >= PERSIST_CHECKED_AFTER {
             mark_checked(store, collection, current).await?;
         }
-        store.checked_positions().record(collection, current);
+        // Unless another process (or request) wrote these members first: then the collection is
+        // at their sequence, and a client holding `synced` has them still to fetch.
+        let synced = stored.values().map(|m| m.seq).fold(synced, i64::max);
+        store.known_states().record(collection, Known { synced, checked: current, render_version });
         return Ok(synced);
     }
     let recorded = write(store, collection, Some(synced), current, &upserts).await?;
-    store.checked_positions().record(collection, current);
+    store.known_states().record(collection, Known { synced: recorded, checked: current, render_version });
     // Its texts in memory are of an older state now.
     store.member_cache().forget(collection);
     Ok(recorded)
@@ -269,28 +273,50 @@ pub async fn members_of_sources(store: &Store, collection: &str, sources: &[i64]
         .collect())
 }
 
-/// How far this process has read the change_log for each collection (see the module comment).
+/// What this process knows of each collection's state (see `Known`).
 #[derive(Debug, Default)]
-pub struct CheckedPositions {
-    positions: std::sync::Mutex<HashMap<String, i64>>,
+pub struct KnownStates {
+    states: std::sync::Mutex<HashMap<String, Known>>,
 }
 
-/// Collections remembered at most; beyond, the memory starts afresh (a forgotten position only
-/// costs one longer read of the change_log).
+/// A collection's state as this process last read or wrote it: its sync sequence, how far the
+/// change_log was read for it (in memory: short ranges read under churn are not written to the
+/// database, see the module comment) and the render version of its texts.
+///
+/// Only this process's view: another process may have moved `synced` since. That is safe: it moves
+/// only with a change_log entry after `checked` (then the collection is read again), or to a
+/// sequence with the same members (a token of either describes the same members; `sync::page`
+/// accepts a token newer than `synced` after reading the database).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Known {
+    pub synced: i64,
+    pub checked: i64,
+    pub render_version: i32,
+}
+
+/// Collections remembered at most; beyond, the memory starts afresh (a forgotten state only costs
+/// one more read of the database).
 const MAX_REMEMBERED: usize = 100_000;
 
-impl CheckedPositions {
-    pub fn get(&self, collection: &str) -> Option<i64> {
-        self.positions.lock().expect("positions lock").get(collection).copied()
+impl KnownStates {
+    pub fn get(&self, collection: &str) -> Option<Known> {
+        self.states.lock().expect("known states lock").get(collection).copied()
     }
 
-    pub fn record(&self, collection: &str, seq: i64) {
-        let mut positions = self.positions.lock().expect("positions lock");
-        if positions.len() >= MAX_REMEMBERED && !positions.contains_key(collection) {
-            positions.clear();
+    /// Records `known`, unless what is known already was read further (concurrent requests end in
+    /// any order).
+    pub fn record(&self, collection: &str, known: Known) {
+        let mut states = self.states.lock().expect("known states lock");
+        if states.len() >= MAX_REMEMBERED && !states.contains_key(collection) {
+            states.clear();
         }
-        let position = positions.entry(collection.to_string()).or_insert(seq);
-        *position = (*position).max(seq);
+        match states.get_mut(collection) {
+            Some(state) if state.checked > known.checked && state.render_version == known.render_version => {}
+            Some(state) => *state = known,
+            None => {
+                states.insert(collection.to_string(), known);
+            }
+        }
     }
 }
 

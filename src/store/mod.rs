@@ -110,8 +110,8 @@ pub struct Store {
     db: Db,
     member_cache: Arc<MemberCache>,
     refresh_slots: Arc<tokio::sync::Semaphore>,
-    /// How far this process has read the change_log for each collection (`incremental`).
-    checked_positions: Arc<incremental::CheckedPositions>,
+    /// What this process knows of each collection's state (`incremental::Known`).
+    known_states: Arc<incremental::KnownStates>,
     /// The newest change_log entries, read once for all collections (`incremental`).
     log_tail: Arc<incremental::LogTail>,
     /// When `check_writable` last committed its probe.
@@ -204,7 +204,7 @@ impl Store {
             db,
             member_cache: Arc::new(MemberCache::new(member_cache::BUDGET_BYTES)),
             refresh_slots: Arc::new(tokio::sync::Semaphore::new(cores)),
-            checked_positions: Arc::default(),
+            known_states: Arc::default(),
             log_tail: Arc::default(),
             write_probe: Arc::default(),
             write_fault: Arc::default(),
@@ -216,8 +216,8 @@ impl Store {
         self.refresh_slots.acquire().await.expect("the refresh semaphore is never closed")
     }
 
-    pub(crate) fn checked_positions(&self) -> &incremental::CheckedPositions {
-        &self.checked_positions
+    pub(crate) fn known_states(&self) -> &incremental::KnownStates {
+        &self.known_states
     }
 
     pub(crate) fn log_tail(&self) -> &incremental::LogTail {

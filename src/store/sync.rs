@@ -15,7 +15,7 @@ use anyhow::Result;
 
 use super::Store;
 use super::diff::{STORED_COLUMNS, StoredMember, diff, write_upserts};
-use super::incremental::{self, View};
+use super::incremental::{self, Known, View};
 use super::member_cache::Snapshot;
 use crate::dav::members::MemberLookup;
 use crate::on_db;
@@ -157,8 +157,18 @@ pub async fn record(
 /// to the members they concern (`incremental`); the whole view is computed only the first time,
 /// after a re-render, or when the changes may concern anything (a visibility rule, a rep) or are
 /// too many. Returns the sequence it is now up to date at (its sync-token).
-pub async fn refresh<V: View>(store: &Store, collection: &str, render_version: i32, view: &V) -> Result<i64> {
-    let state = match up_to_date(store, collection, render_version).await? {
+///
+/// `change_seq` is the change_log's newest sequence when the request arrived, if it was read
+/// already (`Session::change_seq`, with the credential): a collection this process knows is up
+/// to date at it costs no statement at all.
+pub async fn refresh<V: View>(
+    store: &Store,
+    collection: &str,
+    render_version: i32,
+    view: &V,
+    change_seq: Option<i64>,
+) -> Result<i64> {
+    let state = match up_to_date(store, collection, render_version, change_seq).await? {
         Ok(synced) => return Ok(synced),
         Err(stale) => stale,
     };
@@ -171,21 +181,30 @@ pub async fn refresh<V: View>(store: &Store, collection: &str, render_version: i
                 true => Vec::new(),
                 false => distinct_hrefs(collection, view.compute(Some(&sources)).await?),
             };
-            return incremental::apply(store, collection, synced, state.current, changes.len(), &sources, computed)
-                .await;
+            return incremental::apply(
+                store,
+                collection,
+                render_version,
+                synced,
+                state.current,
+                changes.len(),
+                &sources,
+                computed,
+            )
+            .await;
         }
     }
     // Computing a view is CPU work holding all its members' text: a hundred devices syncing at once
     // gain nothing from computing a hundred views at once, and would hold them all in memory.
     let _slot = store.refresh_slot().await;
     // Meanwhile another request may have brought the same collection up to date.
-    let Stale { current, synced, .. } = match up_to_date(store, collection, render_version).await? {
+    let Stale { current, synced, .. } = match up_to_date(store, collection, render_version, change_seq).await? {
         Ok(synced) => return Ok(synced),
         Err(stale) => stale,
     };
     let members = distinct_hrefs(collection, view.compute(None).await?);
     let recorded_at = record(store, collection, current, synced, render_version, &members).await?;
-    store.checked_positions().record(collection, current);
+    store.known_states().record(collection, Known { synced: recorded_at, checked: current, render_version });
     // The multigets that follow a sync then read the text from memory.
     store.member_cache().put(collection, recorded_at, members);
     Ok(recorded_at)
@@ -218,8 +237,27 @@ struct Stale {
 }
 
 /// `Ok(synced)` when `collection` is up to date with the change_log and its texts are of
-/// `render_version`.
-async fn up_to_date(store: &Store, collection: &str, render_version: i32) -> Result<std::result::Result<i64, Stale>> {
+/// `render_version`. With `change_seq` (the newest sequence, read already) and the collection's
+/// state known in memory, it asks the database nothing.
+async fn up_to_date(
+    store: &Store,
+    collection: &str,
+    render_version: i32,
+    change_seq: Option<i64>,
+) -> Result<std::result::Result<i64, Stale>> {
+    if let (Some(current), Some(known)) = (change_seq, store.known_states().get(collection))
+        && known.render_version == render_version
+    {
+        return Ok(match known.checked >= current {
+            true => Ok(known.synced),
+            false => Err(Stale {
+                current,
+                synced: Some(known.synced),
+                checked: known.checked,
+                version: Some(render_version),
+            }),
+        });
+    }
     // One statement, not two: this runs on every sync and every listing.
     let (current, synced, checked, version): (Option<i64>, Option<i64>, Option<i64>, Option<i32>) =
         on_db!(store, read, |pool| {
@@ -234,7 +272,11 @@ async fn up_to_date(store: &Store, collection: &str, render_version: i32) -> Res
             .await?
         });
     let current = current.unwrap_or(0);
-    let checked = checked.into_iter().chain(store.checked_positions().get(collection)).chain(synced).max();
+    let known = store.known_states().get(collection).filter(|known| Some(known.render_version) == version);
+    let checked = checked.into_iter().chain(known.map(|known| known.checked)).chain(synced).max();
+    if let (Some(synced), Some(checked), Some(version)) = (synced, checked, version) {
+        store.known_states().record(collection, Known { synced, checked, render_version: version });
+    }
     Ok(match (synced, checked, version) {
         (Some(synced), Some(checked), Some(version)) if checked >= current && version == render_version => Ok(synced),
         _ => Err(Stale { current, synced, checked: checked.unwrap_or(-1), version }),
@@ -318,7 +360,7 @@ pub async fn changes_after(
 pub async fn page(
     store: &Store,
     collection: &str,
-    synced: i64,
+    mut synced: i64,
     token: &str,
     limit: Option<usize>,
     with_bodies: bool,
@@ -327,8 +369,18 @@ pub async fn page(
         None
     } else {
         match parse_cursor(collection, token) {
-            Some(cursor) if cursor.as_ref().is_none_or(|c| c.seq <= synced) => cursor,
-            _ => return Ok(None),
+            Some(None) => None,
+            Some(Some(cursor)) if cursor.seq <= synced => Some(cursor),
+            // `synced` may be this process's memory of the collection while another process
+            // brought it to a later sequence with the same members: the database tells.
+            Some(Some(cursor)) => match synced_seq(store, collection).await? {
+                Some(recorded) if cursor.seq <= recorded => {
+                    synced = recorded;
+                    Some(cursor)
+                }
+                _ => return Ok(None),
+            },
+            None => return Ok(None),
         }
     };
     // A client already at the collection's sequence (a device polling a quiet collection, the

@@ -35,7 +35,7 @@ pub async fn call(ctx: &Ctx<'_>, method: Method, path: &str, body: Option<Value>
         headers,
         body: body.map_or_else(Bytes::new, |b| Bytes::from(b.to_string())),
         // Not a stored credential: the session proved who this is.
-        user: Authenticated { rep: session.rep.clone(), credential_id: 0 },
+        user: Authenticated { rep: session.rep.clone(), credential_id: 0, change_seq: None },
     };
     let reply = admin::handle(ctx.state, &request).await;
     let status = reply.status();
