@@ -97,7 +97,7 @@ impl View for NotesView<'_> {
                 // A voice note is on its journal entry, which a deleted one no longer names (and
                 // its client may not be the note's any more): rare enough to recompute in full.
                 "voice_notes" => return Ok(None),
-                "contacts" | "activities" | "collection_render" => {}
+                "contacts" | "activities" | "collection_render" | "teams" => {}
                 // Visibility rules, reps (authors' names), anything unknown: any entry may change.
                 _ => return Ok(None),
             }

@@ -163,7 +163,7 @@ fn options(path: &str, push: bool) -> Reply {
     };
     headers.insert("DAV", HeaderValue::from_static(dav));
     let allow = match parsed {
-        Ok(path) if super::dav::exists(&path) => super::dav::allowed_methods(&path),
+        Ok(path) if super::dav::exists(&path, None) => super::dav::allowed_methods(&path),
         _ => "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, REPORT",
     };
     headers.insert(header::ALLOW, HeaderValue::from_static(allow));
