@@ -93,7 +93,7 @@ async fn route(state: &Arc<AppState>, peer: SocketAddr, request: http::Request<I
     *login = user.rep.login.clone();
     // Reports: managers as well as admins (the rest of the admin API is for admins only).
     if crate::reports::http::owns(&path) {
-        return crate::reports::http::handle(state, &method, &path, request.uri().query(), &user.rep.role).await;
+        return crate::reports::http::handle(state, &method, &path, request.uri().query(), &user.rep).await;
     }
     let (parts, body) = request.into_parts();
     if let Some(length) =
