@@ -121,7 +121,7 @@ pub struct Assigned {
 }
 
 /// Changes a rep's role or team, and writes the audit row (who, what, old -> new) in the same
-/// transaction: the one path for the JSON API, the console (which calls the API) and the CLI.
+/// transaction: the one path for both, used by the JSON API and so by the console (which calls it).
 pub async fn assign(
     store: &Store,
     actor: Actor<'_>,
