@@ -31,6 +31,7 @@ pub struct Config {
     pub feeds: FeedConfig,
     pub connections: ConnectionConfig,
     pub push: PushConfig,
+    pub web: WebConfig,
     /// The day cards' figures count from ("this year to date"); `None`: today (UTC). Not read from
     /// the file or the environment: tests fix it so that their answers do not change with the year.
     #[serde(skip)]
@@ -155,6 +156,30 @@ impl Default for CardDavConfig {
     }
 }
 
+/// The web console (src/web).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebConfig {
+    /// How long a console login lasts, in hours (1 to 720): then the console asks for the password
+    /// again. Also the session cookie's Max-Age.
+    pub session_hours: u32,
+}
+
+impl Default for WebConfig {
+    fn default() -> WebConfig {
+        WebConfig { session_hours: 12 }
+    }
+}
+
+impl WebConfig {
+    /// The longest session: a month.
+    pub const MAX_SESSION_HOURS: u32 = 720;
+
+    pub fn session_lifetime(&self) -> chrono::Duration {
+        chrono::Duration::hours(i64::from(self.session_hours))
+    }
+}
+
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FeedConfig {
@@ -178,6 +203,7 @@ impl Default for Config {
             feeds: FeedConfig::default(),
             connections: ConnectionConfig::default(),
             push: PushConfig::default(),
+            web: WebConfig::default(),
             today: None,
         }
     }
@@ -259,6 +285,7 @@ impl Config {
             None => Config::default(),
         };
         config.apply_env(|name| std::env::var(name).ok())?;
+        config.check()?;
         Ok(config)
     }
 
@@ -346,6 +373,21 @@ impl Config {
         if let Some(v) = var("CRMDAV_PUSH_CONTACT") {
             self.push.contact = Some(v).filter(|v| !v.is_empty());
         }
+        if let Some(v) = var("CRMDAV_WEB_SESSION_HOURS") {
+            self.web.session_hours = parse("CRMDAV_WEB_SESSION_HOURS", &v)?;
+        }
+        Ok(())
+    }
+
+    /// Values a type alone does not bound.
+    pub fn check(&self) -> Result<()> {
+        let hours = self.web.session_hours;
+        if !(1..=WebConfig::MAX_SESSION_HOURS).contains(&hours) {
+            bail!(
+                "web.session_hours = {hours}: a console session lasts from 1 to {} hours",
+                WebConfig::MAX_SESSION_HOURS
+            );
+        }
         Ok(())
     }
 
@@ -406,6 +448,17 @@ mod tests {
         assert!(toml::from_str::<Config>("trusted_proxies = [\"proxy\"]").is_err());
         config.apply_env(|name| (name == "CRMDAV_TRUSTED_PROXIES").then(|| "::1, 192.168.0.0/16".into())).unwrap();
         assert_eq!(config.trusted_proxies.len(), 2);
+    }
+
+    #[test]
+    fn session_hours_default_to_twelve_and_are_bounded() {
+        assert_eq!(Config::default().web.session_hours, 12);
+        let mut config: Config = toml::from_str("[web]\nsession_hours = 8\n").unwrap();
+        assert_eq!(config.web.session_lifetime(), chrono::Duration::hours(8));
+        config.apply_env(|name| (name == "CRMDAV_WEB_SESSION_HOURS").then(|| "0".into())).unwrap();
+        assert!(config.check().unwrap_err().to_string().contains("web.session_hours = 0"));
+        config.web.session_hours = 721;
+        assert!(config.check().is_err());
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //! would, on both databases; after each round every collection of two reps is synced over HTTP
 //! (which applies the changes incrementally) and compared member by member with the view computed
 //! in full: the stored texts, and the members a device holds after applying the sync answers.
+//! A manager, mia, leads team North: her team calendar is compared too, while reps join and leave
+//! teams and teams change managers.
 
 mod common;
 
@@ -21,17 +23,41 @@ enum Which {
     Book,
     Calendar(Calendar),
     Notes,
+    /// A manager's team calendar (caldav::team).
+    Team,
 }
 
 const COLLECTIONS: [Which; 4] =
     [Which::Book, Which::Calendar(Calendar::Activities), Which::Calendar(Calendar::FollowUps), Which::Notes];
 const LOGINS: [&str; 2] = ["alice", "bob"];
+/// The manager whose team calendar is compared.
+const MANAGER: &str = "mia";
+
+/// Every collection compared: each of the reps', and the manager's team calendar.
+fn compared() -> Vec<(&'static str, Which)> {
+    let mut all: Vec<(&str, Which)> =
+        LOGINS.iter().flat_map(|login| COLLECTIONS.iter().map(move |which| (*login, *which))).collect();
+    all.push((MANAGER, Which::Team));
+    all
+}
+
+/// The demo CRM with a manager, mia, leading team North (alice), and team South (carol) led by no one.
+async fn demo_with_teams(backend: Backend) -> TestServer {
+    let server = TestServer::demo(backend).await;
+    crmdav::crm::reps::add(&server.db.store, MANAGER, "Mia Manager", "", "manager", "demo").await.unwrap();
+    server.db.exec("INSERT INTO teams (name, manager_id) SELECT 'North', id FROM reps WHERE login = 'mia'").await;
+    server.db.exec("INSERT INTO teams (name) VALUES ('South')").await;
+    server.db.exec("UPDATE reps SET team_id = (SELECT id FROM teams WHERE name = 'North') WHERE login = 'alice'").await;
+    server.db.exec("UPDATE reps SET team_id = (SELECT id FROM teams WHERE name = 'South') WHERE login = 'carol'").await;
+    server
+}
 
 fn path(login: &str, which: Which) -> String {
     match which {
         Which::Book => format!("/dav/addressbooks/{login}/clients/"),
         Which::Calendar(calendar) => format!("/dav/calendars/{login}/{}/", calendar.name()),
         Which::Notes => format!("/dav/calendars/{login}/notes/"),
+        Which::Team => format!("/dav/calendars/{login}/team/"),
     }
 }
 
@@ -77,6 +103,7 @@ async fn full_view(server: &TestServer, login: &str, which: Which) -> BTreeMap<S
         Which::Book => crmdav::carddav::view(&s).compute(None).await.unwrap(),
         Which::Calendar(calendar) => crmdav::caldav::calendar::view(&s, calendar).compute(None).await.unwrap(),
         Which::Notes => crmdav::caldav::notes::view(&s).compute(None).await.unwrap(),
+        Which::Team => crmdav::caldav::team::view(&s).compute(None).await.unwrap(),
     };
     members.into_iter().map(|m| (m.href, (m.etag, m.body))).collect()
 }
@@ -88,6 +115,7 @@ async fn stored(server: &TestServer, login: &str, which: Which) -> BTreeMap<Stri
         Which::Book => crmdav::carddav::collection_key(rep.id),
         Which::Calendar(calendar) => crmdav::caldav::calendar::collection_key(rep.id, calendar),
         Which::Notes => crmdav::caldav::notes::collection_key(rep.id),
+        Which::Team => crmdav::caldav::team::collection_key(rep.id),
     };
     let rows: Vec<(String, String, Option<String>)> = crmdav::on_db!(server.db.store, read, |pool| {
         sqlx::query_as("SELECT href, etag, body FROM collection_members WHERE collection = $1 AND NOT deleted")
@@ -121,7 +149,8 @@ async fn random_change(server: &TestServer, rng: &mut StdRng, n: usize) -> Optio
     let rep = pick(rng, &reps)?;
     let status = ["prospect", "active", "inactive", "closed"][rng.gen_range(0..4)];
     let results = ids(server, "SELECT id FROM results ORDER BY id").await;
-    Some(match rng.gen_range(0..34) {
+    let team = ["North", "South"][rng.gen_range(0..2)];
+    Some(match rng.gen_range(0..38) {
         0 => format!("UPDATE clients SET name = 'Renamed {n}' WHERE id = {client}"),
         1 | 2 => format!("UPDATE clients SET status = '{status}' WHERE id = {client}"),
         3 => format!("UPDATE clients SET account_manager_id = {rep} WHERE id = {client}"),
@@ -219,6 +248,21 @@ async fn random_change(server: &TestServer, rng: &mut StdRng, n: usize) -> Optio
         ),
         31 => format!("UPDATE results SET client_id = {client} WHERE id = {}", pick(rng, &results)?),
         32 => format!("DELETE FROM results WHERE id = {}", pick(rng, &results)?),
+        // Teams (caldav::team): a rep joins or leaves a team, a team changes its manager (to mia,
+        // to another rep, to no one), a team is made or removed.
+        33 => format!("UPDATE reps SET team_id = (SELECT id FROM teams WHERE name = '{team}') WHERE id = {rep}"),
+        34 => format!("UPDATE reps SET team_id = NULL WHERE id = {rep}"),
+        35 => match rng.gen_range(0..3) {
+            0 => {
+                format!("UPDATE teams SET manager_id = (SELECT id FROM reps WHERE login = 'mia') WHERE name = '{team}'")
+            }
+            1 => format!("UPDATE teams SET manager_id = {rep} WHERE name = '{team}'"),
+            _ => format!("UPDATE teams SET manager_id = NULL WHERE name = '{team}'"),
+        },
+        36 => match rng.gen_range(0..2) {
+            0 => format!("INSERT INTO teams (name, manager_id) SELECT 'Team {n}', id FROM reps WHERE login = 'mia'"),
+            _ => "DELETE FROM teams WHERE id = (SELECT MAX(id) FROM teams WHERE name LIKE 'Team %')".to_string(),
+        },
         _ => match rng.gen_range(0..3) {
             0 => format!("DELETE FROM clients WHERE id = {client}"),
             // Rules and reps concern every member: the collections are recomputed in full.
@@ -230,10 +274,10 @@ async fn random_change(server: &TestServer, rng: &mut StdRng, n: usize) -> Optio
     })
 }
 
-async fn compare(server: &TestServer, replicas: &mut BTreeMap<(usize, usize), Replica>, context: &str) {
-    for (l, login) in LOGINS.iter().enumerate() {
-        for (c, which) in COLLECTIONS.iter().enumerate() {
-            let replica = replicas.entry((l, c)).or_default();
+async fn compare(server: &TestServer, replicas: &mut BTreeMap<usize, Replica>, context: &str) {
+    for (c, (login, which)) in compared().iter().enumerate() {
+        {
+            let replica = replicas.entry(c).or_default();
             sync(server, login, *which, replica).await;
             let full = full_view(server, login, *which).await;
             let stored = stored(server, login, *which).await;
@@ -260,7 +304,7 @@ async fn random_change_sequences_give_what_a_full_recomputation_gives(backend: B
     let seeds =
         [fixed, std::env::var("CRMDAV_TEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(rand::random)];
     for seed in seeds {
-        let server = TestServer::demo(backend).await;
+        let server = demo_with_teams(backend).await;
         let mut rng = StdRng::seed_from_u64(seed);
         let mut replicas = BTreeMap::new();
         compare(&server, &mut replicas, &format!("seed {seed}, first sync")).await;
@@ -289,7 +333,7 @@ async fn random_change_sequences_give_what_a_full_recomputation_gives(backend: B
 /// CTag) stays, so devices fetch nothing. A new note of a client the rep sees changes exactly the
 /// cards of that client.
 async fn changes_outside_a_view_leave_its_token_and_a_change_inside_touches_only_its_members(backend: Backend) {
-    let server = TestServer::demo(backend).await;
+    let server = demo_with_teams(backend).await;
     let mut book = Replica::default();
     sync(&server, "alice", Which::Book, &mut book).await;
     let alice = crmdav::crm::reps::get(&server.db.store, "alice").await.unwrap();
@@ -400,7 +444,7 @@ async fn changes_outside_a_view_leave_its_token_and_a_change_inside_touches_only
 /// collides with is shown as an organisation card: a change to that client alone (it gets a
 /// contact, its code changes) brings the other client's contact in or out.
 async fn a_contact_shadowed_by_an_organisation_card_follows_that_card(backend: Backend) {
-    let server = TestServer::demo(backend).await;
+    let server = demo_with_teams(backend).await;
     let alice = ids(&server, "SELECT id FROM reps WHERE login = 'alice'").await[0];
     for code in ["SHADOWED", "HOLDER"] {
         server

@@ -23,6 +23,12 @@ async fn fixture(backend: Backend) -> TestServer {
     for login in ["alice", "bob", "carol", "mia", "admin"] {
         crmdav::crm::reps::set_password(&server.db.store, login, "demo").await.unwrap();
     }
+    // mia leads the three reps: a manager's reports cover the reps of their teams.
+    server.db.exec("INSERT INTO teams (name, manager_id) SELECT 'Everyone', id FROM reps WHERE login = 'mia'").await;
+    server
+        .db
+        .exec("UPDATE reps SET team_id = (SELECT id FROM teams WHERE name = 'Everyone') WHERE login IN ('alice', 'bob', 'carol')")
+        .await;
     server
 }
 
@@ -71,10 +77,45 @@ fn nonzero(rows: Vec<Vec<Value>>) -> Vec<Vec<Value>> {
     rows.into_iter().filter(|r| r.last() != Some(&json!(0))).collect()
 }
 
+/// A period running on past today ends with the week or month holding today, marked partial (in
+/// the table, and "(partial)" on the chart): no zeros for the weeks or months to come, and the
+/// current one not shown as if it were over. A period that is over has nothing partial.
+async fn clients_seen_marks_the_current_period_partial(backend: Backend) {
+    let server = fixture(backend).await;
+    let today = chrono::Utc::now().date_naive();
+    let this_month = today.format("%Y-%m-01").to_string();
+    let year = today.format("%Y").to_string();
+    let query = format!("from={year}-01-01&to={year}-12-31");
+    let monthly = json_of_period(&server, "clients-seen-monthly", &format!("{query}&rep=alice")).await;
+    let months = rows(&monthly, &["month_start", "partial"]);
+    assert_eq!(months.len() as u32, chrono::Datelike::month(&today), "January to this month: {months:?}");
+    assert_eq!(months.last().unwrap(), &vec![json!(this_month), json!(true)]);
+    assert!(months[..months.len() - 1].iter().all(|m| m[1] == json!(false)), "{months:?}");
+    for compare in ["", "&compare=reps", "&compare=years"] {
+        let report = json_of_period(&server, "clients-seen-weekly", &format!("{query}{compare}")).await;
+        let partial = rows(&report, &["partial"]);
+        assert_eq!(partial.last().unwrap(), &vec![json!(true)], "{compare}");
+        let (status, svg, _) =
+            get(&server, "mia", &format!("/admin/api/reports/clients-seen-weekly?{query}{compare}&format=svg")).await;
+        assert_eq!(status, 200);
+        assert!(svg.contains("the last week is partial"), "the chart says the last week is partial ({compare})");
+    }
+    let over = json(&server, "clients-seen-monthly", "").await;
+    assert!(rows(&over, &["partial"]).iter().all(|r| r[0] == json!(false)));
+    let (_, svg, _) =
+        get(&server, "mia", &format!("/admin/api/reports/clients-seen-monthly?{PERIOD}&format=svg")).await;
+    assert!(!svg.contains("(partial)") && !svg.contains("is partial"));
+    let (_, svg, _) = get(&server, "mia", &format!("/admin/api/reports/clients-seen-monthly?{query}&format=svg")).await;
+    assert!(svg.contains("the last month is partial"), "the chart says the month holding today is partial");
+    let labels: Value = json_of_period(&server, "clients-seen-monthly", &query).await;
+    assert_eq!(labels["rows"].as_array().unwrap().last().unwrap()["month_start"], json!(this_month));
+    server.stop().await;
+}
+
 async fn clients_seen_per_week_and_month(backend: Backend) {
     let server = fixture(backend).await;
     let weekly = json(&server, "clients-seen-weekly", "").await;
-    assert_eq!(weekly["columns"], json!(["rep", "week_start", "clients_seen"]));
+    assert_eq!(weekly["columns"], json!(["rep", "week_start", "clients_seen", "partial"]));
     // 14 ISO weeks meet the period (Mondays 2025-12-29 to 2026-03-30), for each of the three reps
     // (carol too, with zeros; the manager and the admin are not reps).
     assert_eq!(weekly["rows"].as_array().unwrap().len(), 3 * 14);
@@ -103,7 +144,7 @@ async fn clients_seen_per_week_and_month(backend: Backend) {
     );
     // Rep against rep: one column per rep.
     let reps = json(&server, "clients-seen-monthly", "compare=reps").await;
-    assert_eq!(reps["columns"], json!(["month_start", "alice", "bob", "carol"]));
+    assert_eq!(reps["columns"], json!(["month_start", "alice", "bob", "carol", "partial"]));
     assert_eq!(
         rows(&reps, &["month_start", "alice", "bob", "carol"]),
         vec![
@@ -117,7 +158,9 @@ async fn clients_seen_per_week_and_month(backend: Backend) {
     let years = json(&server, "clients-seen-monthly", "compare=years").await;
     assert_eq!(years["previous_period"], json!({ "from": "2025-01-01", "to": "2025-03-31" }));
     let columns = ["rep", "month_start", "previous_month_start", "clients_seen_2025", "clients_seen_2026", "change"];
-    assert_eq!(years["columns"], json!(columns));
+    let mut with_partial = columns.to_vec();
+    with_partial.push("partial");
+    assert_eq!(years["columns"], json!(with_partial));
     assert_eq!(
         rows(&years, &columns)[..4],
         [
@@ -645,6 +688,7 @@ on_both_databases!(
     new_business_per_rep_and_month,
     prospects_converted_per_account_manager,
     clients_seen_per_week_and_month,
+    clients_seen_marks_the_current_period_partial,
     activities_per_client_per_year,
     activity_results_and_comparisons,
     untouched_clients_follow_visibility,

@@ -361,4 +361,163 @@ async fn admin_api_behind_the_console(backend: Backend) {
     server.stop().await;
 }
 
-on_both_databases!(login_profile_csrf_and_disabling, admin_api_behind_the_console);
+/// Role and team changes go one way (`teams::assign`), each with an audit row holding the value
+/// before and after, written with the change; the console's audit page shows them as old → new.
+async fn role_and_team_changes_are_audited_old_to_new(backend: Backend) {
+    let server = server(backend).await;
+    let api = |path: &str, body: Value| server.as_user("POST", path, "admin").json(&body);
+    server.db.exec("INSERT INTO teams (name) VALUES ('North'), ('South')").await;
+    for (path, body) in [
+        ("/admin/api/reps/alice/role", json!({"role": "manager"})),
+        ("/admin/api/reps/bob/team", json!({"team": "North"})),
+        ("/admin/api/reps/bob/team", json!({"team": "South"})),
+        ("/admin/api/reps/bob/team", json!({"team": null})),
+    ] {
+        assert_eq!(api(path, body).send().await.unwrap().status(), StatusCode::OK, "{path}");
+    }
+    // A refused change changes nothing and records the refusal, not a change.
+    assert_eq!(
+        api("/admin/api/reps/bob/team", json!({"team": "Nowhere"})).send().await.unwrap().status(),
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        api("/admin/api/reps/nobody/role", json!({"role": "rep"})).send().await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    let rows: Value =
+        server.as_user("GET", "/admin/api/audit?outcome=ok", "admin").send().await.unwrap().json().await.unwrap();
+    let changes: Vec<(String, String, String, String)> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|row| row["action"] == "rep.role" || row["action"] == "rep.team")
+        .map(|row| {
+            assert_eq!(row["login"], "admin", "who: {row}");
+            let text = |name: &str| row[name].as_str().unwrap_or("").to_string();
+            (text("action"), text("target"), text("before_data"), text("after_data"))
+        })
+        .collect();
+    let change = |action: &str, target: &str, before: &str, after: &str| {
+        (action.to_string(), target.to_string(), before.to_string(), after.to_string())
+    };
+    // Newest first.
+    assert_eq!(
+        changes,
+        vec![
+            change("rep.team", "rep:bob", r#"{"team":"South"}"#, r#"{"team":null}"#),
+            change("rep.team", "rep:bob", r#"{"team":"North"}"#, r#"{"team":"South"}"#),
+            change("rep.team", "rep:bob", r#"{"team":null}"#, r#"{"team":"North"}"#),
+            change("rep.role", "rep:alice", r#"{"role":"rep"}"#, r#"{"role":"manager"}"#),
+        ]
+    );
+    assert_eq!(server.db.text("SELECT role FROM reps WHERE login = 'alice'").await.as_deref(), Some("manager"));
+    assert_eq!(server.db.count("SELECT COUNT(*) FROM reps WHERE login = 'bob' AND team_id IS NULL").await, 1);
+    let refused =
+        server.db.count("SELECT COUNT(*) FROM audit_log WHERE action = 'rep.team' AND outcome = 'refused'").await;
+    assert_eq!(refused, 1);
+    // The console's audit page shows who changed what, old → new.
+    let (session, _) = log_in(&server, "admin", "demo").await.unwrap();
+    let page = server.request("GET", "/ui/admin/audit?outcome=ok").header("cookie", &session).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let page = page.text().await.unwrap();
+    assert!(page.contains("rep.role") && page.contains("rep:alice"), "{page}");
+    assert!(page.contains("{&quot;role&quot;:&quot;rep&quot;} → {&quot;role&quot;:&quot;manager&quot;}"), "{page}");
+    server.stop().await;
+}
+
+/// A manager's dashboard and reports cover the reps of the teams they lead: another team's rep is
+/// refused by name (API and page), and "all reps" lists only their own (admins see everyone).
+async fn a_manager_sees_only_their_teams_figures(backend: Backend) {
+    let server = server(backend).await;
+    server.db.exec("INSERT INTO teams (name, manager_id) SELECT 'North', id FROM reps WHERE login = 'mia'").await;
+    server.db.exec("INSERT INTO teams (name) VALUES ('South')").await;
+    server.db.exec("UPDATE reps SET team_id = (SELECT id FROM teams WHERE name = 'North') WHERE login = 'bob'").await;
+    server.db.exec("UPDATE reps SET team_id = (SELECT id FROM teams WHERE name = 'South') WHERE login = 'alice'").await;
+    // Each rep has seen a client this year: alice N1, bob N2.
+    let yesterday = (chrono::Utc::now() - chrono::Duration::days(1)).format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    for (rep, client) in [("alice", "N1"), ("bob", "N2")] {
+        server
+            .db
+            .exec(&format!(
+                "INSERT INTO activities (uid, href, rep_id, client_id, kind, subject, start_at, end_at, status, completed_at) \
+                 SELECT '{rep}-seen', '{rep}-seen.ics', r.id, c.id, 'visit', 'Visit', '{yesterday}', '{yesterday}', 'completed', '{yesterday}' \
+                 FROM reps r, clients c WHERE r.login = '{rep}' AND c.code = '{client}'"
+            ))
+            .await;
+    }
+    let report = |login: &str, query: &str| {
+        server.as_user("GET", &format!("/admin/api/reports/clients-seen-monthly?{query}"), login).send()
+    };
+    // Another team's rep, by name: refused.
+    let other = report("mia", "rep=alice").await.unwrap();
+    assert_eq!(other.status(), StatusCode::FORBIDDEN);
+    assert!(other.text().await.unwrap().contains("not in a team you manage"));
+    // All reps, for mia: bob alone, in every compare mode and in CSV.
+    for query in ["", "compare=reps", "compare=years"] {
+        let mine: Value = report("mia", query).await.unwrap().json().await.unwrap();
+        let text = mine.to_string();
+        assert!(text.contains("bob") && !text.contains("alice"), "mia ?{query}: {text}");
+    }
+    let csv = report("mia", "format=csv").await.unwrap().text().await.unwrap();
+    assert!(csv.contains("bob") && !csv.contains("alice"), "{csv}");
+    let untouched: Value = server
+        .as_user("GET", "/admin/api/reports/untouched-clients", "mia")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(!untouched.to_string().contains("alice"), "{untouched}");
+    // The admin sees both.
+    let all: Value = report("admin", "").await.unwrap().json().await.unwrap();
+    assert!(all.to_string().contains("alice") && all.to_string().contains("bob"));
+    // The console: the dashboard lists bob, not alice; alice's figures by URL are refused.
+    let (session, _) = log_in(&server, "mia", "demo").await.unwrap();
+    let page = |path: &str| server.request("GET", path).header("cookie", &session).send();
+    let dashboard = page("/ui/dashboard").await.unwrap();
+    assert_eq!(dashboard.status(), StatusCode::OK);
+    let dashboard = dashboard.text().await.unwrap();
+    assert!(dashboard.contains("value=\"bob\"") && !dashboard.contains("alice"), "{dashboard}");
+    assert_eq!(page("/ui/dashboard?rep=alice").await.unwrap().status(), StatusCode::FORBIDDEN);
+    let download = page("/ui/reports/clients-seen-monthly.csv").await.unwrap().text().await.unwrap();
+    assert!(download.contains("bob") && !download.contains("alice"), "{download}");
+    assert_eq!(page("/ui/reports/clients-seen-monthly.csv?rep=alice").await.unwrap().status(), StatusCode::FORBIDDEN);
+    server.stop().await;
+}
+
+/// `web.session_hours` sets how long a console login lasts: the cookie's Max-Age and the session's
+/// expiry in the database.
+async fn the_session_lifetime_is_configured(backend: Backend) {
+    let mut config = Config::default();
+    config.web.session_hours = 2;
+    let server = TestServer::with_config(backend, config, None).await;
+    reps::add(&server.db.store, "alice", "alice", "", "rep", "demo").await.unwrap();
+    let form = server.request("GET", "/ui/login").send().await.unwrap();
+    let login_cookie = cookie_of(&form, "crmdav_login").unwrap().split(';').next().unwrap().to_string();
+    let csrf = field(&form.text().await.unwrap(), "csrf");
+    let response = server
+        .request("POST", "/ui/login")
+        .header("cookie", &login_cookie)
+        .form(&[("csrf", csrf.as_str()), ("login", "alice"), ("password", "demo")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let cookie = cookie_of(&response, "crmdav_session").unwrap();
+    assert!(cookie.contains("Max-Age=7200"), "{cookie}");
+    let expires = server.db.text("SELECT CAST(expires_at AS TEXT) FROM web_sessions").await.unwrap();
+    let expires = chrono::DateTime::parse_from_rfc3339(&expires.replace(' ', "T").replace("+00", "+00:00"))
+        .unwrap_or_else(|e| panic!("{expires}: {e}"));
+    let left = expires.with_timezone(&chrono::Utc) - chrono::Utc::now();
+    assert!(left > chrono::Duration::minutes(110) && left <= chrono::Duration::hours(2), "{left}");
+    server.stop().await;
+}
+
+on_both_databases!(
+    login_profile_csrf_and_disabling,
+    admin_api_behind_the_console,
+    role_and_team_changes_are_audited_old_to_new,
+    a_manager_sees_only_their_teams_figures,
+    the_session_lifetime_is_configured
+);

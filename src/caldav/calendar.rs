@@ -50,11 +50,11 @@ fn render_version(calendar: Calendar) -> i32 {
     }
 }
 
-fn limits(s: &Session<'_>) -> Limits {
+pub(super) fn limits(s: &Session<'_>) -> Limits {
     Limits::new(s.config.calendar.max_instances)
 }
 
-fn internal(e: impl std::fmt::Display) -> Reply {
+pub(super) fn internal(e: impl std::fmt::Display) -> Reply {
     tracing::error!(error = %e, "CalDAV request failed");
     reply::text(StatusCode::INTERNAL_SERVER_ERROR, "internal server error; nothing was changed")
 }
@@ -65,7 +65,7 @@ pub fn render(s: &Session<'_>, view: &ActivityView) -> String {
 }
 
 /// [`render`] as a parsed object, for queries: evaluated as is and written out only if answered.
-fn render_object(s: &Session<'_>, view: &ActivityView) -> ICalendar {
+pub(super) fn render_object(s: &Session<'_>, view: &ActivityView) -> ICalendar {
     if view.as_report_task {
         return report_task::render_object(s, view);
     }
@@ -173,8 +173,9 @@ impl View for CalendarView<'_> {
                 "contacts" => {
                     contacts.insert(change.entity_id);
                 }
-                // Visibility decides nothing in a rep's calendars, nor do results and objectives.
-                "collection_render" | "visibility_rules" | "results" | "objectives" => {}
+                // Visibility decides nothing in a rep's calendars, nor do results, objectives and
+                // teams (a manager's team calendar is `team`).
+                "collection_render" | "visibility_rules" | "results" | "objectives" | "teams" => {}
                 _ => return Ok(None),
             }
         }
@@ -272,7 +273,7 @@ pub async fn collection_props(s: &Session<'_>, calendar: Calendar) -> anyhow::Re
     .collect())
 }
 
-fn calendar_data_name() -> PropName {
+pub(super) fn calendar_data_name() -> PropName {
     PropName::caldav("calendar-data")
 }
 
@@ -294,7 +295,7 @@ fn object_propstats(
     Ok(shape(calendar).propstats(props, &etag, data))
 }
 
-fn shape_calendar_data(
+pub(super) fn shape_calendar_data(
     s: &Session<'_>,
     text: String,
     request: Option<&CalendarDataRequest>,
@@ -309,7 +310,7 @@ fn shape_calendar_data(
 
 /// The calendar-data of `object` (written out as `text`) as the request asks: expanded, limited
 /// or as it is.
-fn shape_object(
+pub(super) fn shape_object(
     s: &Session<'_>,
     object: &ICalendar,
     text: String,
@@ -338,7 +339,7 @@ async fn multiget_entries(
     sync::members_at(s.store, &collection_key(s.rep.id, calendar), synced, names, with_data).await
 }
 
-fn too_many(e: impl std::fmt::Display) -> Reply {
+pub(super) fn too_many(e: impl std::fmt::Display) -> Reply {
     reply::refusal(&Refusal::new(Precondition::MaxInstances, e.to_string()))
 }
 

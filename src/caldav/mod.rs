@@ -15,6 +15,7 @@ pub mod expand;
 pub mod filter;
 pub mod notes;
 mod report_task;
+pub mod team;
 mod time_range;
 
 use calcard::common::timezone::Tz;

@@ -96,7 +96,7 @@ impl View for NotesView<'_> {
                 "clients" => clients.extend(change.client_id),
                 // A voice note's change is logged as a change of its note too (schema 0013): the
                 // "notes" entry above; one on an event alone is no entry's.
-                "voice_notes" | "contacts" | "activities" | "collection_render" => {}
+                "voice_notes" | "contacts" | "activities" | "collection_render" | "teams" => {}
                 // Visibility rules, reps (authors' names), anything unknown: any entry may change.
                 _ => return Ok(None),
             }

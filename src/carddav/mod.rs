@@ -64,7 +64,8 @@ impl View for BookView<'_> {
                 // A card shows its client, its contact, the client's last notes and voice notes, and
                 // its figures (computed from its results).
                 "clients" | "contacts" | "notes" | "voice_notes" | "results" => clients.extend(change.client_id),
-                "activities" | "objectives" | "collection_render" => {}
+                // Teams decide nothing a rep's cards show.
+                "activities" | "objectives" | "collection_render" | "teams" => {}
                 // Visibility rules, reps (note authors), anything unknown: any card may change.
                 _ => return Ok(None),
             }

@@ -673,3 +673,79 @@ mod tests {
         assert!(same_text("ACME GmbH", "acme gmbh") && same_text("MÜLLER", "müller") && !same_text("a", "b"));
     }
 }
+
+/// The reps whose activities a manager's team calendar shows: the active reps of the teams the
+/// manager (`$1`) leads, the manager left out (as `teams::team_reps`).
+const TEAM_REPS: &str = "SELECT r.id FROM reps r JOIN teams t ON t.id = r.team_id \
+    WHERE t.manager_id = $1 AND r.id <> $1 AND r.active";
+
+/// An activity of a team rep, with who it is: a member of a manager's team calendar.
+#[derive(Clone, Debug, Default, sqlx::FromRow)]
+pub struct TeamActivity {
+    #[sqlx(flatten)]
+    pub view: ActivityView,
+    pub rep_login: String,
+    pub rep_name: String,
+}
+
+fn team_select() -> String {
+    let select = ACTIVITY_SELECT.replacen(
+        "FROM activities a ",
+        ", r.login AS rep_login, r.display_name AS rep_name FROM activities a JOIN reps r ON r.id = a.rep_id ",
+        1,
+    );
+    format!(
+        "{select} WHERE a.rep_id IN ({TEAM_REPS}) AND a.status <> 'cancelled' AND {}",
+        Calendar::Activities.kind_condition()
+    )
+}
+
+/// The events of the reps of the teams `manager_id` leads; with `range`, only those that may
+/// overlap it (as [`list`]).
+pub async fn list_team(store: &Store, manager_id: i64, range: Option<TimeBounds>) -> Result<Vec<TeamActivity>> {
+    let mut sql = team_select();
+    let (start, end) = range.unwrap_or((None, None));
+    let mut bounds = Vec::new();
+    if let Some(end) = end {
+        bounds.push(Ts(end));
+        sql.push_str(&format!(" AND (a.start_at IS NULL OR a.start_at < ${})", bounds.len() + 1));
+    }
+    if let Some(start) = start {
+        bounds.push(Ts(start));
+        sql.push_str(&format!(
+            " AND (a.start_at IS NULL OR a.range_end IS NULL OR a.range_end >= ${})",
+            bounds.len() + 1
+        ));
+    }
+    sql.push_str(" ORDER BY a.id");
+    Ok(on_db!(store, read, |pool| {
+        let mut query = sqlx::query_as(&sql).bind(manager_id);
+        for bound in &bounds {
+            query = query.bind(*bound);
+        }
+        query.fetch_all(pool).await?
+    }))
+}
+
+/// [`list_team`] among the activities `ids` (the others are left out).
+pub async fn list_team_ids(store: &Store, manager_id: i64, ids: &[i64]) -> Result<Vec<TeamActivity>> {
+    let sql = format!("{} AND a.id", team_select());
+    Ok(crate::rows_where_in!(store, sql, manager_id, ids))
+}
+
+/// The ids of the reps a manager's team calendar shows (see [`TEAM_REPS`]).
+pub async fn team_rep_ids(store: &Store, manager_id: i64) -> Result<Vec<i64>> {
+    Ok(on_db!(store, read, |pool| sqlx::query_scalar(TEAM_REPS).bind(manager_id).fetch_all(pool).await?))
+}
+
+/// The ids of the activities of the reps of the teams `manager_id` leads linked to any of `ids`
+/// (clients or contacts), whatever their state.
+pub async fn team_ids_linked_to(store: &Store, manager_id: i64, column: LinkColumn, ids: &[i64]) -> Result<Vec<i64>> {
+    let column = match column {
+        LinkColumn::Client => "client_id",
+        LinkColumn::Contact => "contact_id",
+    };
+    let sql = format!("SELECT id FROM activities WHERE rep_id IN ({TEAM_REPS}) AND {column}");
+    let rows: Vec<(i64,)> = crate::rows_where_in!(store, sql, manager_id, ids);
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}

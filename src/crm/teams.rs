@@ -4,7 +4,9 @@
 use serde::Serialize;
 
 use super::CrmError;
+use super::audit::{AuditEntry, insert_audit};
 use super::reps::Rep;
+use super::rules::Actor;
 use crate::on_db;
 use crate::store::Store;
 
@@ -92,45 +94,100 @@ async fn manager_id(store: &Store, login: &str) -> Result<i64, CrmError> {
     Ok(rep.id)
 }
 
-/// Puts `login` in team `team` (`None`: in no team).
-pub async fn set_team(store: &Store, login: &str, team: Option<&str>) -> Result<(), CrmError> {
-    let team_id = match team {
-        None => None,
-        Some(name) => {
+/// What an admin changes about a rep's place in the company.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Assignment<'a> {
+    /// The rep's role (one of `reps::ROLES`).
+    Role(&'a str),
+    /// The team the rep is in (`None`: in no team).
+    Team(Option<&'a str>),
+}
+
+impl Assignment<'_> {
+    /// The audit log's action and the field the change is recorded under.
+    fn action(self) -> (&'static str, &'static str) {
+        match self {
+            Assignment::Role(_) => ("rep.role", "role"),
+            Assignment::Team(_) => ("rep.team", "team"),
+        }
+    }
+}
+
+/// A recorded change: the value before and after (a team: its name, or None).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Assigned {
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+/// Changes a rep's role or team, and writes the audit row (who, what, old -> new) in the same
+/// transaction: the one path for both, used by the JSON API and so by the console (which calls it).
+pub async fn assign(
+    store: &Store,
+    actor: Actor<'_>,
+    login: &str,
+    assignment: Assignment<'_>,
+) -> Result<Assigned, CrmError> {
+    // The team's id, checked before the transaction (a name that names no team is refused).
+    let team_id: Option<i64> = match assignment {
+        Assignment::Role(role) if !super::reps::ROLES.contains(&role) => {
+            return Err(CrmError::Invalid(format!(
+                "role: {role:?} is not a role; use {}",
+                super::reps::ROLES.join(", ")
+            )));
+        }
+        Assignment::Role(_) | Assignment::Team(None) => None,
+        Assignment::Team(Some(name)) => {
             Some(find(store, name).await?.ok_or_else(|| CrmError::Invalid(format!("team: no team named {name:?}")))?.id)
         }
     };
-    let changed = on_db!(store, write, |pool| {
-        sqlx::query("UPDATE reps SET team_id = $2 WHERE login = $1")
-            .bind(login)
-            .bind(team_id)
-            .execute(pool)
-            .await?
-            .rows_affected()
+    let (action, field) = assignment.action();
+    let current = "SELECT r.role, t.name FROM reps r LEFT JOIN teams t ON t.id = r.team_id WHERE r.login = $1";
+    let shown = |row: (String, Option<String>)| match assignment {
+        Assignment::Role(_) => Some(row.0),
+        Assignment::Team(_) => row.1,
+    };
+    let record = |value: &Option<String>| Some(serde_json::json!({ field: value }).to_string());
+    let target = format!("rep:{login}");
+    let assigned = on_db!(store, write, |pool| {
+        let mut tx = pool.begin().await?;
+        let before: Option<(String, Option<String>)> =
+            sqlx::query_as(current).bind(login).fetch_optional(&mut *tx).await?;
+        let Some(before) = before.map(shown) else {
+            return Err(CrmError::NotFound(format!("no rep with login {login:?}")));
+        };
+        match assignment {
+            Assignment::Role(role) => {
+                sqlx::query("UPDATE reps SET role = $2 WHERE login = $1")
+                    .bind(login)
+                    .bind(role)
+                    .execute(&mut *tx)
+                    .await?
+            }
+            Assignment::Team(_) => {
+                sqlx::query("UPDATE reps SET team_id = $2 WHERE login = $1")
+                    .bind(login)
+                    .bind(team_id)
+                    .execute(&mut *tx)
+                    .await?
+            }
+        };
+        let after: (String, Option<String>) = sqlx::query_as(current).bind(login).fetch_one(&mut *tx).await?;
+        let after = shown(after);
+        let entry = AuditEntry {
+            rep_id: actor.rep_id,
+            device: actor.device,
+            action,
+            target: &target,
+            outcome: "ok",
+            before: record(&before),
+            after: record(&after),
+        };
+        insert_audit!(&mut *tx, entry)?;
+        tx.commit().await?;
+        Assigned { before, after }
     });
-    if changed == 0 {
-        return Err(CrmError::NotFound(format!("no rep with login {login:?}")));
-    }
-    Ok(())
-}
-
-/// Changes a rep's role.
-pub async fn set_role(store: &Store, login: &str, role: &str) -> Result<(), CrmError> {
-    if !super::reps::ROLES.contains(&role) {
-        return Err(CrmError::Invalid(format!("role: {role:?} is not a role; use {}", super::reps::ROLES.join(", "))));
-    }
-    let changed = on_db!(store, write, |pool| {
-        sqlx::query("UPDATE reps SET role = $2 WHERE login = $1")
-            .bind(login)
-            .bind(role)
-            .execute(pool)
-            .await?
-            .rows_affected()
-    });
-    if changed == 0 {
-        return Err(CrmError::NotFound(format!("no rep with login {login:?}")));
-    }
-    Ok(())
+    Ok(assigned)
 }
 
 /// The logins of the reps in the teams `manager` leads.

@@ -16,7 +16,7 @@ use crate::crm::credentials::{self, CredentialInfo, TokenKind};
 use crate::crm::reassign::{self, OpenActivities};
 use crate::crm::reps::{self, Rep};
 use crate::crm::rules::{self, Actor, Effect, NewRule};
-use crate::crm::teams;
+use crate::crm::teams::{self, Assignment};
 use crate::store::Store;
 
 pub const PREFIX: &str = "/admin/api/";
@@ -582,25 +582,20 @@ async fn set_role(ctx: &Ctx<'_>, login: &str, body: &Body) -> Result<Reply, ApiE
     if before.id == ctx.admin.id && role != "admin" {
         return Err(ApiError::new(StatusCode::CONFLICT, "you cannot take the admin role from your own account"));
     }
-    teams::set_role(ctx.store, login, &role).await?;
-    let after = existing_rep(ctx.store, login).await?;
-    let target = format!("rep:{login}");
-    ctx.audit("rep.role", &target, "ok", Some(json!({ "role": before.role })), Some(json!({ "role": after.role })))
-        .await;
-    ok(StatusCode::OK, &after)
+    // Changed and audited (old -> new) in one transaction.
+    teams::assign(ctx.store, ctx.actor(), login, Assignment::Role(&role)).await?;
+    ok(StatusCode::OK, &existing_rep(ctx.store, login).await?)
 }
 
 async fn set_team(ctx: &Ctx<'_>, login: &str, body: &Body) -> Result<Reply, ApiError> {
     let team: Option<String> = body.optional("team")?;
     let team = team.map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
-    existing_rep(ctx.store, login).await?;
-    teams::set_team(ctx.store, login, team.as_deref()).await?;
+    teams::assign(ctx.store, ctx.actor(), login, Assignment::Team(team.as_deref())).await?;
     let member = teams::members(ctx.store)
         .await?
         .into_iter()
         .find(|m| m.rep.login == login)
         .ok_or_else(|| ApiError::not_found(format!("no rep with login {login:?}")))?;
-    ctx.audit("rep.team", &format!("rep:{login}"), "ok", None, Some(json!({ "team": member.team }))).await;
     ok(StatusCode::OK, &member)
 }
 

@@ -7,9 +7,11 @@ use super::routes::Request;
 use crate::caldav::attachments;
 use crate::caldav::calendar::{self as caldav, CalendarCollection};
 use crate::caldav::notes::{self, NotesCollection};
+use crate::caldav::team::{self, TeamCalendar};
 use crate::carddav::{self, AddressBook};
 use crate::crm::Session;
 use crate::crm::activities::Calendar;
+use crate::crm::reps::Rep;
 use crate::dav::collection::{self, Collection};
 use crate::dav::conditions::Conditions;
 use crate::dav::error::{DavError, Precondition, Refusal};
@@ -59,6 +61,7 @@ enum AnyCollection<'a> {
     Book(AddressBook<'a>),
     Calendar(CalendarCollection<'a>),
     Notes(NotesCollection<'a>),
+    Team(TeamCalendar<'a>),
 }
 
 impl AnyCollection<'_> {
@@ -68,6 +71,7 @@ impl AnyCollection<'_> {
             AnyCollection::Book(_) => Some(Watched::Book),
             AnyCollection::Calendar(c) => Some(Watched::Calendar(c.calendar())),
             AnyCollection::Notes(_) => None,
+            AnyCollection::Team(_) => Some(Watched::Team),
         }
     }
 }
@@ -79,6 +83,7 @@ macro_rules! on_collection {
             AnyCollection::Book($c) => $body,
             AnyCollection::Calendar($c) => $body,
             AnyCollection::Notes($c) => $body,
+            AnyCollection::Team($c) => $body,
         }
     };
 }
@@ -89,14 +94,17 @@ enum CollectionId {
     Book,
     Calendar(Calendar),
     Notes,
+    Team,
 }
 
 /// The collection `path` is or is in: `Ok(None)` for the discovery resources (root, principals,
-/// homes), `Err(())` for a collection name that names none of the rep's collections.
-fn collection_id(path: &DavPath) -> Result<Option<CollectionId>, ()> {
+/// homes), `Err(())` for a collection name that names none of the rep's collections. `rep`: whose
+/// tree it is (the team calendar is a manager's); None asks whether anyone has it.
+fn collection_id(path: &DavPath, rep: Option<&Rep>) -> Result<Option<CollectionId>, ()> {
     let book = |name: &str| if name == carddav::BOOK { Ok(Some(CollectionId::Book)) } else { Err(()) };
     let calendar = |name: &str| match name {
         notes::NOTES => Ok(Some(CollectionId::Notes)),
+        team::TEAM if rep.is_none_or(team::has_team_calendar) => Ok(Some(CollectionId::Team)),
         _ => Calendar::from_name(name).map(|c| Some(CollectionId::Calendar(c))).ok_or(()),
     };
     match path {
@@ -113,10 +121,11 @@ fn collection_id(path: &DavPath) -> Result<Option<CollectionId>, ()> {
 /// The collection `path` is or is in, and the member's name when it names one; None when it
 /// names no collection (discovery resources, or a collection that does not exist).
 fn resolve<'a>(s: &'a Session<'a>, path: &'a DavPath) -> Option<(AnyCollection<'a>, Option<&'a str>)> {
-    let collection = match collection_id(path).ok()?? {
+    let collection = match collection_id(path, Some(s.rep)).ok()?? {
         CollectionId::Book => AnyCollection::Book(AddressBook::new(s)),
         CollectionId::Calendar(calendar) => AnyCollection::Calendar(CalendarCollection::new(s, calendar)),
         CollectionId::Notes => AnyCollection::Notes(NotesCollection::new(s)),
+        CollectionId::Team => AnyCollection::Team(TeamCalendar::new(s)),
     };
     let member = match path {
         DavPath::Card { name, .. } | DavPath::CalendarObject { name, .. } => Some(name.as_str()),
@@ -214,20 +223,21 @@ pub async fn handle(state: &AppState, request: &Request) -> Reply {
         {
             Ok(reply::text(StatusCode::OK, format!("crmdav: {} (use a CalDAV/CardDAV client)", path.href())))
         }
-        _ if !exists(&path) => Ok(reply::not_found(&request.path)),
+        _ if !exists(&path, Some(s.rep)) => Ok(reply::not_found(&request.path)),
         _ => Ok(method_not_allowed(&path, format!("{} is not allowed on {}", request.method, path.href()))),
     };
     answer.unwrap_or_else(reply::error)
 }
 
-/// Whether the path names a collection (or possible member) that exists for its owner.
-pub(super) fn exists(path: &DavPath) -> bool {
-    collection_id(path).is_ok()
+/// Whether the path names a collection (or possible member) that exists for its owner `rep` (None:
+/// for anyone).
+pub(super) fn exists(path: &DavPath, rep: Option<&Rep>) -> bool {
+    collection_id(path, rep).is_ok()
 }
 
 /// Whether a resource is mapped at `path`: a collection of the tree, or a member that is stored.
 pub(super) async fn is_mapped(s: &Session<'_>, path: &DavPath) -> anyhow::Result<bool> {
-    if !exists(path) {
+    if !exists(path, Some(s.rep)) {
         return Ok(false);
     }
     match resolve(s, path) {
@@ -387,6 +397,12 @@ async fn propfind(
                 }
                 let notes = NotesCollection::new(s);
                 body.add_response(&notes.href(), &reply::select_props(&props, notes.properties().await?, &[]));
+                if team::has_team_calendar(s.rep) {
+                    let team = TeamCalendar::new(s);
+                    let mut properties = team.properties().await?;
+                    properties.extend(push.properties(s.store, &Watched::Team.key(s.rep.id)).await?);
+                    body.add_response(&team.href(), &reply::select_props(&props, properties, &[]));
+                }
             }
         }
         _ => return Err(DavError::NotFound(path.href())),
@@ -421,6 +437,7 @@ async fn proppatch(
     let href = answered_href(path, request);
     match resolved {
         Some((c, None)) => on_collection!(c, c => collection::proppatch(Some(&c), &href, &patch).await),
+        Some((AnyCollection::Team(_), Some(_))) => Ok(team::refuse_write()),
         // Members and discovery resources have nothing a device may set.
         _ => collection::proppatch::<AddressBook>(None, &href, &patch).await,
     }
@@ -463,6 +480,10 @@ async fn report(
         (_, Some((AnyCollection::Notes(c), None)), ReportRequest::CalendarMultiget { props, calendar_data, hrefs }) => {
             collection::multiget(&c, props, hrefs, calendar_data).await.unwrap_or_else(reply::error)
         }
+        (_, Some((AnyCollection::Team(c), None)), ReportRequest::CalendarMultiget { props, calendar_data, hrefs }) => {
+            collection::multiget(&c, props, hrefs, calendar_data).await.unwrap_or_else(reply::error)
+        }
+        (_, Some((AnyCollection::Team(_), None)), report) => team::report(s, report).await,
         (
             _,
             Some((AnyCollection::Book(c), None)),
@@ -474,7 +495,7 @@ async fn report(
             Precondition::SupportedReport,
             "the notes collection answers calendar-multiget and sync-collection",
         )),
-        _ if !exists(path) => reply::not_found(&path.href()),
+        _ if !exists(path, Some(s.rep)) => reply::not_found(&path.href()),
         _ => reply::refusal(&Refusal::new(Precondition::SupportedReport, "no report is supported on this resource")),
     }
 }

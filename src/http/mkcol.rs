@@ -47,7 +47,7 @@ pub async fn refuse(s: &Session<'_>, request: &Request, mkcalendar: bool) -> Rep
     let parent = parent_of(&request.path).and_then(|parent| DavPath::parse(parent).ok());
     match parent {
         Some(parent) if is_someone_elses(s, &parent) => reply::not_found(&request.path),
-        Some(parent) if is_collection(&parent) && exists(&parent) => reply::refusal(&Refusal::new(
+        Some(parent) if is_collection(&parent) && exists(&parent, Some(s.rep)) => reply::refusal(&Refusal::new(
             kind.location_refused(),
             "collections are fixed views of the CRM and cannot be created: use the calendars and the \
              address book the server lists",

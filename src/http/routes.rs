@@ -93,7 +93,7 @@ async fn route(state: &Arc<AppState>, peer: SocketAddr, request: http::Request<I
     *login = user.rep.login.clone();
     // Reports: managers as well as admins (the rest of the admin API is for admins only).
     if crate::reports::http::owns(&path) {
-        return crate::reports::http::handle(state, &method, &path, request.uri().query(), &user.rep.role).await;
+        return crate::reports::http::handle(state, &method, &path, request.uri().query(), &user.rep).await;
     }
     let (parts, body) = request.into_parts();
     if let Some(length) =
@@ -172,7 +172,7 @@ fn options(path: &str, push: bool) -> Reply {
     }
     headers.insert("DAV", HeaderValue::from_str(&dav).expect("ascii"));
     let allow = match parsed {
-        Ok(path) if super::dav::exists(&path) => super::dav::allowed_methods(&path),
+        Ok(path) if super::dav::exists(&path, None) => super::dav::allowed_methods(&path),
         _ => "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, REPORT",
     };
     headers.insert(header::ALLOW, HeaderValue::from_static(allow));

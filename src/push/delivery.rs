@@ -272,6 +272,9 @@ pub async fn refresh(store: &Store, config: &Config, rep_id: i64, watched: Watch
     let properties = match watched {
         Watched::Book => AddressBook::new(&session).properties().await?,
         Watched::Calendar(calendar) => CalendarCollection::new(&session, calendar).properties().await?,
+        // A rep who is no longer a manager has no team calendar: nothing to push.
+        Watched::Team if !crate::caldav::team::has_team_calendar(&rep) => return Ok(None),
+        Watched::Team => crate::caldav::team::TeamCalendar::new(&session).properties().await?,
     };
     Ok(properties.into_iter().find_map(|(name, value)| match value {
         PropValue::Text(token) if name.is(NS_DAV, "sync-token") => Some(token),

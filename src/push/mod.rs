@@ -40,6 +40,8 @@ pub const REGISTRATIONS: &str = "/dav/push/";
 pub enum Watched {
     Book,
     Calendar(Calendar),
+    /// A manager's team calendar (`caldav::team`).
+    Team,
 }
 
 impl Watched {
@@ -48,6 +50,7 @@ impl Watched {
         match self {
             Watched::Book => carddav::collection_key(rep_id),
             Watched::Calendar(calendar) => caldav::collection_key(rep_id, calendar),
+            Watched::Team => crate::caldav::team::collection_key(rep_id),
         }
     }
 
@@ -55,9 +58,14 @@ impl Watched {
     pub fn parse(key: &str) -> Option<(Watched, i64)> {
         let (_, id) = key.rsplit_once(':')?;
         let rep_id: i64 = id.parse().ok()?;
-        let watched = [Watched::Book, Watched::Calendar(Calendar::Activities), Watched::Calendar(Calendar::FollowUps)]
-            .into_iter()
-            .find(|w| w.key(rep_id) == key)?;
+        let watched = [
+            Watched::Book,
+            Watched::Calendar(Calendar::Activities),
+            Watched::Calendar(Calendar::FollowUps),
+            Watched::Team,
+        ]
+        .into_iter()
+        .find(|w| w.key(rep_id) == key)?;
         Some((watched, rep_id))
     }
 }
@@ -128,8 +136,12 @@ mod tests {
 
     #[test]
     fn collection_keys_round_trip() {
-        for watched in [Watched::Book, Watched::Calendar(Calendar::Activities), Watched::Calendar(Calendar::FollowUps)]
-        {
+        for watched in [
+            Watched::Book,
+            Watched::Calendar(Calendar::Activities),
+            Watched::Calendar(Calendar::FollowUps),
+            Watched::Team,
+        ] {
             assert_eq!(Watched::parse(&watched.key(42)), Some((watched, 42)));
         }
         assert_eq!(Watched::parse("notes:1"), None);

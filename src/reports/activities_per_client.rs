@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use anyhow::Result;
 
 use super::chart::{Series, Style};
+use super::query::Reps;
 use super::query::{ACTIVITY_DAY, Unit, bucket};
 use super::table::{Table, Value, text};
 use super::{Compare, Ctx, Period};
@@ -31,19 +32,20 @@ struct ClientYear {
 }
 
 /// Activities of each client per year, by status.
-async fn per_client_and_year(store: &Store, period: &Period, rep_id: Option<i64>) -> Result<Vec<ClientYear>> {
+async fn per_client_and_year(store: &Store, period: &Period, reps: &Reps) -> Result<Vec<ClientYear>> {
     let year = bucket(store.dialect(), Unit::Year, ACTIVITY_DAY);
+    let reps_on_a_rep_id = reps.condition("a.rep_id");
     let sql = format!(
         "SELECT c.code, c.name, {year} AS yr, COUNT(*) AS total, \
          COUNT(*) FILTER (WHERE a.status = 'completed') AS completed, \
          COUNT(*) FILTER (WHERE a.status = 'cancelled') AS cancelled, \
          COUNT(*) FILTER (WHERE a.status = 'planned') AS planned \
          FROM activities a JOIN clients c ON c.id = a.client_id \
-         WHERE {ACTIVITY_DAY} >= $1 AND {ACTIVITY_DAY} < $2 AND ($3 IS NULL OR a.rep_id = $3) \
+         WHERE {ACTIVITY_DAY} >= $1 AND {ACTIVITY_DAY} < $2 AND {reps_on_a_rep_id} \
          GROUP BY c.code, c.name, {year} ORDER BY c.code, yr"
     );
     Ok(on_db!(store, read, |pool| {
-        sqlx::query_as(&sql).bind(period.start()).bind(period.end()).bind(rep_id).fetch_all(pool).await?
+        sqlx::query_as(&sql).bind(period.start()).bind(period.end()).bind(reps.id).fetch_all(pool).await?
     }))
 }
 
@@ -74,7 +76,7 @@ pub(super) async fn build(ctx: &Ctx<'_>) -> Result<Table, CrmError> {
     let mut table;
     match ctx.params.compare {
         None => {
-            let rows = per_client_and_year(ctx.store, ctx.period(), ctx.rep_id).await?;
+            let rows = per_client_and_year(ctx.store, ctx.period(), &ctx.reps).await?;
             table =
                 Table::new(&["client_code", "client_name", "year", "activities", "completed", "cancelled", "planned"]);
             let mut totals: BTreeMap<(String, String), i64> = BTreeMap::new();
@@ -152,8 +154,8 @@ pub(super) async fn build(ctx: &Ctx<'_>) -> Result<Table, CrmError> {
                 }
                 totals
             };
-            let this = sum(per_client_and_year(ctx.store, ctx.period(), ctx.rep_id).await?);
-            let before = sum(per_client_and_year(ctx.store, &previous, ctx.rep_id).await?);
+            let this = sum(per_client_and_year(ctx.store, ctx.period(), &ctx.reps).await?);
+            let before = sum(per_client_and_year(ctx.store, &previous, &ctx.reps).await?);
             let (this_label, previous_label) = (ctx.period().label(), previous.label());
             table = Table::new(&[
                 "client_code",

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use anyhow::Result;
 
 use super::chart::{Series, Style};
+use super::query::Reps;
 use super::table::{Table, Value, round4, text};
 use super::{Ctx, Period};
 use crate::crm::CrmError;
@@ -31,34 +32,36 @@ struct DoneRow {
 }
 
 /// Meetings, calls and visits completed in the period, per rep.
-async fn completed(store: &Store, period: &Period, rep_id: Option<i64>) -> Result<Vec<DoneRow>> {
+async fn completed(store: &Store, period: &Period, reps: &Reps) -> Result<Vec<DoneRow>> {
+    let reps_on_a_rep_id = reps.condition("a.rep_id");
     Ok(on_db!(store, read, |pool| {
-        sqlx::query_as(
+        sqlx::query_as(&format!(
             "SELECT rp.login, COUNT(*) FILTER (WHERE a.kind = 'visit') AS visits, \
              COUNT(*) FILTER (WHERE a.kind = 'call') AS calls, COUNT(*) FILTER (WHERE a.kind = 'meeting') AS meetings \
              FROM activities a JOIN reps rp ON rp.id = a.rep_id \
              WHERE a.status = 'completed' AND a.kind <> 'task' AND a.completed_at >= $1 AND a.completed_at < $2 \
-             AND ($3 IS NULL OR a.rep_id = $3) GROUP BY rp.login ORDER BY rp.login",
-        )
+             AND {reps_on_a_rep_id} GROUP BY rp.login ORDER BY rp.login"
+        ))
         .bind(period.start())
         .bind(period.end())
-        .bind(rep_id)
+        .bind(reps.id)
         .fetch_all(pool)
         .await?
     }))
 }
 
 /// Results dated in the period, per rep (totals moved in by the migration are no deals).
-pub(super) async fn results_per_rep(store: &Store, period: &Period, rep_id: Option<i64>) -> Result<Vec<(String, i64)>> {
+pub(super) async fn results_per_rep(store: &Store, period: &Period, reps: &Reps) -> Result<Vec<(String, i64)>> {
+    let reps_on_r_rep_id = reps.condition("r.rep_id");
     Ok(on_db!(store, read, |pool| {
-        sqlx::query_as(
+        sqlx::query_as(&format!(
             "SELECT rp.login, COUNT(*) FROM results r JOIN reps rp ON rp.id = r.rep_id \
              WHERE r.source <> 'migration' AND r.ordered_on >= $1 AND r.ordered_on <= $2 \
-             AND ($3 IS NULL OR r.rep_id = $3) GROUP BY rp.login ORDER BY rp.login",
-        )
+             AND {reps_on_r_rep_id} GROUP BY rp.login ORDER BY rp.login"
+        ))
         .bind(period.from)
         .bind(period.to)
-        .bind(rep_id)
+        .bind(reps.id)
         .fetch_all(pool)
         .await?
     }))
@@ -72,8 +75,8 @@ fn per(count: i64, results: i64) -> Value {
 pub(super) async fn build(ctx: &Ctx<'_>) -> Result<Table, CrmError> {
     let period = *ctx.period();
     let done: HashMap<String, Done> =
-        completed(ctx.store, &period, ctx.rep_id).await?.into_iter().map(|row| (row.login, row.done)).collect();
-    let results: HashMap<String, i64> = results_per_rep(ctx.store, &period, ctx.rep_id).await?.into_iter().collect();
+        completed(ctx.store, &period, &ctx.reps).await?.into_iter().map(|row| (row.login, row.done)).collect();
+    let results: HashMap<String, i64> = results_per_rep(ctx.store, &period, &ctx.reps).await?.into_iter().collect();
     let logins = ctx.logins(done.keys().chain(results.keys())).await?;
     let partial = ctx.partial(period.to);
     let mut table = Table::new(&[

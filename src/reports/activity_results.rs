@@ -8,6 +8,7 @@ use anyhow::Result;
 
 use super::chart::{self, Series, Style};
 use super::query::ACTIVITY_DAY;
+use super::query::Reps;
 use super::table::{Table, Value, round4, share, share_f, text};
 use super::{Compare, Ctx, Period};
 use crate::crm::CrmError;
@@ -24,18 +25,19 @@ struct RepResults {
 }
 
 /// What became of each rep's activities dated in the period.
-async fn per_rep(store: &Store, period: &Period, rep_id: Option<i64>) -> Result<Vec<RepResults>> {
+async fn per_rep(store: &Store, period: &Period, reps: &Reps) -> Result<Vec<RepResults>> {
+    let reps_on_a_rep_id = reps.condition("a.rep_id");
     let sql = format!(
         "SELECT rp.login, \
          COUNT(*) FILTER (WHERE a.status = 'completed') AS completed, \
          COUNT(*) FILTER (WHERE a.status = 'cancelled') AS cancelled, \
          COUNT(*) FILTER (WHERE a.status = 'planned') AS planned \
          FROM activities a JOIN reps rp ON rp.id = a.rep_id \
-         WHERE {ACTIVITY_DAY} >= $1 AND {ACTIVITY_DAY} < $2 AND ($3 IS NULL OR a.rep_id = $3) \
+         WHERE {ACTIVITY_DAY} >= $1 AND {ACTIVITY_DAY} < $2 AND {reps_on_a_rep_id} \
          GROUP BY rp.login ORDER BY rp.login"
     );
     Ok(on_db!(store, read, |pool| {
-        sqlx::query_as(&sql).bind(period.start()).bind(period.end()).bind(rep_id).fetch_all(pool).await?
+        sqlx::query_as(&sql).bind(period.start()).bind(period.end()).bind(reps.id).fetch_all(pool).await?
     }))
 }
 
@@ -43,7 +45,7 @@ async fn per_rep(store: &Store, period: &Period, rep_id: Option<i64>) -> Result<
 pub(super) async fn build(ctx: &Ctx<'_>) -> Result<Table, CrmError> {
     type Counts = HashMap<String, (i64, i64, i64)>;
     let load = |period: Period| async move {
-        let rows = per_rep(ctx.store, &period, ctx.rep_id).await?;
+        let rows = per_rep(ctx.store, &period, &ctx.reps).await?;
         Ok::<Counts, CrmError>(rows.into_iter().map(|r| (r.login, (r.completed, r.cancelled, r.planned))).collect())
     };
     let counts = load(*ctx.period()).await?;

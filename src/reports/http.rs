@@ -9,6 +9,8 @@ use serde_json::json;
 
 use super::{Compare, Format, Kind, Params, output, parse_date};
 use crate::crm::CrmError;
+use crate::crm::reps::Rep;
+use crate::crm::teams;
 use crate::http::AppState;
 use crate::http::response::{self, Reply};
 
@@ -23,8 +25,10 @@ fn error(status: StatusCode, message: &str) -> Reply {
     response::json(status, &json!({ "error": message }))
 }
 
-/// `role` is the authenticated sender's; `query` the raw query string.
-pub async fn handle(state: &AppState, method: &Method, path: &str, query: Option<&str>, role: &str) -> Reply {
+/// `rep` is the authenticated sender; `query` the raw query string. A manager's reports cover the
+/// reps of the teams they lead, and no one else.
+pub async fn handle(state: &AppState, method: &Method, path: &str, query: Option<&str>, rep: &Rep) -> Reply {
+    let role = rep.role.as_str();
     if role != "admin" && role != "manager" {
         return error(StatusCode::FORBIDDEN, "reports need a manager or admin account");
     }
@@ -60,10 +64,32 @@ pub async fn handle(state: &AppState, method: &Method, path: &str, query: Option
             &format!("no report {rest:?}; reports: {}", Kind::ALL.map(Kind::name).join(", ")),
         );
     };
-    let (params, format, bom) = match parse_query(kind, query) {
+    let (mut params, format, bom) = match parse_query(kind, query) {
         Ok(parsed) => parsed,
         Err(message) => return error(StatusCode::BAD_REQUEST, &message),
     };
+    if role == "manager" {
+        let team = match teams::team_logins(&state.store, &rep.login).await {
+            Ok(team) => team,
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "cannot read the manager's teams");
+                return error(StatusCode::INTERNAL_SERVER_ERROR, "internal server error");
+            }
+        };
+        params = params.within(team);
+        // An unknown login is answered as for anyone (400, from the report); a rep of another
+        // team is refused.
+        let known = match &params.rep {
+            Some(login) => crate::crm::reps::find(&state.store, login).await.ok().flatten().is_some(),
+            None => false,
+        };
+        if let Some(login) = params.rep.as_deref().filter(|login| known && !params.covers(login)) {
+            return error(
+                StatusCode::FORBIDDEN,
+                &format!("{login} is not in a team you manage: a manager's reports cover the reps of their teams"),
+            );
+        }
+    }
     let report = match super::run(&state.store, &params).await {
         Ok(report) => report,
         Err(CrmError::Invalid(m)) => return error(StatusCode::BAD_REQUEST, &m),

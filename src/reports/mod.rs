@@ -88,7 +88,14 @@ pub async fn run(store: &Store, params: &Params) -> Result<Report, CrmError> {
         ),
         None => None,
     };
-    let ctx = Ctx { store, params, rep_id };
+    if let Some(login) = params.rep.as_deref().filter(|login| !params.covers(login)) {
+        return Err(CrmError::Invalid(format!("{login} is not in a team you manage")));
+    }
+    let scope = match &params.scope {
+        Some(logins) => Some(query::rep_ids(store, logins).await?),
+        None => None,
+    };
+    let ctx = Ctx { store, params, reps: query::Reps { id: rep_id, scope } };
     let mut report = Report {
         report: params.kind,
         title: params.kind.title().to_string(),
@@ -127,7 +134,8 @@ pub async fn run(store: &Store, params: &Params) -> Result<Report, CrmError> {
 struct Ctx<'a> {
     store: &'a Store,
     params: &'a Params,
-    rep_id: Option<i64>,
+    /// The rep asked for, within the reps the report may cover.
+    reps: query::Reps,
 }
 
 impl Ctx<'_> {
@@ -159,9 +167,10 @@ impl Ctx<'_> {
             let previous = self.previous();
             parts.push(format!("against {} to {}", previous.from, previous.to));
         }
-        parts.push(match &self.params.rep {
-            Some(rep) => format!("rep {rep}"),
-            None => "all reps".into(),
+        parts.push(match (&self.params.rep, &self.params.scope) {
+            (Some(rep), _) => format!("rep {rep}"),
+            (None, Some(_)) => "the reps of your teams".into(),
+            (None, None) => "all reps".into(),
         });
         parts.join(" · ")
     }
@@ -174,6 +183,8 @@ impl Ctx<'_> {
         }
         let mut all: BTreeSet<String> = query::rep_logins(self.store).await?.into_iter().collect();
         all.extend(with_data.into_iter().cloned());
+        // The data is already limited to the scope (in SQL); the list of reps is too.
+        all.retain(|login| self.params.covers(login));
         Ok(all.into_iter().collect())
     }
 }

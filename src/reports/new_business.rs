@@ -8,6 +8,7 @@ use chrono::{Days, Months, NaiveDate};
 
 use super::chart::{Series, Style};
 use super::clients_seen::bucket_starts;
+use super::query::Reps;
 use super::query::{Unit, parse_day};
 use super::table::{Table, Value, text, units};
 use super::{Ctx, Period};
@@ -32,30 +33,31 @@ struct Figures {
     new_clients: i64,
 }
 
-async fn per_month(store: &Store, period: &Period, rep_id: Option<i64>) -> Result<Vec<MonthRow>> {
+async fn per_month(store: &Store, period: &Period, reps: &Reps) -> Result<Vec<MonthRow>> {
     // `ordered_on` is a day (text on SQLite, DATE on PostgreSQL): no time zone to convert.
     let month = match store.dialect() {
         Dialect::Sqlite => "strftime('%Y-%m-01', r.ordered_on)",
         Dialect::Postgres => "to_char(r.ordered_on, 'YYYY-MM-01')",
     };
+    let reps_on_r_rep_id = reps.condition("r.rep_id");
     let sql = format!(
         "SELECT rp.login, {month} AS month, r.currency, \
          CAST(COALESCE(SUM(CASE WHEN r.kind = 'new' THEN r.amount_cents END), 0) AS BIGINT) AS new_business, \
          CAST(COALESCE(SUM(CASE WHEN r.kind = 'repeat' THEN r.amount_cents END), 0) AS BIGINT) AS repeat_business, \
          COUNT(DISTINCT CASE WHEN r.kind = 'new' THEN r.client_id END) AS new_clients \
          FROM results r JOIN reps rp ON rp.id = r.rep_id \
-         WHERE r.ordered_on >= $1 AND r.ordered_on <= $2 AND ($3 IS NULL OR r.rep_id = $3) \
+         WHERE r.ordered_on >= $1 AND r.ordered_on <= $2 AND {reps_on_r_rep_id} \
          GROUP BY rp.login, {month}, r.currency ORDER BY rp.login, month, r.currency"
     );
     Ok(on_db!(store, read, |pool| {
-        sqlx::query_as(&sql).bind(period.from).bind(period.to).bind(rep_id).fetch_all(pool).await?
+        sqlx::query_as(&sql).bind(period.from).bind(period.to).bind(reps.id).fetch_all(pool).await?
     }))
 }
 
 /// The table of [`Kind::NewBusiness`](super::Kind::NewBusiness).
 pub(super) async fn build(ctx: &Ctx<'_>) -> Result<Table, CrmError> {
     let period = *ctx.period();
-    let rows = per_month(ctx.store, &period, ctx.rep_id).await?;
+    let rows = per_month(ctx.store, &period, &ctx.reps).await?;
     let currencies: BTreeSet<String> = rows.iter().map(|r| r.currency.clone()).collect();
     let mut figures: HashMap<(String, NaiveDate, String), Figures> = HashMap::new();
     for row in rows {

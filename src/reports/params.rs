@@ -239,6 +239,9 @@ pub struct Params {
     pub compare: Option<Compare>,
     /// The day the report is made: a period (or bucket) that ends on it or later is partial.
     pub today: NaiveDate,
+    /// The reps (logins) the report may cover, for a manager: the reps of their teams. `None`:
+    /// any rep (an admin, the command line).
+    pub scope: Option<Vec<String>>,
 }
 
 impl Params {
@@ -275,7 +278,20 @@ impl Params {
                 kind.name()
             )));
         }
-        Ok(Params { kind, rep, period: Period { from, to }, compare, today })
+        Ok(Params { kind, rep, period: Period { from, to }, compare, today, scope: None })
+    }
+}
+
+impl Params {
+    /// The report limited to the reps `logins` (a manager's teams).
+    pub fn within(mut self, logins: Vec<String>) -> Params {
+        self.scope = Some(logins);
+        self
+    }
+
+    /// Whether the report may show `login`'s figures.
+    pub fn covers(&self, login: &str) -> bool {
+        self.scope.as_ref().is_none_or(|scope| scope.iter().any(|l| l == login))
     }
 }
 

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use anyhow::Result;
 
 use super::chart::{self, Series, Style};
+use super::query::Reps;
 use super::table::{Table, Value, round4, share, share_f, text};
 use super::{Ctx, Period};
 use crate::crm::CrmError;
@@ -21,9 +22,10 @@ struct ConversionRow {
     open_prospects: i64,
 }
 
-async fn per_manager(store: &Store, period: &Period, rep_id: Option<i64>) -> Result<Vec<ConversionRow>> {
+async fn per_manager(store: &Store, period: &Period, reps: &Reps) -> Result<Vec<ConversionRow>> {
+    let reps_on_c_account_manager_id = reps.condition("c.account_manager_id");
     Ok(on_db!(store, read, |pool| {
-        sqlx::query_as(
+        sqlx::query_as(&format!(
             "SELECT rp.login, \
              COUNT(*) FILTER (WHERE f.first_day >= $1 AND f.first_day <= $2 AND f.migrated = 0) AS converted, \
              COUNT(*) FILTER (WHERE f.client_id IS NULL AND c.status = 'prospect') AS open_prospects \
@@ -31,11 +33,11 @@ async fn per_manager(store: &Store, period: &Period, rep_id: Option<i64>) -> Res
              LEFT JOIN (SELECT client_id, MIN(ordered_on) AS first_day, \
                         SUM(CASE WHEN source = 'migration' THEN 1 ELSE 0 END) AS migrated \
                         FROM results GROUP BY client_id) f ON f.client_id = c.id \
-             WHERE ($3 IS NULL OR c.account_manager_id = $3) GROUP BY rp.login ORDER BY rp.login",
-        )
+             WHERE {reps_on_c_account_manager_id} GROUP BY rp.login ORDER BY rp.login"
+        ))
         .bind(period.from)
         .bind(period.to)
-        .bind(rep_id)
+        .bind(reps.id)
         .fetch_all(pool)
         .await?
     }))
@@ -44,7 +46,7 @@ async fn per_manager(store: &Store, period: &Period, rep_id: Option<i64>) -> Res
 /// The table of [`Kind::ProspectConversion`](super::Kind::ProspectConversion).
 pub(super) async fn build(ctx: &Ctx<'_>) -> Result<Table, CrmError> {
     let period = *ctx.period();
-    let counts: HashMap<String, (i64, i64)> = per_manager(ctx.store, &period, ctx.rep_id)
+    let counts: HashMap<String, (i64, i64)> = per_manager(ctx.store, &period, &ctx.reps)
         .await?
         .into_iter()
         .map(|row| (row.login, (row.converted, row.open_prospects)))

@@ -70,3 +70,31 @@ pub fn day_after(dialect: Dialect, column: &str) -> String {
         Dialect::Postgres => format!("(({column} + 1)::timestamp AT TIME ZONE 'UTC')"),
     }
 }
+
+/// Which reps a report covers: the one asked for (bound as `$3`), within a manager's teams when
+/// `scope` is given (a manager's "all reps" is their teams' reps, never everyone's figures).
+#[derive(Clone, Debug, Default)]
+pub struct Reps {
+    pub id: Option<i64>,
+    pub scope: Option<Vec<i64>>,
+}
+
+impl Reps {
+    /// The SQL condition on `column` (a rep id), with `$3` bound to [`Reps::id`]. The scope is a
+    /// list of ids written in the statement (integers only, so nothing to escape).
+    pub fn condition(&self, column: &str) -> String {
+        let mut condition = format!("($3 IS NULL OR {column} = $3)");
+        if let Some(scope) = &self.scope {
+            let ids: Vec<String> = scope.iter().map(i64::to_string).collect();
+            let ids = if ids.is_empty() { "NULL".to_string() } else { ids.join(", ") };
+            condition.push_str(&format!(" AND {column} IN ({ids})"));
+        }
+        condition
+    }
+}
+
+/// The ids of the reps `logins` (unknown logins are left out).
+pub async fn rep_ids(store: &Store, logins: &[String]) -> Result<Vec<i64>> {
+    let rows: Vec<(i64,)> = crate::rows_where_in_only!(store, "SELECT id FROM reps WHERE login", logins);
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}

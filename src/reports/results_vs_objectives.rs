@@ -7,6 +7,7 @@ use anyhow::Result;
 use chrono::{Datelike, Days, NaiveDate};
 
 use super::chart::{self, Series, Style};
+use super::query::Reps;
 use super::query::{day_after, day_start};
 use super::table::{Table, Value, share, share_f, text, units};
 use super::{Ctx, Period};
@@ -28,9 +29,10 @@ struct ObjectiveRow {
     new_clients: i64,
 }
 
-async fn objectives(store: &Store, period: &Period, rep_id: Option<i64>) -> Result<Vec<ObjectiveRow>> {
+async fn objectives(store: &Store, period: &Period, reps: &Reps) -> Result<Vec<ObjectiveRow>> {
     let dialect = store.dialect();
     let (from, until) = (day_start(dialect, "o.period_start"), day_after(dialect, "o.period_end"));
+    let reps_on_o_rep_id = reps.condition("o.rep_id");
     let sql = format!(
         "SELECT rp.login, o.period_start, o.period_end, o.currency, o.amount_cents AS objective_amount, \
          o.visits AS objective_visits, o.new_clients AS objective_new_clients, \
@@ -41,11 +43,11 @@ async fn objectives(store: &Store, period: &Period, rep_id: Option<i64>) -> Resu
          (SELECT COUNT(DISTINCT r.client_id) FROM results r WHERE r.rep_id = o.rep_id AND r.kind = 'new' \
           AND r.ordered_on >= o.period_start AND r.ordered_on <= o.period_end) AS new_clients \
          FROM objectives o JOIN reps rp ON rp.id = o.rep_id \
-         WHERE o.period_start <= $2 AND o.period_end >= $1 AND ($3 IS NULL OR o.rep_id = $3) \
+         WHERE o.period_start <= $2 AND o.period_end >= $1 AND {reps_on_o_rep_id} \
          ORDER BY rp.login, o.period_start, o.period_end, o.currency"
     );
     Ok(on_db!(store, read, |pool| {
-        sqlx::query_as(&sql).bind(period.from).bind(period.to).bind(rep_id).fetch_all(pool).await?
+        sqlx::query_as(&sql).bind(period.from).bind(period.to).bind(reps.id).fetch_all(pool).await?
     }))
 }
 
@@ -57,7 +59,7 @@ fn period_label(start: NaiveDate, end: NaiveDate) -> String {
 
 /// The table of [`Kind::ResultsVsObjectives`](super::Kind::ResultsVsObjectives).
 pub(super) async fn build(ctx: &Ctx<'_>) -> Result<Table, CrmError> {
-    let rows = objectives(ctx.store, ctx.period(), ctx.rep_id).await?;
+    let rows = objectives(ctx.store, ctx.period(), &ctx.reps).await?;
     let mut table = Table::new(&[
         "rep",
         "period_start",

@@ -5,6 +5,7 @@
 use anyhow::Result;
 
 use super::chart::{self, Series, Style};
+use super::query::Reps;
 use super::table::{Table, Value, round4, share, share_f, text};
 use super::{Compare, Ctx, Period};
 use crate::crm::CrmError;
@@ -22,10 +23,11 @@ fn touched(from: &str, to: &str) -> String {
 
 /// The reps a visibility report covers, joined to the clients each sees (`rp` and `c`): active
 /// reps, or the one asked for. The rules are evaluated in SQL per rep, as for the address books.
-fn reps_and_visible_clients() -> String {
+fn reps_and_visible_clients(reps: &Reps) -> String {
     format!(
-        "FROM reps rp JOIN clients c ON {} WHERE rp.active = TRUE AND ($3 IS NULL OR rp.id = $3)",
-        visible_condition_on("c", "rp.id")
+        "FROM reps rp JOIN clients c ON {} WHERE rp.active = TRUE AND {}",
+        visible_condition_on("c", "rp.id"),
+        reps.condition("rp.id")
     )
 }
 
@@ -43,16 +45,16 @@ struct UntouchedClient {
 
 /// Clients a rep sees that have no activity completed in the period, with the last completion
 /// before the period's end.
-async fn not_touched(store: &Store, period: &Period, rep_id: Option<i64>) -> Result<Vec<UntouchedClient>> {
+async fn not_touched(store: &Store, period: &Period, reps: &Reps) -> Result<Vec<UntouchedClient>> {
     let sql = format!(
         "SELECT rp.login, c.code, c.name, c.status, c.territory, \
          (SELECT MAX(l.completed_at) FROM activities l WHERE l.client_id = c.id AND l.status = 'completed' AND l.completed_at < $2) AS last_completed \
          {} AND NOT {} ORDER BY rp.login, c.code",
-        reps_and_visible_clients(),
+        reps_and_visible_clients(reps),
         touched("$1", "$2")
     );
     Ok(on_db!(store, read, |pool| {
-        sqlx::query_as(&sql).bind(period.start()).bind(period.end()).bind(rep_id).fetch_all(pool).await?
+        sqlx::query_as(&sql).bind(period.start()).bind(period.end()).bind(reps.id).fetch_all(pool).await?
     }))
 }
 
@@ -68,12 +70,7 @@ struct RepSummary {
 }
 
 /// Per rep: clients seen, and how many of them were untouched in `period` and in `previous`.
-async fn summary_per_rep(
-    store: &Store,
-    period: &Period,
-    previous: &Period,
-    rep_id: Option<i64>,
-) -> Result<Vec<RepSummary>> {
+async fn summary_per_rep(store: &Store, period: &Period, previous: &Period, reps: &Reps) -> Result<Vec<RepSummary>> {
     let sql = format!(
         "SELECT rp.login, COUNT(*) AS visible, \
          SUM(CASE WHEN {} THEN 0 ELSE 1 END) AS untouched, \
@@ -81,13 +78,13 @@ async fn summary_per_rep(
          {} GROUP BY rp.login ORDER BY rp.login",
         touched("$1", "$2"),
         touched("$4", "$5"),
-        reps_and_visible_clients()
+        reps_and_visible_clients(reps)
     );
     Ok(on_db!(store, read, |pool| {
         sqlx::query_as(&sql)
             .bind(period.start())
             .bind(period.end())
-            .bind(rep_id)
+            .bind(reps.id)
             .bind(previous.start())
             .bind(previous.end())
             .fetch_all(pool)
@@ -97,11 +94,11 @@ async fn summary_per_rep(
 /// The table of [`Kind::UntouchedClients`](super::Kind::UntouchedClients).
 pub(super) async fn build(ctx: &Ctx<'_>) -> Result<Table, CrmError> {
     let previous = ctx.previous();
-    let summary = summary_per_rep(ctx.store, ctx.period(), &previous, ctx.rep_id).await?;
+    let summary = summary_per_rep(ctx.store, ctx.period(), &previous, &ctx.reps).await?;
     let mut table;
     match ctx.params.compare {
         None => {
-            let rows = not_touched(ctx.store, ctx.period(), ctx.rep_id).await?;
+            let rows = not_touched(ctx.store, ctx.period(), &ctx.reps).await?;
             table = Table::new(&["rep", "client_code", "client_name", "status", "territory", "last_completed"]);
             for UntouchedClient { login, code, name, status, territory, last_completed: last } in rows {
                 table.rows.push(vec![

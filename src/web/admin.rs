@@ -435,7 +435,7 @@ async fn audit_page(ctx: &Ctx<'_>) -> Reply {
                 thead { tr { th { "When" } th { "Who" } th { "Device" } th { "Action" } th { "Target" } th { "Outcome" } th { "Detail" } } }
                 tbody {
                     @for row in &rows {
-                        @let detail = row.after_data.as_deref().or(row.before_data.as_deref()).unwrap_or("");
+                        @let detail = row.detail();
                         tr {
                             td { (row.at.replacen('T', " ", 1).trim_end_matches('Z')) }
                             td { (row.login.as_deref().unwrap_or("cli")) }
@@ -443,7 +443,7 @@ async fn audit_page(ctx: &Ctx<'_>) -> Reply {
                             td { (row.action) }
                             td { (row.target) }
                             td { (row.outcome) }
-                            td.detail title=(detail) { (shorten(detail, 160)) }
+                            td.detail title=(detail) { (shorten(&detail, 160)) }
                         }
                     }
                     @if rows.is_empty() { tr { td colspan="7" .muted { "Nothing recorded matches." } } }
@@ -473,4 +473,14 @@ struct AuditRowView {
     outcome: String,
     before_data: Option<String>,
     after_data: Option<String>,
+}
+
+impl AuditRowView {
+    /// What changed: `old → new` when the row has both (a role, a team, a rule), else the one it has.
+    fn detail(&self) -> String {
+        match (self.before_data.as_deref(), self.after_data.as_deref()) {
+            (Some(before), Some(after)) => format!("{before} → {after}"),
+            (before, after) => after.or(before).unwrap_or("").to_string(),
+        }
+    }
 }

@@ -89,13 +89,15 @@ pub async fn submit(ctx: &Ctx<'_>) -> Reply {
         }
         Err(e) => return super::internal(e),
     };
-    let secret = match session::open(&state.store, &user.rep).await {
+    let secret = match session::open(&state.store, &user.rep, state.config.web.session_lifetime()).await {
         Ok(secret) => secret,
         Err(e) => return super::internal(e),
     };
     let mut reply = response::redirect(StatusCode::SEE_OTHER, "/ui/");
     let headers = reply.headers_mut();
-    if let Ok(cookie) = HeaderValue::from_str(&session::set_cookie(Some(&secret), ctx.secure)) {
+    if let Ok(cookie) =
+        HeaderValue::from_str(&session::set_cookie(Some(&secret), state.config.web.session_lifetime(), ctx.secure))
+    {
         headers.append(header::SET_COOKIE, cookie);
     }
     if let Ok(cookie) = HeaderValue::from_str(&format!("{LOGIN_COOKIE}=; Path=/ui/login; Max-Age=0")) {
@@ -109,7 +111,9 @@ pub async fn logout(ctx: &Ctx<'_>) -> Reply {
         return super::internal(e);
     }
     let mut reply = response::redirect(StatusCode::SEE_OTHER, "/ui/login");
-    if let Ok(cookie) = HeaderValue::from_str(&session::set_cookie(None, ctx.secure)) {
+    if let Ok(cookie) =
+        HeaderValue::from_str(&session::set_cookie(None, ctx.state.config.web.session_lifetime(), ctx.secure))
+    {
         reply.headers_mut().append(header::SET_COOKIE, cookie);
     }
     reply

@@ -110,8 +110,13 @@ impl Filters {
         Ok(Filters { rep: ctx.param("rep").map(str::to_string), from: date("from")?, to: date("to")?, compare })
     }
 
-    fn params(&self, kind: Kind) -> Result<Params, CrmError> {
-        Params::new(kind, self.rep.clone(), self.from, self.to, self.compare, today())
+    /// The report's parameters; `scope`: the reps a manager's reports cover (None: an admin's).
+    fn params(&self, kind: Kind, scope: Option<&[String]>) -> Result<Params, CrmError> {
+        let params = Params::new(kind, self.rep.clone(), self.from, self.to, self.compare, today())?;
+        Ok(match scope {
+            Some(logins) => params.within(logins.to_vec()),
+            None => params,
+        })
     }
 
     fn query(&self) -> String {
@@ -132,7 +137,8 @@ impl Filters {
     }
 }
 
-/// A manager may filter on the reps of their own teams only; admins on anyone.
+/// A manager may filter on the reps of their own teams only, and "all reps" are those reps
+/// (`Params::within`); admins see anyone.
 async fn check_rep(ctx: &Ctx<'_>, filters: &Filters) -> Result<Vec<String>, Reply> {
     let me = &ctx.session().rep;
     let team = match teams::team_logins(&ctx.state.store, &me.login).await {
@@ -157,16 +163,18 @@ pub async fn dashboard(ctx: &Ctx<'_>) -> Reply {
         Ok(team) => team,
         Err(reply) => return reply,
     };
-    let logins: Vec<String> = if ctx.session().rep.role == "admin" {
+    let admin = ctx.session().rep.role == "admin";
+    let logins: Vec<String> = if admin {
         teams::members(&ctx.state.store).await.unwrap_or_default().into_iter().map(|m| m.rep.login).collect()
     } else {
         team
     };
+    let scope = (!admin).then_some(logins.as_slice());
     let mut notice = None;
     let mut sections = Vec::new();
     // Every report kind, so that one added later appears here too.
     for kind in Kind::ALL {
-        let report = match filters.params(kind) {
+        let report = match filters.params(kind, scope) {
             Ok(params) => run(ctx, params).await,
             Err(e) => Err(e),
         };
@@ -228,10 +236,12 @@ pub async fn download(ctx: &Ctx<'_>, segments: &[&str]) -> Reply {
         Ok(filters) => filters,
         Err(message) => return super::page_error(StatusCode::BAD_REQUEST, &message),
     };
-    if let Err(reply) = check_rep(ctx, &filters).await {
-        return reply;
-    }
-    let report = match filters.params(kind) {
+    let team = match check_rep(ctx, &filters).await {
+        Ok(team) => team,
+        Err(reply) => return reply,
+    };
+    let scope = (ctx.session().rep.role != "admin").then_some(team.as_slice());
+    let report = match filters.params(kind, scope) {
         Ok(params) => run(ctx, params).await,
         Err(e) => Err(e),
     };

@@ -13,8 +13,6 @@ use crate::store::{Store, Ts};
 
 /// The session cookie's name.
 pub const COOKIE: &str = "crmdav_session";
-/// How long a session lasts from its login (a working day and a half, then a new login).
-pub const LIFETIME: chrono::Duration = chrono::Duration::hours(12);
 
 /// A logged-in console user.
 #[derive(Clone, Debug)]
@@ -39,10 +37,11 @@ pub fn random_secret() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret)
 }
 
-/// Opens a session for `rep`; returns the cookie value (shown once, stored only as its hash).
-pub async fn open(store: &Store, rep: &Rep) -> Result<String> {
+/// Opens a session for `rep` lasting `lifetime` (`web.session_hours`); returns the cookie value
+/// (shown once, stored only as its hash).
+pub async fn open(store: &Store, rep: &Rep, lifetime: chrono::Duration) -> Result<String> {
     let secret = random_secret();
-    let expires = Ts(chrono::Utc::now() + LIFETIME);
+    let expires = Ts(chrono::Utc::now() + lifetime);
     on_db!(store, write, |pool| {
         let mut tx = pool.begin().await?;
         // Expired sessions are swept here, the only place sessions are made.
@@ -88,12 +87,12 @@ pub fn same_secret(a: &str, b: &str) -> bool {
 }
 
 /// `Set-Cookie` for a session (`None`: remove it). `secure` when the console is reached over TLS.
-pub fn set_cookie(value: Option<&str>, secure: bool) -> String {
+pub fn set_cookie(value: Option<&str>, lifetime: chrono::Duration, secure: bool) -> String {
     let secure = if secure { "; Secure" } else { "" };
     match value {
         Some(value) => format!(
             "{COOKIE}={value}; Path=/ui/; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
-            LIFETIME.num_seconds()
+            lifetime.num_seconds()
         ),
         None => format!("{COOKIE}=; Path=/ui/; HttpOnly; SameSite=Strict; Max-Age=0{secure}"),
     }
@@ -110,10 +109,12 @@ mod tests {
 
     #[test]
     fn cookies_are_strict_and_http_only() {
-        let cookie = set_cookie(Some("abc"), true);
+        let cookie = set_cookie(Some("abc"), chrono::Duration::hours(12), true);
         assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict") && cookie.ends_with("; Secure"));
-        assert!(!set_cookie(Some("abc"), false).contains("Secure"));
-        assert!(set_cookie(None, false).contains("Max-Age=0"));
+        assert!(!set_cookie(Some("abc"), chrono::Duration::hours(12), false).contains("Secure"));
+        assert!(set_cookie(None, chrono::Duration::hours(12), false).contains("Max-Age=0"));
+        // web.session_hours sets how long the browser keeps the cookie.
+        assert!(set_cookie(Some("abc"), chrono::Duration::hours(8), false).contains("Max-Age=28800"));
     }
 
     #[test]

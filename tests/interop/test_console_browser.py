@@ -136,6 +136,11 @@ def test_console(browser, root_url, db):
     team_form.find_element(By.TAG_NAME, "button").click()
     wait(d, EC.text_to_be_present_in_element((By.CSS_SELECTOR, ".notice"), "team of dana"))
     assert db.scalar("SELECT t.name FROM reps r JOIN teams t ON t.id = r.team_id WHERE r.login = 'dana'") == "North team"
+    # carol (a demo rep with activities) joins too: max's dashboard covers his team's reps only.
+    team_form = row(d, "reps", "carol").find_element(By.CSS_SELECTOR, "form[action$='/team']")
+    Select(team_form.find_element(By.NAME, "team")).select_by_value("North team")
+    team_form.find_element(By.TAG_NAME, "button").click()
+    wait(d, EC.text_to_be_present_in_element((By.CSS_SELECTOR, ".notice"), "team of carol"))
     shot(d, "admin-reps")
 
     # -- a territory rule for dana, with the live preview
@@ -174,6 +179,8 @@ def test_console(browser, root_url, db):
     d.get(base + "/ui/admin/audit?rep=admin&outcome=ok")
     audit = d.find_element(By.ID, "audit").text
     assert "rule.create" in audit and "rep.create" in audit and "team.create" in audit
+    # A team change is shown old -> new.
+    assert 'rep.team' in audit and '{"team":null} → {"team":"North team"}' in audit
     shot(d, "admin-audit")
     log_out(d)
 
@@ -257,6 +264,10 @@ def test_console(browser, root_url, db):
         assert svg.size["width"] > 200 and svg.size["height"] > 100
         drawn = section.find_elements(By.CSS_SELECTOR, ".chart svg rect, .chart svg path, .chart svg polyline, .chart svg line")
         assert len(drawn) > 3, f"{section.get_attribute('data-report')} draws something"
+    # Only the team's reps: carol and dana, not alice or bob.
+    reps = [o.get_attribute("value") for o in d.find_elements(By.CSS_SELECTOR, "select[name=rep] option")]
+    assert reps == ["", "carol", "dana"], reps
+    assert "alice" not in text(d) and "bob" not in text(d)
     shot(d, "manager-dashboard")
     csv_link = reports[0].find_element(By.LINK_TEXT, "Download CSV").get_attribute("href")
     cookies = {c["name"]: c["value"] for c in d.get_cookies()}

@@ -164,6 +164,13 @@ pub trait Collection: Sync {
         text: &str,
     ) -> impl Future<Output = Result<Written, DavError>> + Send;
 
+    /// Why nothing may be written here (a read-only collection: no member written, added or
+    /// removed, no property set), as a `DAV:need-privileges` refusal (RFC 3744 7.1.1); None for a
+    /// writable collection.
+    fn read_only(&self) -> Option<Refusal> {
+        None
+    }
+
     /// Which display setting a property is on this collection, if a device may set it.
     fn display_setting(&self, name: &PropName) -> Option<Display>;
 
@@ -252,6 +259,9 @@ pub async fn get<C: Collection>(
 /// DELETE of one member, under the request's conditions.
 pub async fn delete<C: Collection>(c: &C, name: &str, conditions: &Conditions) -> Result<Reply, DavError> {
     let member = found(c, name).await?;
+    if let Some(refusal) = c.read_only() {
+        return Err(refused(c, Write::Delete, name, refusal, None).await);
+    }
     conditions.check(Some(&c.tagged(&member).etag))?;
     match c.remove(name, member).await {
         Ok(()) => Ok(reply::text(StatusCode::NO_CONTENT, "")),
@@ -268,6 +278,9 @@ pub async fn put<C: Collection>(
     content_type: Option<&str>,
     body: &[u8],
 ) -> Result<Reply, DavError> {
+    if let Some(refusal) = c.read_only() {
+        return Err(refused(c, Write::Put, name, refusal, None).await);
+    }
     if let Some(refusal) = c.media_type_refusal(content_type) {
         return Err(refused(c, Write::Put, name, refusal, None).await);
     }
@@ -306,6 +319,9 @@ pub async fn proppatch<C: Collection>(
     href: &str,
     patch: &ProppatchRequest,
 ) -> Result<Reply, DavError> {
+    if let Some(refusal) = collection.and_then(|c| c.read_only()) {
+        return Err(DavError::Refused(refusal));
+    }
     let (mut ok, mut forbidden) = (Vec::new(), Vec::new());
     let (mut displayname, mut color) = (None, None);
     for operation in &patch.operations {

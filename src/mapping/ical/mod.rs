@@ -25,6 +25,7 @@ mod read;
 pub(crate) mod recurrence;
 mod report_task;
 pub mod shown;
+pub mod team;
 #[cfg(test)]
 mod tests;
 pub(crate) mod value;
