@@ -18,7 +18,7 @@ use crate::dav::names::PropName;
 use crate::dav::reply::{self, Reply};
 use crate::dav::request::{AddressDataRequest, PropfindRequest, ReportRequest};
 use crate::mapping::vcard::{self, ParsedCard, Version};
-use crate::store::incremental::{self, LoggedChange, View};
+use crate::store::incremental::{LoggedChange, View};
 use crate::store::sync::{self, Entries, Member, Page, Stored};
 
 /// The one address book of every rep.
