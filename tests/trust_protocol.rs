@@ -361,3 +361,56 @@ async fn never_ending_chunked_puts_are_all_cut_by_the_body_timeout() {
     assert!(started.elapsed() < Duration::from_secs(8));
     server.stop().await;
 }
+
+/// Reads one answer (head and a Content-Length body) from a kept-alive connection: its head, or
+/// None when the server closed the connection instead.
+async fn read_answer(stream: &mut TcpStream) -> Option<String> {
+    let mut received = Vec::new();
+    let mut buffer = [0u8; 4096];
+    loop {
+        if let Some(end) = received.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&received[..end]).to_lowercase();
+            let length: usize =
+                head.lines().find_map(|l| l.strip_prefix("content-length:")).map_or(0, |v| v.trim().parse().unwrap());
+            if received.len() >= end + 4 + length {
+                return Some(head);
+            }
+        }
+        match tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buffer)).await {
+            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return None,
+            Ok(Ok(n)) => received.extend_from_slice(&buffer[..n]),
+        }
+    }
+}
+
+/// Python caldav sends its first request without credentials and, after the 401, sends it again
+/// with them on the same connection: a refused body is read (and dropped), so the retry is answered
+/// instead of meeting a closed connection. A body over the size limit closes the connection, and
+/// the answer says so.
+#[tokio::test]
+async fn a_body_refused_for_credentials_leaves_the_connection_usable() {
+    let server = TestServer::with_config(Backend::Sqlite, config(|c| c.max_body_bytes = 200_000), None).await;
+    let mut stream = TcpStream::connect(address(&server)).await.unwrap();
+    for size in [100usize, 60_000, 150_000] {
+        let put = format!(
+            "PUT {EVENTS}unauthenticated.ics HTTP/1.1\r\nHost: x\r\nContent-Type: text/calendar\r\nContent-Length: {size}\r\n\r\n{}",
+            "x".repeat(size)
+        );
+        stream.write_all(put.as_bytes()).await.unwrap();
+        let head = read_answer(&mut stream).await.expect("an answer to the PUT");
+        assert!(head.starts_with("http/1.1 401"), "{head}");
+        assert!(!head.contains("connection: close"), "{head}");
+        let options = format!("OPTIONS {EVENTS} HTTP/1.1\r\nHost: x\r\nAuthorization: {}\r\n\r\n", basic_alice());
+        stream.write_all(options.as_bytes()).await.unwrap();
+        let head =
+            read_answer(&mut stream).await.unwrap_or_else(|| panic!("connection closed after a {size}-byte body"));
+        assert!(head.starts_with("http/1.1 200") || head.starts_with("http/1.1 204"), "{head}");
+    }
+    // Over the limit: refused without reading it, and the connection ends.
+    let mut stream = TcpStream::connect(address(&server)).await.unwrap();
+    let put = format!("PUT {EVENTS}huge.ics HTTP/1.1\r\nHost: x\r\nContent-Length: 300000\r\n\r\n{}", "x".repeat(1000));
+    stream.write_all(put.as_bytes()).await.unwrap();
+    let head = read_answer(&mut stream).await.expect("an answer to the PUT");
+    assert!(head.starts_with("http/1.1 401") && head.contains("connection: close"), "{head}");
+    server.stop().await;
+}

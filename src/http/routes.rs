@@ -83,12 +83,16 @@ async fn route(state: &Arc<AppState>, peer: SocketAddr, request: http::Request<I
     }
     let authorization = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let client = super::client_addr::client_ip(peer.ip(), request.headers(), &state.config.trusted_proxies);
-    let user = match state.auth.authenticate(&state.store, authorization.as_deref(), client).await {
-        Ok(AuthOutcome::Ok(user)) => user,
-        Ok(AuthOutcome::Denied) => return response::unauthorized(),
-        Ok(AuthOutcome::Throttled(wait)) => return response::too_many_attempts(wait),
-        Ok(AuthOutcome::Busy) => return response::logins_busy(),
-        Err(e) => return internal_error(e),
+    let refused = match state.auth.authenticate(&state.store, authorization.as_deref(), client).await {
+        Ok(AuthOutcome::Ok(user)) => Ok(user),
+        Ok(AuthOutcome::Denied) => Err(response::unauthorized()),
+        Ok(AuthOutcome::Throttled(wait)) => Err(response::too_many_attempts(wait)),
+        Ok(AuthOutcome::Busy) => Err(response::logins_busy()),
+        Err(e) => Err(internal_error(e)),
+    };
+    let user = match refused {
+        Ok(user) => user,
+        Err(reply) => return after_unread_body(state, request.into_body(), reply).await,
     };
     *login = user.rep.login.clone();
     // Reports: managers as well as admins (the rest of the admin API is for admins only).
@@ -100,7 +104,7 @@ async fn route(state: &Arc<AppState>, peer: SocketAddr, request: http::Request<I
         parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok())
         && length > state.config.max_body_bytes as u64
     {
-        return too_large(state.config.max_body_bytes);
+        return closing(too_large(state.config.max_body_bytes));
     }
     // A body dribbled, or chunked without end, would hold the connection and its buffer forever.
     let body_timeout = Duration::from_secs(state.config.connections.body_timeout_secs);
@@ -108,7 +112,7 @@ async fn route(state: &Arc<AppState>, peer: SocketAddr, request: http::Request<I
     {
         Ok(Ok(collected)) => collected.to_bytes(),
         Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
-            return too_large(state.config.max_body_bytes);
+            return closing(too_large(state.config.max_body_bytes));
         }
         Ok(Err(e)) => {
             return response::text(StatusCode::BAD_REQUEST, format!("cannot read request body: {e}"));
@@ -180,12 +184,51 @@ fn options(path: &str, push: bool) -> Reply {
 }
 
 fn body_timed_out(limit: Duration) -> Reply {
-    let mut reply = response::text(
+    closing(response::text(
         StatusCode::REQUEST_TIMEOUT,
         format!("request body not received within {} seconds; the request was not applied", limit.as_secs()),
-    );
+    ))
+}
+
+/// `reply` to a request whose body was not read (or not all of it): the connection then ends, and
+/// the answer says so, so that the client does not send its next request into a closing connection.
+fn closing(mut reply: Reply) -> Reply {
     reply.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
     reply
+}
+
+/// Answers `reply` to a request refused before its body was read (no or wrong credentials): the body
+/// is read first and dropped as it arrives, within the size limit and the body timeout, so that
+/// the connection stays usable. Clients that send a body before they know the server wants
+/// credentials (python caldav probes with a 401 first) retry on the same connection at once;
+/// answered unread, that connection was closed under them ("remote end closed connection").
+/// A body over the limit or too slow: the answer closes the connection.
+async fn after_unread_body(state: &AppState, body: Incoming, reply: Reply) -> Reply {
+    use hyper::body::Body as _;
+    if body.is_end_stream() {
+        return reply;
+    }
+    let limit = state.config.max_body_bytes;
+    if body.size_hint().lower() > limit as u64 {
+        return closing(reply);
+    }
+    let timeout = Duration::from_secs(state.config.connections.body_timeout_secs);
+    let drain = async {
+        let mut body = body;
+        let mut seen = 0usize;
+        while let Some(frame) = body.frame().await {
+            let Ok(frame) = frame else { return false };
+            seen += frame.data_ref().map_or(0, |data| data.len());
+            if seen > limit {
+                return false;
+            }
+        }
+        true
+    };
+    match tokio::time::timeout(timeout, drain).await {
+        Ok(true) => reply,
+        _ => closing(reply),
+    }
 }
 
 fn too_large(limit: usize) -> Reply {
