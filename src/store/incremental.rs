@@ -154,19 +154,18 @@ impl LogTail {
 }
 
 /// Records the members of `sources` as `computed` (those of the sources that exist now) at change
-/// `current`: changed members get `current`, members of those sources that are no longer computed
-/// become deletions. Returns the sync sequence the collection is at: `current` when a member
-/// changed, `synced` when none did.
+/// `current` (`to.checked`; the collection was at `to.synced`): changed members get `current`,
+/// members of those sources that are no longer computed become deletions. Returns the sync sequence
+/// the collection is at: `current` when a member changed, `synced` when none did.
 pub async fn apply(
     store: &Store,
     collection: &str,
-    render_version: i32,
-    synced: i64,
-    current: i64,
+    to: Known,
     range_len: usize,
     sources: &[i64],
     computed: Vec<Member>,
 ) -> Result<i64> {
+    let Known { synced, checked: current, render_version } = to;
     let mut stored = match sources.is_empty() {
         true => HashMap::new(),
         false => stored_of_sources(store, collection, sources).await?,

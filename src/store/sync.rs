@@ -181,17 +181,8 @@ pub async fn refresh<V: View>(
                 true => Vec::new(),
                 false => distinct_hrefs(collection, view.compute(Some(&sources)).await?),
             };
-            return incremental::apply(
-                store,
-                collection,
-                render_version,
-                synced,
-                state.current,
-                changes.len(),
-                &sources,
-                computed,
-            )
-            .await;
+            let to = Known { synced, checked: state.current, render_version };
+            return incremental::apply(store, collection, to, changes.len(), &sources, computed).await;
         }
     }
     // Computing a view is CPU work holding all its members' text: a hundred devices syncing at once
